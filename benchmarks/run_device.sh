@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One device call: 4-GPU then 2-GPU NCCL sweeps + MoE dispatch/combine, JSON + logs into $OUT.
+# Usage (on the GPU host, repository root): OUT=/some/dir bash benchmarks/run_device.sh
+set -u
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+ITERS=${ITERS:-40}; WARMUP=${WARMUP:-10}
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1; nvidia-smi topo -m >> "$OUT/nvidia-smi.txt" 2>&1
+python3 -c 'import torch; print("torch", torch.__version__, "gpus", torch.cuda.device_count(), "nccl", torch.cuda.nccl.version(), torch.cuda.get_device_name(0))'
+NGPU=$(python3 -c 'import torch; print(torch.cuda.device_count())')
+for N in 4 2; do
+  [ "$NGPU" -ge "$N" ] || { echo "skip N=$N (only $NGPU GPUs)"; continue; }
+  VIS=$(seq -s, 0 $((N-1)))
+  echo "=== N=$N CUDA_VISIBLE_DEVICES=$VIS ==="
+  CUDA_VISIBLE_DEVICES=$VIS timeout 240 torchrun --standalone --nproc-per-node "$N" \
+    benchmarks/measure_collectives.py --backend nccl --min-bytes 8K --max-bytes 1G \
+    --iters "$ITERS" --warmup "$WARMUP" --moe-iters "$ITERS" --tokens 128,512,4096,16384 \
+    --out "$OUT/h100x${N}_nccl.json" > "$OUT/h100x${N}.log" 2>&1
+  echo "rc=$?"; grep -E "MiB|GiB|1048576 B|16777216 B|268435456 B|1073741824 B|moe|wrote|Error|error" "$OUT/h100x${N}.log" | grep -v Warning | tail -60
+done

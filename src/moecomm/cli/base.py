@@ -1,0 +1,94 @@
+"""The command group that turns every input error into one line and exit code 2."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel, ValidationError
+
+from moecomm.errors import MoecommError, from_validation
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class InputError(click.ClickException):
+    """Bad input: printed as one line per problem, exit code 2 like click's usage errors."""
+
+    exit_code = 2
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) if "\n" not in message.strip() else message.strip()
+
+
+class MoecommGroup(click.Group):
+    """A click group whose errors never print usage blocks or tracebacks.
+
+    Subcommands named in ``lazy`` (name -> module path with a ``command``) are imported only
+    when used, so one command does not pay for the imports of all the others.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module = importlib.import_module(self.lazy[cmd_name])
+            command: click.Command = module.command
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except MoecommError as exc:  # raised outside a command body (e.g. in a callback)
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MoecommError as exc:
+            raise InputError(str(exc)) from None
+
+
+def build(model: type[M], data: dict[str, Any], names: dict[str, str] | None = None) -> M:
+    """Validate user data into a config model; any broken rule becomes a MoecommError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc, names=names) from None
+
+
+def emit(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

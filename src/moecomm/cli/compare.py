@@ -1,0 +1,88 @@
+"""``moecomm compare``: EP against TP per GPU over group sizes (the seed's second analysis)."""
+
+from __future__ import annotations
+
+import click
+
+from moecomm.cli.base import InputError, build, emit
+from moecomm.cli.options import FLAGS, dtype_option, format_option, preset_option
+from moecomm.config import CompareConfig
+from moecomm.presets import MODELS, load
+from moecomm.render import render_rows
+from moecomm.traffic import compare
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise InputError(
+            f"--sizes must be a comma-separated list of positive integers; got {text!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
+@click.command("compare")
+@preset_option
+@click.option("--hidden", type=int, help="Hidden size D.")
+@click.option("--topk", type=int, help="Experts per token K.")
+@click.option(
+    "--tokens",
+    "-t",
+    type=int,
+    default=4096,
+    show_default=True,
+    help="Tokens S in the global batch.",
+)
+@click.option(
+    "--sizes", default="1,2,4,8,16,32,64", show_default=True, help="Group sizes M, comma-separated."
+)
+@dtype_option
+@format_option
+def command(
+    preset: str | None,
+    hidden: int | None,
+    topk: int | None,
+    tokens: int,
+    sizes: str,
+    dtype: str,
+    fmt: str,
+) -> None:
+    """EP against TP bytes per GPU for one batch of S tokens over M GPUs.
+
+    Under EP each GPU holds S/M tokens and moves 2·K·(S/M)·D·β·(M−1)/M; under TP every GPU holds
+    all S tokens and moves 2·(M−1)/M·S·D·β. Their ratio is K/M: EP moves less once M > K.
+
+    Example: moecomm compare --preset deepseek-v3 --tokens 8192 --sizes 4,8,16,32,64
+    """
+    if preset is not None:
+        shape = load(MODELS, preset).model
+        hidden = shape.hidden_size if hidden is None else hidden
+        topk = shape.top_k if topk is None else topk
+    cfg = build(
+        CompareConfig,
+        {
+            "hidden_size": hidden,
+            "top_k": topk,
+            "tokens": tokens,
+            "sizes": _sizes(sizes),
+            "dtype": dtype,
+        },
+        {**FLAGS, "hidden_size": "--hidden", "tokens": "--tokens"},
+    )
+    result = compare(cfg)
+    first = next((i for i, r in enumerate(result.rows) if r.ep_moves_less), None)
+    caption = (
+        f"Convention: {result.convention}. Bytes exact; GB = 1e9 B. "
+        f"EP moves less once M > K = {cfg.top_k}: from M = {result.crossover_size}"
+        + ("" if first is None else f" (highlighted: M = {result.rows[first].size})")
+        + "."
+    )
+    emit(
+        render_rows(
+            result.rows,
+            fmt,
+            title="EP vs TP per GPU, one MoE layer",
+            caption=caption,
+            highlight=first,
+        )
+    )

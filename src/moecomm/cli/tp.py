@@ -1,0 +1,59 @@
+"""``moecomm tp``: TP all-reduce bytes per rank per layer."""
+
+from __future__ import annotations
+
+import click
+
+from moecomm.cli.base import build, emit
+from moecomm.cli.options import (
+    FLAGS,
+    dtype_option,
+    format_option,
+    preset_option,
+    resolve_workload,
+    workload_options,
+)
+from moecomm.config import TPConfig
+from moecomm.presets import MODELS, load
+from moecomm.render import render_record
+from moecomm.traffic import tp_traffic
+
+
+@click.command("tp")
+@preset_option
+@click.option("--hidden", type=int, help="Hidden size h.")
+@workload_options
+@click.option("--tp", "tp_size", type=int, help="Tensor-parallel group size.")
+@dtype_option
+@format_option
+def command(
+    preset: str | None,
+    hidden: int | None,
+    batch: int | None,
+    seq: int | None,
+    tokens: int | None,
+    tp_size: int | None,
+    dtype: str,
+    fmt: str,
+) -> None:
+    """TP all-reduce bytes per rank for one layer output of [b·s, h] (ring algorithm).
+
+    Also prints the seed's bound 2·b·s·h·β, which does not shrink as tp grows.
+
+    Example: moecomm tp --hidden 7168 --batch 1 --seq 4096 --tp 8
+    """
+    if hidden is None and preset is not None:
+        hidden = load(MODELS, preset).model.hidden_size
+    cfg = build(
+        TPConfig,
+        {
+            "hidden_size": hidden,
+            "workload": resolve_workload(batch, seq, tokens),
+            "tp": tp_size,
+            "dtype": dtype,
+        },
+        FLAGS,
+    )
+    result = tp_traffic(cfg)
+    caption = f"Convention: {result.convention}. GB = 1e9 B."
+    emit(render_record(result, fmt, title="TP all-reduce per rank, one layer", caption=caption))

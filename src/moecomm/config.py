@@ -1,0 +1,218 @@
+"""Pydantic input models: model shape, workload, wire formats and parallel layout, with their rules."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from moecomm.dtypes import DType
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class MoEModel(_Strict):
+    """Shape of an MoE transformer, as published in its config.json."""
+
+    hidden_size: int = Field(ge=1, description="hidden size h (d_model)")
+    num_experts: int = Field(ge=1, description="routed experts E per MoE layer")
+    top_k: int = Field(ge=1, description="routed experts chosen per token k")
+    num_layers: int | None = Field(None, ge=1, description="transformer layers")
+    first_moe_layer: int = Field(0, ge=0, description="0-based index of the first MoE layer")
+    moe_layer_step: int = Field(1, ge=1, description="an MoE layer every this many layers")
+    non_moe_layers: tuple[int, ...] = Field((), description="extra dense layers inside the range")
+    num_shared_experts: int = Field(0, ge=0, description="shared experts every token visits")
+    moe_intermediate_size: int | None = Field(None, ge=1, description="FFN width of one expert")
+    shared_expert_intermediate_size: int | None = Field(
+        None, ge=1, description="FFN width of the shared-expert block"
+    )
+    intermediate_size: int | None = Field(None, ge=1, description="FFN width of dense layers")
+    n_group: int | None = Field(None, ge=1, description="expert groups for group-limited routing")
+    topk_group: int | None = Field(None, ge=1, description="groups a token may reach")
+    vocab_size: int | None = Field(None, ge=1)
+    num_attention_heads: int | None = Field(None, ge=1)
+    num_key_value_heads: int | None = Field(None, ge=1)
+    head_dim: int | None = Field(None, ge=1)
+    native_dtype: DType = Field(DType.BF16, description="dtype of the published weights")
+    quant_block_size: int | None = Field(None, ge=1, description="weight quantisation block")
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        e, k = self.num_experts, self.top_k
+        if k > e:
+            raise ValueError(f"top_k must be at most the number of routed experts ({e}); got {k}")
+        if (self.n_group is None) != (self.topk_group is None):
+            raise ValueError("n_group and topk_group must be given together")
+        if self.n_group is not None and self.topk_group is not None:
+            if e % self.n_group:
+                raise ValueError(
+                    f"n_group must divide the number of routed experts ({e}); got {self.n_group}"
+                )
+            if self.topk_group > self.n_group:
+                raise ValueError(
+                    f"topk_group must be at most n_group ({self.n_group}); got {self.topk_group}"
+                )
+            reach = self.topk_group * (e // self.n_group)
+            if k > reach:
+                raise ValueError(
+                    f"top_k must be at most the experts in topk_group groups ({reach}); got {k}"
+                )
+        if self.num_layers is not None:
+            if self.first_moe_layer >= self.num_layers:
+                raise ValueError(
+                    f"first_moe_layer must be below num_layers ({self.num_layers}); "
+                    f"got {self.first_moe_layer}"
+                )
+            bad = [i for i in self.non_moe_layers if not 0 <= i < self.num_layers]
+            if bad:
+                raise ValueError(
+                    f"non_moe_layers must lie in 0..{self.num_layers - 1}; got {bad[0]}"
+                )
+        return self
+
+    @property
+    def moe_layers(self) -> tuple[int, ...]:
+        """0-based indices of the MoE layers (empty when num_layers is unknown)."""
+        if self.num_layers is None:
+            return ()
+        skip = set(self.non_moe_layers)
+        return tuple(
+            i
+            for i in range(self.first_moe_layer, self.num_layers, self.moe_layer_step)
+            if i not in skip
+        )
+
+    @property
+    def num_moe_layers(self) -> int | None:
+        return None if self.num_layers is None else len(self.moe_layers)
+
+
+class Workload(_Strict):
+    """Tokens on one rank: micro-batch b times sequence s, or a token count."""
+
+    batch: int | None = Field(None, ge=1, description="micro-batch b per rank")
+    seq: int | None = Field(None, ge=1, description="sequence length s")
+    tokens: int | None = Field(None, ge=1, description="tokens b·s per rank")
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        has_bs = self.batch is not None or self.seq is not None
+        if self.tokens is not None and has_bs:
+            raise ValueError("give either tokens, or batch and seq, not both")
+        if self.tokens is None and (self.batch is None or self.seq is None):
+            raise ValueError("tokens is required, or both batch and seq")
+        return self
+
+    @property
+    def b_s(self) -> tuple[int, int]:
+        """(b, s) to substitute; a bare token count T is taken as b = T, s = 1."""
+        if self.tokens is not None:
+            return self.tokens, 1
+        assert self.batch is not None and self.seq is not None  # checked by _rules
+        return self.batch, self.seq
+
+    @property
+    def tokens_per_rank(self) -> int:
+        b, s = self.b_s
+        return b * s
+
+
+class EPConfig(_Strict):
+    """An expert-parallel all-to-all: model shape, tokens per rank, EP size and wire dtypes."""
+
+    model: MoEModel
+    workload: Workload
+    ep: int = Field(ge=1, description="expert-parallel group size")
+    redundant_experts: int = Field(0, ge=0, description="extra replicas of hot experts (EPLB)")
+    dispatch_dtype: DType = DType.BF16
+    combine_dtype: DType = DType.BF16
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        e, r = self.model.num_experts, self.redundant_experts
+        if (e + r) % self.ep:
+            what = (
+                f"the number of routed experts ({e})"
+                if r == 0
+                else f"the routed plus redundant experts ({e} + {r} = {e + r})"
+            )
+            raise ValueError(f"ep must divide {what}; got {self.ep}")
+        return self
+
+
+class TPConfig(_Strict):
+    """A tensor-parallel all-reduce of the layer output."""
+
+    hidden_size: int = Field(ge=1, description="hidden size h")
+    workload: Workload
+    tp: int = Field(ge=1, description="tensor-parallel group size")
+    dtype: DType = DType.BF16
+
+
+class CompareConfig(_Strict):
+    """The seed's second analysis: S tokens in one batch over M GPUs, EP against TP."""
+
+    hidden_size: int = Field(ge=1, description="hidden size D")
+    top_k: int = Field(ge=1, description="experts per token K")
+    tokens: int = Field(ge=1, description="tokens S in the global batch")
+    sizes: tuple[int, ...] = Field(min_length=1, description="group sizes M to compare")
+    dtype: DType = DType.BF16
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        bad = [m for m in self.sizes if m < 1]
+        if bad:
+            raise ValueError(f"sizes must be at least 1; got {bad[0]}")
+        return self
+
+
+class ParallelLayout(_Strict):
+    """World split for attention (tp·cp·dp·pp) and for experts (etp·ep·edp·pp), Megatron style."""
+
+    world: int = Field(ge=1, description="number of ranks")
+    tp: int = Field(1, ge=1, description="attention tensor parallel")
+    cp: int = Field(1, ge=1, description="context parallel")
+    pp: int = Field(1, ge=1, description="pipeline parallel")
+    dp: int | None = Field(None, ge=1, description="attention data parallel (default: derived)")
+    ep: int = Field(1, ge=1, description="expert parallel")
+    etp: int | None = Field(
+        None, ge=1, description="expert tensor parallel (Megatron-Core default: = tp)"
+    )
+    edp: int | None = Field(None, ge=1, description="expert data parallel (default: derived)")
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        w, tp, cp, pp = self.world, self.tp, self.cp, self.pp
+        if w % (tp * cp * pp):
+            raise ValueError(
+                f"tp·cp·pp must divide world ({w}); got {tp}·{cp}·{pp} = {tp * cp * pp}"
+            )
+        if self.dp is not None and tp * cp * self.dp * pp != w:
+            got = tp * cp * self.dp * pp
+            raise ValueError(
+                f"tp·cp·dp·pp must equal world ({w}); got {tp}·{cp}·{self.dp}·{pp} = {got}"
+            )
+        etp, ep = self.expert_tp, self.ep
+        if w % (etp * ep * pp):
+            got = etp * ep * pp
+            raise ValueError(f"etp·ep·pp must divide world ({w}); got {etp}·{ep}·{pp} = {got}")
+        if self.edp is not None and etp * ep * self.edp * pp != w:
+            got = etp * ep * self.edp * pp
+            raise ValueError(
+                f"etp·ep·edp·pp must equal world ({w}); got {etp}·{ep}·{self.edp}·{pp} = {got}"
+            )
+        return self
+
+    @property
+    def data_parallel(self) -> int:
+        return self.world // (self.tp * self.cp * self.pp)
+
+    @property
+    def expert_tp(self) -> int:
+        return self.tp if self.etp is None else self.etp
+
+    @property
+    def expert_dp(self) -> int:
+        return self.world // (self.expert_tp * self.ep * self.pp)

@@ -1,0 +1,67 @@
+"""Expert-parallel all-to-all volume per rank: the seed's first analysis."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from moecomm.formulas.conventions import EP_PER_RANK
+from moecomm.formulas.registry import formula
+from moecomm.formulas.symbols import b, beta_c, beta_d, ep, h, k, s
+
+
+@formula(unit="ranks", convention=EP_PER_RANK)
+def ep_leave_fraction() -> sp.Expr:
+    """Share of a rank's routed copies that go to another rank under balanced routing.
+
+    Source: seed notes §4 (first analysis): experts spread evenly over the ep ranks of the group,
+    so (ep−1)/ep of the b·s·k copies leave the rank.
+    """
+    return (ep - 1) / ep
+
+
+@formula(unit="tokens", convention=EP_PER_RANK)
+def ep_tokens_sent() -> sp.Expr:
+    """Token copies each EP rank sends in dispatch (and receives back in combine).
+
+    Source: seed notes §4, first analysis: [b, s, h] becomes [b·s·topk, h] after gating, and each
+    rank sends b·s·topk·(ep−1)/ep of them.
+    """
+    return b * s * k * ep_leave_fraction()
+
+
+@formula(unit="bytes", convention=EP_PER_RANK)
+def ep_dispatch_bytes() -> sp.Expr:
+    """Bytes each EP rank sends in the dispatch all-to-all.
+
+    Source: seed notes §4, first analysis: 2·b·s·h·topk·(ep−1)/ep in half precision; β_d bytes
+    per element in general.
+    """
+    return ep_tokens_sent() * h * beta_d
+
+
+@formula(unit="bytes", convention=EP_PER_RANK)
+def ep_combine_bytes() -> sp.Expr:
+    """Bytes each EP rank sends in the combine all-to-all (the same rows, back).
+
+    Source: seed notes §4, first analysis: dispatch and combine move the same amount; β_c bytes
+    per element for the combine dtype.
+    """
+    return ep_tokens_sent() * h * beta_c
+
+
+@formula(unit="bytes", convention=EP_PER_RANK)
+def ep_total_bytes() -> sp.Expr:
+    """Bytes each EP rank sends in one MoE layer's dispatch plus combine.
+
+    Source: seed notes §4, first analysis: 4·b·s·h·topk·(ep−1)/ep in half precision.
+    """
+    return ep_dispatch_bytes() + ep_combine_bytes()
+
+
+@formula(unit="bytes", convention=EP_PER_RANK + " (approximation)")
+def ep_total_bytes_approx() -> sp.Expr:
+    """The seed's half-precision approximation of dispatch plus combine, ignoring (ep−1)/ep.
+
+    Source: seed notes §4, first analysis: "≈ 4·b·s·topk·h".
+    """
+    return 4 * b * s * k * h

@@ -1,0 +1,106 @@
+"""Preset data files (TOML), looked up by exact name or path and validated by the config models.
+
+Presets ship inside the package (``moecomm/presets/<kind>/<name>.toml``); from a source checkout
+they are read from the repository's ``presets/`` folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from moecomm.config import MoEModel
+from moecomm.errors import MoecommError, validation_lines
+
+KINDS = ("models", "hardware", "deployments")
+
+
+class _PresetFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    name: str = Field(min_length=1)
+    display_name: str = ""
+    source: str = Field(min_length=1, description="where the values were read")
+    notes: str = ""
+
+
+class ModelPreset(_PresetFile):
+    """A published MoE model: its shape and where it was read."""
+
+    model: MoEModel
+
+
+P = TypeVar("P", bound=_PresetFile)
+
+
+@dataclass(frozen=True)
+class PresetKind(Generic[P]):
+    """One folder of presets and the model that validates its files."""
+
+    folder: str
+    schema: type[P]
+
+
+MODELS = PresetKind("models", ModelPreset)
+
+
+def _root() -> Traversable:
+    packaged = resources.files("moecomm") / "presets"
+    if packaged.is_dir():
+        return packaged
+    # Editable install or source checkout: the repository's top-level presets/ folder.
+    return Path(__file__).resolve().parents[2] / "presets"
+
+
+def names(kind: PresetKind[Any]) -> list[str]:
+    """Names of the built-in presets of one kind, sorted."""
+    folder = _root() / kind.folder
+    if not folder.is_dir():
+        return []
+    return sorted(
+        f.name.removesuffix(".toml") for f in folder.iterdir() if f.name.endswith(".toml")
+    )
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.endswith(".toml") or "/" in ref or "\\" in ref
+
+
+def _parse(text: str, where: str, kind: PresetKind[P]) -> P:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MoecommError(f"{where}: not valid TOML: {exc}") from None
+    try:
+        return kind.schema.model_validate(data)
+    except ValidationError as exc:
+        raise MoecommError("\n".join(validation_lines(exc, prefix=f"{where}: "))) from None
+
+
+def load(kind: PresetKind[P], ref: str) -> P:
+    """Load a preset by exact built-in name, or a user's TOML file by path."""
+    if _looks_like_path(ref):
+        path = Path(ref)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MoecommError(f"{ref}: cannot read preset file: {exc.strerror}") from None
+        return _parse(text, ref, kind)
+    entry = _root() / kind.folder / f"{ref}.toml"
+    if not entry.is_file():
+        known = ", ".join(names(kind)) or "none"
+        singular = kind.folder.removesuffix("s")
+        raise MoecommError(f"{singular} preset must be one of {known}; got {ref!r}")
+    return _parse(entry.read_text(encoding="utf-8"), f"presets/{kind.folder}/{ref}.toml", kind)
+
+
+def load_all(kind: PresetKind[P]) -> Iterator[P]:
+    for name in names(kind):
+        yield load(kind, name)

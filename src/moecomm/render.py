@@ -1,0 +1,166 @@
+"""Render typed results as a rich table, JSON, CSV or Markdown, formatted by field metadata."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from moecomm.results import label, shown, unit
+from moecomm.units import decimal_text, exact_text, gb_text, json_value
+
+FORMATS = ("table", "json", "csv", "markdown")
+GB_HEADER = "GB (1e9 B)"
+
+
+def _fields(obj: Any) -> list[dataclasses.Field[Any]]:
+    return list(dataclasses.fields(obj))
+
+
+def to_json_value(value: Any) -> Any:
+    """JSON form of a result value: exact numbers stay exact (int, or "p/q" for a fraction)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int | Fraction):
+        return json_value(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
+    if isinstance(value, list | tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return {f.name: to_json_value(getattr(obj, f.name)) for f in _fields(obj)}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(to_json_value(data), indent=2, ensure_ascii=False)
+
+
+def cell(value: Any, field_unit: str) -> str:
+    """Display text of one value in a table cell."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field_unit == "groups":
+        return " ".join("{" + ",".join(map(str, g)) + "}" for g in value)
+    if isinstance(value, Fraction) and value.denominator != 1:
+        return f"{exact_text(value)} ≈ {decimal_text(value)}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _csv_cell(value: Any) -> str:
+    v = to_json_value(value)
+    return json.dumps(v) if isinstance(v, list | dict) else str(v)
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    out = [line(header), "|" + "|".join("---" for _ in header) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def _rich(table: Table, width: int | None) -> str:
+    color = sys.stdout.isatty()
+    console = Console(
+        file=io.StringIO(),
+        width=width or shutil.get_terminal_size((100, 24)).columns,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        emoji=False,
+    )
+    console.print(table)
+    assert isinstance(console.file, io.StringIO)
+    return console.file.getvalue()
+
+
+def record_cells(obj: Any) -> list[tuple[str, str, str]]:
+    """(label, value, GB) for each shown field of one result."""
+    out = []
+    for f in _fields(obj):
+        if not shown(f):
+            continue
+        value = getattr(obj, f.name)
+        gb = gb_text(value) if unit(f) == "bytes" else ""
+        out.append((label(f), cell(value, unit(f)), gb))
+    return out
+
+
+def render_record(obj: Any, fmt: str, *, title: str, caption: str, width: int | None = None) -> str:
+    """One result: a two-column table (with GB beside bytes), or one JSON object / CSV row."""
+    if fmt == "json":
+        return dumps(obj) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([f.name for f in _fields(obj)])
+        writer.writerow([_csv_cell(getattr(obj, f.name)) for f in _fields(obj)])
+        return buf.getvalue()
+    cells = record_cells(obj)
+    has_bytes = any(gb for _, _, gb in cells)
+    header = ["quantity", "value"] + ([GB_HEADER] if has_bytes else [])
+    rows = [[lab, val, gb][: len(header)] for lab, val, gb in cells]
+    if fmt == "markdown":
+        return f"**{title}**\n\n" + _markdown(header, rows) + f"\n{caption}\n"
+    table = Table(title=title, caption=caption)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+    for r in rows:
+        table.add_row(*r)
+    return _rich(table, width)
+
+
+def render_rows(
+    rows: Sequence[Any],
+    fmt: str,
+    *,
+    title: str,
+    caption: str,
+    highlight: int | None = None,
+    width: int | None = None,
+) -> str:
+    """Several results of one type: a table with one row each, a JSON list, or CSV rows."""
+    if fmt == "json":
+        return dumps(list(rows)) + "\n"
+    fields = _fields(rows[0]) if rows else []
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([f.name for f in fields])
+        for r in rows:
+            writer.writerow([_csv_cell(getattr(r, f.name)) for f in fields])
+        return buf.getvalue()
+    visible = [f for f in fields if shown(f)]
+    header = [label(f) for f in visible]
+    body = [[cell(getattr(r, f.name), unit(f)) for f in visible] for r in rows]
+    if fmt == "markdown":
+        marked = [
+            [f"**{c}**" for c in row] if i == highlight else row for i, row in enumerate(body)
+        ]
+        return f"**{title}**\n\n" + _markdown(header, marked) + f"\n{caption}\n"
+    table = Table(title=title, caption=caption)
+    for f in visible:
+        table.add_column(label(f), justify="left" if unit(f) == "text" else "right")
+    for i, row in enumerate(body):
+        if i == highlight:
+            # Marked in text too, so the highlight survives without colour.
+            table.add_row(*["▶ " + row[0], *row[1:]], style="bold green")
+        else:
+            table.add_row(*row)
+    return _rich(table, width)

@@ -1,0 +1,152 @@
+"""Per-rank traffic of the EP all-to-all and the TP all-reduce, evaluated from the formula layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from moecomm import formulas as F
+from moecomm.config import CompareConfig, EPConfig, TPConfig
+from moecomm.formulas import conventions
+from moecomm.results import convention_field, quantity
+from moecomm.units import Exact, is_integral, normalize
+
+
+@dataclass(frozen=True)
+class EPResult:
+    """EP dispatch and combine volume per rank for one MoE layer."""
+
+    convention: str = convention_field()
+    input_tokens_per_rank: int = quantity("tokens on this rank (b·s)", "tokens")
+    ep: int = quantity("EP size", "ranks")
+    dispatch_dtype: str = quantity("dispatch dtype", "text")
+    combine_dtype: str = quantity("combine dtype", "text")
+    tokens_per_rank: Exact = quantity("token copies sent (b·s·k·(ep−1)/ep)", "tokens")
+    dispatch_bytes_per_rank: Exact = quantity("dispatch bytes", "bytes")
+    combine_bytes_per_rank: Exact = quantity("combine bytes", "bytes")
+    ep_bytes_per_rank: Exact = quantity("dispatch + combine bytes", "bytes")
+    ep_bytes_per_rank_approx: Exact = quantity("seed approximation 4·b·s·k·h", "bytes")
+    expectation: bool = quantity("balanced-routing expectation (not integral)", "flag", show=False)
+
+
+@dataclass(frozen=True)
+class TPResult:
+    """TP all-reduce volume per rank for one layer output."""
+
+    convention: str = convention_field()
+    input_tokens_per_rank: int = quantity("tokens on this rank (b·s)", "tokens")
+    tp: int = quantity("TP size", "ranks")
+    dtype: str = quantity("dtype", "text")
+    allreduce_bytes_per_rank: Exact = quantity("ring all-reduce bytes", "bytes")
+    allreduce_bytes_per_rank_bound: Exact = quantity("seed bound 2·b·s·h·β", "bytes")
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """EP against TP at one group size M, for a global batch of S tokens."""
+
+    size: int = quantity("M", "ranks")
+    tokens_per_gpu: Exact = quantity("EP tokens/GPU (S/M)", "tokens")
+    ep_bytes_per_rank: Exact = quantity("EP bytes/GPU", "bytes")
+    tp_bytes_per_rank: Exact = quantity("TP bytes/GPU", "bytes")
+    ratio: float = quantity("EP/TP (K/M)", "ratio")
+    ratio_exact: str = quantity("ratio exact", "text", show=False)
+    ep_moves_less: bool = quantity("EP moves less", "flag")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The second analysis over several sizes, with the crossover."""
+
+    convention: str
+    rows: list[CompareRow]
+    crossover_size: int
+    """Smallest integer M with EP < TP (K + 1), whether or not it is among the sizes."""
+
+
+def _wire(cfg: EPConfig) -> dict[str, Exact]:
+    bb, ss = cfg.workload.b_s
+    return {
+        "b": bb,
+        "s": ss,
+        "h": cfg.model.hidden_size,
+        "k": cfg.model.top_k,
+        "ep": cfg.ep,
+        "beta_d": cfg.dispatch_dtype.bytes,
+        "beta_c": cfg.combine_dtype.bytes,
+    }
+
+
+def ep_traffic(cfg: EPConfig) -> EPResult:
+    """Balanced-routing EP volume per rank (seed, first analysis)."""
+    v = _wire(cfg)
+    values = {
+        "tokens_per_rank": F.value("ep_tokens_sent", v),
+        "dispatch_bytes_per_rank": F.value("ep_dispatch_bytes", v),
+        "combine_bytes_per_rank": F.value("ep_combine_bytes", v),
+        "ep_bytes_per_rank": F.value("ep_total_bytes", v),
+        "ep_bytes_per_rank_approx": F.value("ep_total_bytes_approx", v),
+    }
+    return EPResult(
+        convention=conventions.EP_PER_RANK,
+        input_tokens_per_rank=cfg.workload.tokens_per_rank,
+        ep=cfg.ep,
+        dispatch_dtype=cfg.dispatch_dtype.value,
+        combine_dtype=cfg.combine_dtype.value,
+        expectation=not all(is_integral(x) for x in values.values()),
+        **values,
+    )
+
+
+def tp_traffic(cfg: TPConfig) -> TPResult:
+    """Ring all-reduce volume per rank and the seed's bound."""
+    bb, ss = cfg.workload.b_s
+    v: dict[str, Exact] = {
+        "b": bb,
+        "s": ss,
+        "h": cfg.hidden_size,
+        "tp": cfg.tp,
+        "beta": cfg.dtype.bytes,
+    }
+    return TPResult(
+        convention=conventions.TP_PER_RANK,
+        input_tokens_per_rank=cfg.workload.tokens_per_rank,
+        tp=cfg.tp,
+        dtype=cfg.dtype.value,
+        allreduce_bytes_per_rank=F.value("tp_allreduce_bytes", v),
+        allreduce_bytes_per_rank_bound=F.value("tp_allreduce_bytes_bound", v),
+    )
+
+
+def compare(cfg: CompareConfig) -> Comparison:
+    """EP against TP per GPU at each size M (seed, second analysis)."""
+    rows = []
+    base: dict[str, Exact] = {
+        "S": cfg.tokens,
+        "D": cfg.hidden_size,
+        "K": cfg.top_k,
+        "beta": cfg.dtype.bytes,
+    }
+    for size in cfg.sizes:
+        v = {**base, "M": size}
+        ep_bytes = F.value("scaling_ep_bytes", v)
+        tp_bytes = F.value("scaling_tp_bytes", v)
+        ratio = Fraction(F.value("scaling_ratio", v))
+        rows.append(
+            CompareRow(
+                size=size,
+                tokens_per_gpu=normalize(Fraction(cfg.tokens, size)),
+                ep_bytes_per_rank=ep_bytes,
+                tp_bytes_per_rank=tp_bytes,
+                ratio=float(ratio),
+                ratio_exact=str(ratio),
+                ep_moves_less=ep_bytes < tp_bytes,
+            )
+        )
+    crossover = F.value("scaling_crossover_size", base)
+    assert isinstance(crossover, int)
+    return Comparison(
+        convention=f"{conventions.SCALING_PER_GPU}; S = {cfg.tokens}, {cfg.dtype.value}",
+        rows=rows,
+        crossover_size=crossover,
+    )

@@ -1,0 +1,52 @@
+"""Exact numbers and their display: decimal GB (1e9) and binary GiB (2^30), never mixed."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+Exact = int | Fraction
+"""An exact byte or token count: an int when integral, else a Fraction (an expectation)."""
+
+GB = 10**9
+GIB = 2**30
+
+
+def normalize(value: Exact) -> Exact:
+    """Return an int when the value is integral, else the Fraction."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return value
+
+
+def is_integral(value: Exact) -> bool:
+    return isinstance(normalize(value), int)
+
+
+def exact_text(value: Exact) -> str:
+    """Exact value as text: ``123`` or ``1792/3``."""
+    value = normalize(value)
+    return str(value)
+
+
+def json_value(value: Exact) -> int | str:
+    """JSON form: an integer, or the exact fraction as a string ``"p/q"``."""
+    value = normalize(value)
+    return value if isinstance(value, int) else f"{value.numerator}/{value.denominator}"
+
+
+def decimal_text(value: Exact, digits: int = 3) -> str:
+    """A rounded decimal view of an exact value, for display beside the exact one."""
+    value = normalize(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{float(value):,.{digits}f}"
+
+
+def gb_text(value: Exact, digits: int = 3) -> str:
+    """Bytes in decimal gigabytes (1 GB = 1e9 B)."""
+    return f"{float(Fraction(value) / GB):,.{digits}f}"
+
+
+def gib_text(value: Exact, digits: int = 3) -> str:
+    """Bytes in binary gibibytes (1 GiB = 2^30 B)."""
+    return f"{float(Fraction(value) / GIB):,.{digits}f}"
