@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -216,3 +216,73 @@ class ParallelLayout(_Strict):
     @property
     def expert_dp(self) -> int:
         return self.world // (self.expert_tp * self.ep * self.pp)
+
+
+class HardwareSpec(_Strict):
+    """Per-GPU links, memory and peak compute of one GPU type (all bandwidths per direction)."""
+
+    gpus_per_node: int = Field(ge=1, description="GPUs in one scale-up (NVLink) domain")
+    scale_up_bytes_per_second: int = Field(ge=1, description="scale-up link, datasheet")
+    scale_up_achieved_bytes_per_second: int | None = Field(
+        None, ge=1, description="scale-up link, achieved where published"
+    )
+    scale_out_bytes_per_second: int = Field(ge=1, description="scale-out NIC per GPU, datasheet")
+    scale_out_achieved_bytes_per_second: int | None = Field(
+        None, ge=1, description="scale-out NIC per GPU, achieved where published"
+    )
+    scale_up_latency_seconds: float | None = Field(None, ge=0, description="scale-up latency")
+    scale_out_latency_seconds: float | None = Field(None, ge=0, description="scale-out latency")
+    memory_bytes: int = Field(ge=1, description="device memory per GPU")
+    bf16_dense_flops: int = Field(ge=1, description="dense BF16 peak FLOP/s")
+    fp8_dense_flops: int | None = Field(None, ge=1, description="dense FP8 peak FLOP/s")
+
+
+Phase = Literal["train", "prefill", "decode"]
+
+
+class Deployment(_Strict):
+    """A published deployment: model, hardware, parallel sizes and wire formats."""
+
+    model: str = Field(min_length=1, description="model preset name")
+    hardware: str = Field(min_length=1, description="hardware preset name")
+    phase: Phase
+    nodes: int = Field(ge=1)
+    gpus_per_node: int = Field(ge=1)
+    world: int = Field(ge=1)
+    tp: int = Field(1, ge=1)
+    cp: int = Field(1, ge=1)
+    dp: int | None = Field(None, ge=1)
+    pp: int = Field(1, ge=1)
+    ep: int = Field(1, ge=1)
+    etp: int | None = Field(None, ge=1)
+    edp: int | None = Field(None, ge=1)
+    sequence_parallel: bool = False
+    dp_attention: bool = False
+    redundant_experts: int = Field(0, ge=0)
+    dispatch_dtype: DType = DType.BF16
+    combine_dtype: DType = DType.BF16
+    scale_block: int | None = Field(None, ge=1, description="fp8: one fp32 scale per N channels")
+    header_bytes: int = Field(0, ge=0, description="bytes added per dispatched message")
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.nodes * self.gpus_per_node != self.world:
+            raise ValueError(
+                f"nodes·gpus_per_node must equal world ({self.world}); "
+                f"got {self.nodes}·{self.gpus_per_node} = {self.nodes * self.gpus_per_node}"
+            )
+        self.layout  # noqa: B018  (validates the parallel sizes)
+        return self
+
+    @property
+    def layout(self) -> ParallelLayout:
+        return ParallelLayout(
+            world=self.world,
+            tp=self.tp,
+            cp=self.cp,
+            dp=self.dp,
+            pp=self.pp,
+            ep=self.ep,
+            etp=self.etp,
+            edp=self.edp,
+        )

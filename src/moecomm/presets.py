@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from moecomm.config import MoEModel
+from moecomm.config import Deployment, HardwareSpec, MoEModel
 from moecomm.errors import MoecommError, validation_lines
 
 KINDS = ("models", "hardware", "deployments")
@@ -37,6 +37,19 @@ class ModelPreset(_PresetFile):
     model: MoEModel
 
 
+class HardwarePreset(_PresetFile):
+    """A GPU type: links, memory and compute, each figure with its own source."""
+
+    hardware: HardwareSpec
+    sources: dict[str, str] = Field(default_factory=dict, description="field -> source")
+
+
+class DeploymentPreset(_PresetFile):
+    """A published deployment of a model on hardware."""
+
+    deployment: Deployment
+
+
 P = TypeVar("P", bound=_PresetFile)
 
 
@@ -49,6 +62,8 @@ class PresetKind(Generic[P]):
 
 
 MODELS = PresetKind("models", ModelPreset)
+HARDWARE = PresetKind("hardware", HardwarePreset)
+DEPLOYMENTS = PresetKind("deployments", DeploymentPreset)
 
 
 def _root() -> Traversable:
