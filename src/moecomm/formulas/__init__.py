@@ -3,17 +3,21 @@
 Importing this package registers every formula module.
 """
 
-from moecomm.formulas import ep, scaling, tp
+from moecomm.formulas import collectives, compute, ep, memory, scaling, timing, tp
 from moecomm.formulas.registry import Formula, evaluate, formula, get, names, to_exact, value
 
 __all__ = [
     "Formula",
+    "collectives",
+    "compute",
     "ep",
     "evaluate",
     "formula",
     "get",
+    "memory",
     "names",
     "scaling",
+    "timing",
     "to_exact",
     "tp",
     "value",

@@ -7,6 +7,116 @@ import math  # noqa: F401
 from fractions import Fraction
 
 
+def allreduce_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring all-reduce of an X-byte buffer."""
+    return X*(2*n - 2)/n
+
+
+def allgather_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring all-gather whose total output is X bytes."""
+    return X*(n - 1)/n
+
+
+def reducescatter_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring reduce-scatter whose total input is X bytes."""
+    return X*(n - 1)/n
+
+
+def alltoall_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends to other ranks in an all-to-all of an X-byte send buffer."""
+    return X*(n - 1)/n
+
+
+def broadcast_wire_bytes(*, X: Fraction) -> Fraction:
+    """Bytes each rank receives (and forwards) in a pipelined ring broadcast of X bytes."""
+    return X
+
+
+def busbw_factor_allreduce(*, n: Fraction) -> Fraction:
+    """Bus-bandwidth factor of all-reduce: busbw = algbw · 2(n−1)/n."""
+    return (2*n - 2)/n
+
+
+def busbw_factor_allgather(*, n: Fraction) -> Fraction:
+    """Bus-bandwidth factor of all-gather and reduce-scatter: (n−1)/n."""
+    return (n - 1)/n
+
+
+def busbw_factor_alltoall(*, n: Fraction) -> Fraction:
+    """Bus-bandwidth factor of all-to-all: (n−1)/n."""
+    return (n - 1)/n
+
+
+def busbw_factor_broadcast() -> Fraction:
+    """Bus-bandwidth factor of broadcast: 1."""
+    return 1
+
+
+def ring_inter_bytes(*, N: Fraction, X: Fraction, g: Fraction) -> Fraction:
+    """Bytes of a ring collective that cross one rank's NIC, given W = its wire bytes (as X)."""
+    return X*min(1, N - 1)/g
+
+
+def ring_intra_bytes(*, N: Fraction, X: Fraction, g: Fraction) -> Fraction:
+    """Bytes of a ring collective over one rank's scale-up link, given W = its wire bytes (as X)."""
+    return X - X*min(1, N - 1)/g
+
+
+def alltoall_intra_bytes(*, X: Fraction, g: Fraction, n: Fraction) -> Fraction:
+    """Bytes of a balanced all-to-all that one rank sends to the g−1 other ranks on its node."""
+    return X*(g - 1)/n
+
+
+def alltoall_inter_bytes(*, X: Fraction, g: Fraction, n: Fraction) -> Fraction:
+    """Bytes of a balanced all-to-all that one rank sends to the n−g ranks on other nodes."""
+    return X*(-g + n)/n
+
+
+def alltoall_2dh_intra_bytes(*, X: Fraction, g: Fraction) -> Fraction:
+    """Bytes one rank sends over the scale-up link in the intra-node phase of a 2D all-to-all."""
+    return X*(g - 1)/g
+
+
+def alltoall_2dh_inter_bytes(*, N: Fraction, X: Fraction) -> Fraction:
+    """Bytes one rank sends over its NIC in the inter-node phase of a 2D all-to-all."""
+    return X*(N - 1)/N
+
+
+def ep_intra_bytes(*, b: Fraction, beta: Fraction, ep: Fraction, g: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """EP bytes one rank sends to the other EP ranks on its node (dispatch, or combine, at β)."""
+    return b*beta*h*k*s*(g - 1)/ep
+
+
+def ep_inter_bytes(*, b: Fraction, beta: Fraction, ep: Fraction, g: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """EP bytes one rank sends to EP ranks on other nodes (dispatch, or combine, at β)."""
+    return b*beta*h*k*s*(ep - g)/ep
+
+
+def expert_flops(*, T: Fraction, d_ff: Fraction, d_s: Fraction, etp: Fraction, h: Fraction, k: Fraction, n_s: Fraction) -> Fraction:
+    """Expert GEMM FLOPs of one rank in one MoE layer's forward pass."""
+    return (6*T*d_ff*h*k + 6*T*d_s*h*n_s)/etp
+
+
+def compute_seconds(*, F: Fraction, P: Fraction, eta_c: Fraction) -> Fraction:
+    """Time of F FLOPs at the peak rate times an efficiency."""
+    return F/(P*eta_c)
+
+
+def overlap_exposed_seconds(*, t: Fraction, t_comm: Fraction) -> Fraction:
+    """Communication left exposed when it overlaps the other micro-batch's computation."""
+    return max(0, -t + t_comm)
+
+
+def ep_decode_layer_seconds_estimate(*, B: Fraction, T: Fraction, beta_c: Fraction, beta_d: Fraction, h: Fraction, k: Fraction) -> Fraction:
+    """DeepSeek's estimate of one decode layer's EP dispatch plus combine over the NIC."""
+    return T*h*k*(beta_c + beta_d)/B
+
+
+def ep_decode_token_seconds_estimate(*, B: Fraction, L: Fraction, T: Fraction, beta_c: Fraction, beta_d: Fraction, h: Fraction, k: Fraction, mu: Fraction) -> Fraction:
+    """DeepSeek's time per output token: the layer estimate over L layers and μ micro-batches."""
+    return L*T*h*k*mu*(beta_c + beta_d)/B
+
+
 def ep_leave_fraction(*, ep: Fraction) -> Fraction:
     """Share of a rank's routed copies that go to another rank under balanced routing."""
     return (ep - 1)/ep
@@ -37,6 +147,31 @@ def ep_total_bytes_approx(*, b: Fraction, h: Fraction, k: Fraction, s: Fraction)
     return 4*b*h*k*s
 
 
+def dense_params(*, L: Fraction, L_moe: Fraction, V: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction) -> Fraction:
+    """Parameters outside the routed experts: attention, dense MLPs, shared experts, embeddings."""
+    return L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe)
+
+
+def expert_params_per_gpu(*, E: Fraction, L_moe: Fraction, R: Fraction, d_ff: Fraction, ep: Fraction, etp: Fraction, h: Fraction, pp: Fraction) -> Fraction:
+    """Routed-expert parameters on one GPU, redundant replicas included."""
+    return 3*L_moe*d_ff*h*(E + R)/(ep*etp*pp)
+
+
+def dense_params_per_gpu(*, W_dense: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
+    """Dense parameters on one GPU: sharded by TP and by the pipeline, replicated over DP."""
+    return W_dense/(pp*tp)
+
+
+def inference_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction, V: Fraction, beta_w: Fraction, d_ff: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, ep: Fraction, etp: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
+    """Weight bytes per GPU for inference: all parameters on the GPU at β_w bytes each."""
+    return beta_w*(3*L_moe*d_ff*h*(E + R)/(ep*etp*pp) + (L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp))
+
+
+def train_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction, V: Fraction, d_ff: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, dp: Fraction, edp: Fraction, ep: Fraction, etp: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
+    """Bytes per GPU for mixed-precision Adam training with ZeRO-1 optimizer sharding."""
+    return 3*L_moe*d_ff*h*(4 + 12/edp)*(E + R)/(ep*etp*pp) + (4 + 12/dp)*(L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp)
+
+
 def tp_allreduce_bytes(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction, tp: Fraction) -> Fraction:
     """Bytes each rank sends in a ring all-reduce of the [b·s, h] layer output."""
     return 2*b*beta*h*s*(tp - 1)/tp
@@ -65,3 +200,23 @@ def scaling_ratio(*, K: Fraction, M: Fraction) -> Fraction:
 def scaling_crossover_size(*, K: Fraction) -> Fraction:
     """Smallest integer M at which EP moves fewer bytes per GPU than TP."""
     return K + 1
+
+
+def link_seconds(*, B: Fraction, alpha: Fraction, eta: Fraction, m: Fraction, x: Fraction) -> Fraction:
+    """Time to push x bytes in m sequential messages over one link."""
+    return alpha*m + x/(B*eta)
+
+
+def collective_seconds(*, B_out: Fraction, B_up: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, m_out: Fraction, m_up: Fraction, x_out: Fraction, x_up: Fraction) -> Fraction:
+    """Time of one collective: a fixed latency plus the slower of the scale-up and scale-out links."""
+    return alpha_0 + max(alpha_out*m_out + x_out/(B_out*eta), alpha_up*m_up + x_up/(B_up*eta))
+
+
+def alltoall_2dh_seconds(*, B_out: Fraction, B_up: Fraction, N: Fraction, X: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, g: Fraction) -> Fraction:
+    """Time of a hierarchical 2D all-to-all: an intra-node phase, then an inter-node phase."""
+    return 2*alpha_0 + alpha_out*(N - 1) + alpha_up*(g - 1) + X*(g - 1)/(B_up*eta*g) + X*(N - 1)/(B_out*N*eta)
+
+
+def algbw(*, X: Fraction, t: Fraction) -> Fraction:
+    """Algorithm bandwidth: the nccl-tests buffer size over the time."""
+    return X/t

@@ -5,3 +5,10 @@ EP_PER_RANK = (
 )
 TP_PER_RANK = "per rank, per all-reduce of one layer output; tokens b·s on this rank"
 SCALING_PER_GPU = "per GPU, per MoE layer; global batch S spread over M GPUs"
+COLLECTIVE_PER_RANK = (
+    "per rank, one collective; X = the buffer nccl-tests counts (all-reduce, broadcast: the buffer; "
+    "all-gather: the total output; reduce-scatter: the total input; all-to-all: the send buffer)"
+)
+LINK_TIME = "seconds; latency per message plus bytes over bandwidth·efficiency; GB/s = 1e9 B/s"
+COMPUTE_PER_RANK = "per rank, per MoE layer, forward pass; balanced routing"
+MEMORY_PER_GPU = "per GPU; weights of its pipeline stage (average over stages); bytes"

@@ -24,6 +24,55 @@ D = sp.Symbol("D", **_pos)
 K = sp.Symbol("K", **_pos)
 M = sp.Symbol("M", **_pos)
 
+# Collectives and links (nccl-tests conventions): n ranks, g of them per node, N nodes.
+n = sp.Symbol("n", **_pos)
+g = sp.Symbol("g", **_pos)
+N = sp.Symbol("N", **_pos)
+X = sp.Symbol("X", **_pos)
+x = sp.Symbol("x", nonnegative=True)
+m = sp.Symbol("m", nonnegative=True)
+alpha = sp.Symbol("alpha", nonnegative=True)
+alpha_0 = sp.Symbol("alpha_0", nonnegative=True)
+alpha_up = sp.Symbol("alpha_up", nonnegative=True)
+alpha_out = sp.Symbol("alpha_out", nonnegative=True)
+B = sp.Symbol("B", positive=True)
+B_up = sp.Symbol("B_up", positive=True)
+B_out = sp.Symbol("B_out", positive=True)
+eta = sp.Symbol("eta", positive=True)
+x_up = sp.Symbol("x_up", nonnegative=True)
+x_out = sp.Symbol("x_out", nonnegative=True)
+m_up = sp.Symbol("m_up", nonnegative=True)
+m_out = sp.Symbol("m_out", nonnegative=True)
+t = sp.Symbol("t", positive=True)
+t_comm = sp.Symbol("t_comm", nonnegative=True)
+
+# Compute and the whole step.
+T = sp.Symbol("T", positive=True)
+d_ff = sp.Symbol("d_ff", **_pos)
+d_s = sp.Symbol("d_s", nonnegative=True, integer=True)
+n_s = sp.Symbol("n_s", nonnegative=True, integer=True)
+F_ops = sp.Symbol("F", nonnegative=True)
+P_peak = sp.Symbol("P", positive=True)
+eta_c = sp.Symbol("eta_c", positive=True)
+L = sp.Symbol("L", **_pos)
+mu = sp.Symbol("mu", **_pos)
+
+# Memory per GPU (capacity planning).
+R = sp.Symbol("R", nonnegative=True, integer=True)
+L_moe = sp.Symbol("L_moe", nonnegative=True, integer=True)
+W_dense = sp.Symbol("W_dense", nonnegative=True, integer=True)
+etp = sp.Symbol("etp", **_pos)
+pp = sp.Symbol("pp", **_pos)
+dp = sp.Symbol("dp", **_pos)
+edp = sp.Symbol("edp", **_pos)
+n_h = sp.Symbol("n_h", **_pos)
+n_kv = sp.Symbol("n_kv", **_pos)
+d_h = sp.Symbol("d_h", **_pos)
+d_i = sp.Symbol("d_i", nonnegative=True, integer=True)
+V = sp.Symbol("V", nonnegative=True, integer=True)
+beta_w = sp.Symbol("beta_w", positive=True)
+beta_o = sp.Symbol("beta_o", nonnegative=True)
+
 DESCRIPTIONS: dict[sp.Symbol, str] = {
     b: "micro-batch per rank",
     s: "sequence length",
@@ -39,6 +88,49 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     D: "hidden size",
     K: "experts per token (top-K)",
     M: "GPUs (EP or TP size)",
+    n: "ranks in the collective",
+    g: "ranks of the group on one node (scale-up domain)",
+    N: "nodes the group spans",
+    X: "buffer bytes as nccl-tests counts them",
+    x: "bytes over one link",
+    m: "sequential messages (steps) over one link",
+    alpha: "latency per message, seconds",
+    alpha_0: "fixed latency per collective, seconds",
+    alpha_up: "scale-up latency per message, seconds",
+    alpha_out: "scale-out latency per message, seconds",
+    B: "link bandwidth, bytes/s per direction",
+    B_up: "scale-up bandwidth per GPU, bytes/s per direction",
+    B_out: "scale-out bandwidth per GPU, bytes/s per direction",
+    eta: "link efficiency (achieved / used bandwidth)",
+    x_up: "bytes over the scale-up link",
+    x_out: "bytes over the scale-out link",
+    m_up: "messages over the scale-up link",
+    m_out: "messages over the scale-out link",
+    t: "time, seconds",
+    t_comm: "communication time, seconds",
+    T: "tokens per rank",
+    d_ff: "intermediate size of one routed expert",
+    d_s: "intermediate size of one shared expert",
+    n_s: "shared experts",
+    F_ops: "floating-point operations",
+    P_peak: "peak FLOP/s",
+    eta_c: "compute efficiency (achieved / peak)",
+    L: "layers",
+    mu: "micro-batches overlapped",
+    R: "redundant expert replicas",
+    L_moe: "MoE layers",
+    W_dense: "dense (non-expert) parameters",
+    etp: "expert tensor-parallel size",
+    pp: "pipeline-parallel size",
+    dp: "attention data-parallel size",
+    edp: "expert data-parallel size",
+    n_h: "attention heads",
+    n_kv: "key-value heads",
+    d_h: "head dimension",
+    d_i: "intermediate size of the dense MLP",
+    V: "vocabulary size",
+    beta_w: "bytes per weight",
+    beta_o: "bytes of optimizer state and gradients per parameter",
 }
 
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -47,6 +139,32 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     beta: r"\beta",
     beta_d: r"\beta_{\mathrm{d}}",
     beta_c: r"\beta_{\mathrm{c}}",
+    alpha_0: r"\alpha_{0}",
+    alpha_up: r"\alpha_{\mathrm{up}}",
+    alpha_out: r"\alpha_{\mathrm{out}}",
+    B_up: r"B_{\mathrm{up}}",
+    B_out: r"B_{\mathrm{out}}",
+    x_up: r"x_{\mathrm{up}}",
+    x_out: r"x_{\mathrm{out}}",
+    m_up: r"m_{\mathrm{up}}",
+    m_out: r"m_{\mathrm{out}}",
+    eta_c: r"\eta_{\mathrm{c}}",
+    t_comm: r"t_{\mathrm{comm}}",
+    d_ff: r"d_{\mathrm{ff}}",
+    d_s: r"d_{\mathrm{s}}",
+    n_s: r"n_{\mathrm{s}}",
+    L_moe: r"L_{\mathrm{moe}}",
+    W_dense: r"W_{\mathrm{dense}}",
+    etp: r"\mathit{etp}",
+    pp: r"\mathit{pp}",
+    dp: r"\mathit{dp}",
+    edp: r"\mathit{edp}",
+    n_h: r"n_{\mathrm{h}}",
+    n_kv: r"n_{\mathrm{kv}}",
+    d_h: r"d_{\mathrm{h}}",
+    d_i: r"d_{\mathrm{i}}",
+    beta_w: r"\beta_{\mathrm{w}}",
+    beta_o: r"\beta_{\mathrm{o}}",
 }
 
 BY_NAME: dict[str, sp.Symbol] = {str(sym): sym for sym in DESCRIPTIONS}
