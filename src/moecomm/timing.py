@@ -199,13 +199,21 @@ def alltoall_seconds(
     *,
     intra_peers: int,
     inter_peers: int,
+    per_peer_latency: bool = True,
 ) -> float:
     """Time of an all-to-all given the busiest rank's max(send, recv) bytes on each link.
 
-    One message per peer: ``intra_peers`` over the scale-up link, ``inter_peers`` over the NIC.
-    Both links run at once; the slower sets the time (collective_seconds).
+    ``intra_peers`` ranks are reached over the scale-up link, ``inter_peers`` over the NIC; both
+    links run at once and the slower sets the time (collective_seconds). With
+    ``per_peer_latency`` (NCCL's all-to-all: one send/recv pair per peer) each peer costs one
+    latency; without it (GPU-initiated kernels such as DeepEP, all messages in flight together)
+    each link costs one latency.
     """
-    return link_time(intra_bytes, inter_bytes, intra_peers, inter_peers, hw)
+    if per_peer_latency:
+        m_up, m_out = intra_peers, inter_peers
+    else:
+        m_up, m_out = min(intra_peers, 1), min(inter_peers, 1)
+    return link_time(intra_bytes, inter_bytes, m_up, m_out, hw)
 
 
 def ring_seconds(kind: Kind, nbytes: Exact, ranks: int, hw: Links, per_node: int) -> float:
@@ -288,3 +296,87 @@ def collective(
         hardware=hw.name,
         efficiency=hw.efficiency,
     )
+
+
+@dataclass(frozen=True)
+class EPTimes:
+    """Time of one MoE layer's dispatch and combine, from the per-rank bytes on each link."""
+
+    ep_ranks_per_node: int = quantity("EP ranks per node (g)", "ranks")
+    dispatch_intra_bytes_per_rank: Exact = quantity("dispatch bytes over scale-up", "bytes")
+    dispatch_inter_bytes_per_rank: Exact = quantity("dispatch bytes over scale-out", "bytes")
+    combine_intra_bytes_per_rank: Exact = quantity("combine bytes over scale-up", "bytes")
+    combine_inter_bytes_per_rank: Exact = quantity("combine bytes over scale-out", "bytes")
+    dispatch_seconds: float = quantity("dispatch time", "seconds")
+    combine_seconds: float = quantity("combine time", "seconds")
+    hardware: str = quantity("hardware", "text", show=False)
+    efficiency: float = quantity("efficiency", "ratio", show=False)
+
+
+def ep_ranks_per_node(ep: int, per_node: int, stride: int = 1) -> int:
+    """EP ranks on one node when EP ranks sit ``stride`` apart (etp, Megatron order)."""
+    return max(1, min(ep, per_node // stride))
+
+
+def ep_link_times(
+    tokens: Exact, hidden: int, topk: int, ep: int, beta: int, hw: Links, per_node: int
+) -> tuple[Exact, Exact, float]:
+    """(intra bytes, inter bytes, seconds) of one balanced EP all-to-all of tokens·k rows of h·β.
+
+    Timed as DeepEP's kernels run: all messages in flight at once, one latency per link.
+    """
+    if ep > per_node and ep % per_node:
+        raise MoecommError(
+            f"ep must be at most, or a multiple of, the EP ranks per node ({per_node}); got {ep}"
+        )
+    v: dict[str, Exact] = {"b": tokens, "s": 1, "k": topk, "h": hidden, "beta": beta}
+    v.update({"ep": ep, "g": per_node})
+    intra, inter = F.value("ep_intra_bytes", v), F.value("ep_inter_bytes", v)
+    seconds = alltoall_seconds(
+        intra, inter, hw, intra_peers=per_node - 1, inter_peers=ep - per_node, per_peer_latency=False
+    )
+    return intra, inter, seconds
+
+
+def ep_times(
+    tokens: int, hidden: int, topk: int, ep: int, beta_d: int, beta_c: int, hw: Links
+) -> EPTimes:
+    """Dispatch and combine times of the seed's balanced EP all-to-all (ranks fill nodes)."""
+    g = ep_ranks_per_node(ep, hw.gpus_per_node)
+    d_up, d_out, d_s = ep_link_times(tokens, hidden, topk, ep, beta_d, hw, g)
+    c_up, c_out, c_s = ep_link_times(tokens, hidden, topk, ep, beta_c, hw, g)
+    return EPTimes(g, d_up, d_out, c_up, c_out, d_s, c_s, hw.name, hw.efficiency)
+
+
+@dataclass(frozen=True)
+class TPTimes:
+    """Time of one TP all-reduce of the layer output."""
+
+    allreduce_seconds: float = quantity("all-reduce time (ring)", "seconds")
+    hardware: str = quantity("hardware", "text", show=False)
+    efficiency: float = quantity("efficiency", "ratio", show=False)
+
+
+def tp_times(buffer_bytes: int, tp: int, hw: Links) -> TPTimes:
+    """Ring all-reduce of the [tokens, h] buffer over tp ranks filling nodes."""
+    return TPTimes(ring_seconds("all-reduce", buffer_bytes, tp, hw, hw.gpus_per_node), hw.name, hw.efficiency)
+
+
+@dataclass(frozen=True)
+class CompareTimes:
+    """EP and TP times at one group size M of the seed's second analysis."""
+
+    dispatch_seconds: float = quantity("EP dispatch", "seconds")
+    combine_seconds: float = quantity("EP combine", "seconds")
+    allreduce_seconds: float = quantity("TP all-reduce", "seconds")
+    ep_faster: bool = quantity("EP faster", "flag")
+
+
+def compare_times(
+    tokens: int, hidden: int, topk: int, size: int, beta: int, hw: Links
+) -> CompareTimes:
+    """EP dispatch/combine of S/M tokens per GPU against the all-reduce of all S tokens."""
+    g = ep_ranks_per_node(size, hw.gpus_per_node)
+    _, _, a2a = ep_link_times(Fraction(tokens, size), hidden, topk, size, beta, hw, g)
+    ar = ring_seconds("all-reduce", tokens * hidden * beta, size, hw, hw.gpus_per_node)
+    return CompareTimes(a2a, a2a, ar, 2 * a2a < ar)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from moecomm.cli.base import InputError, build, emit
 from moecomm.cli.options import FLAGS, dtype_option, format_option, preset_option
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.config import CompareConfig
 from moecomm.presets import MODELS, load
 from moecomm.render import render_rows
+from moecomm.results import merge
+from moecomm.timing import compare_times
 from moecomm.traffic import compare
 
 
@@ -37,6 +42,7 @@ def _sizes(text: str) -> tuple[int, ...]:
     "--sizes", default="1,2,4,8,16,32,64", show_default=True, help="Group sizes M, comma-separated."
 )
 @dtype_option
+@hardware_options
 @format_option
 def command(
     preset: str | None,
@@ -46,14 +52,18 @@ def command(
     sizes: str,
     dtype: str,
     fmt: str,
+    **hardware: Any,
 ) -> None:
     """EP against TP bytes per GPU for one batch of S tokens over M GPUs.
 
     Under EP each GPU holds S/M tokens and moves 2·K·(S/M)·D·β·(M−1)/M; under TP every GPU holds
     all S tokens and moves 2·(M−1)/M·S·D·β. Their ratio is K/M: EP moves less once M > K.
 
+    With --hardware, adds dispatch_seconds, combine_seconds and allreduce_seconds per size.
+
     Example: moecomm compare --preset deepseek-v3 --tokens 8192 --sizes 4,8,16,32,64
     """
+    hw = pop_hardware(hardware)
     if preset is not None:
         shape = load(MODELS, preset).model
         hidden = shape.hidden_size if hidden is None else hidden
@@ -77,9 +87,17 @@ def command(
         + ("" if first is None else f" (highlighted: M = {result.rows[first].size})")
         + "."
     )
+    rows: list[Any] = list(result.rows)
+    if hw is not None:
+        assert cfg.top_k is not None
+        rows = [
+            merge(r, compare_times(cfg.tokens, cfg.hidden_size, cfg.top_k, r.size, cfg.dtype.bytes, hw))
+            for r in result.rows
+        ]
+        caption += " " + hw.caption()
     emit(
         render_rows(
-            result.rows,
+            rows,
             fmt,
             title="EP vs TP per GPU, one MoE layer",
             caption=caption,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from moecomm.cli.base import build, emit
@@ -16,8 +18,11 @@ from moecomm.cli.options import (
     resolve_workload,
     workload_options,
 )
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.config import EPConfig
 from moecomm.render import render_record
+from moecomm.results import merge
+from moecomm.timing import ep_times
 from moecomm.traffic import ep_traffic
 
 
@@ -30,6 +35,7 @@ from moecomm.traffic import ep_traffic
     "--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype]."
 )
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
+@hardware_options
 @format_option
 def command(
     preset: str | None,
@@ -44,14 +50,19 @@ def command(
     dispatch_dtype: str | None,
     combine_dtype: str | None,
     fmt: str,
+    **hardware: Any,
 ) -> None:
     """EP all-to-all bytes per rank for one MoE layer, balanced routing (the seed's first analysis).
 
     Counts the b·s tokens on this rank, each sent to its top-k experts; (ep−1)/ep of the copies
     leave the rank in dispatch and come back in combine.
 
+    With --hardware, adds dispatch_seconds and combine_seconds: ranks fill nodes, the share of
+    peers on the own node goes over the scale-up link, the rest over the NIC.
+
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
+    hw = pop_hardware(hardware)
     cfg = build(
         EPConfig,
         {
@@ -63,10 +74,22 @@ def command(
         },
         FLAGS,
     )
-    result = ep_traffic(cfg)
+    result: Any = ep_traffic(cfg)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
     if result.expectation:
         caption += " Fractions are exact expectations under balanced routing."
+    if hw is not None:
+        times = ep_times(
+            cfg.workload.tokens_per_rank,
+            cfg.model.hidden_size,
+            cfg.model.top_k,
+            cfg.ep,
+            cfg.dispatch_dtype.bytes,
+            cfg.combine_dtype.bytes,
+            hw,
+        )
+        result = merge(result, times)
+        caption += " " + hw.caption()
     emit(render_record(result, fmt, title="EP all-to-all per rank, one MoE layer", caption=caption))
 
 

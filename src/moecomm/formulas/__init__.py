@@ -4,7 +4,7 @@ Importing this package registers every formula module.
 """
 
 from moecomm.formulas import collectives, compute, ep, memory, scaling, timing, tp
-from moecomm.formulas.registry import Formula, evaluate, formula, get, names, to_exact, value
+from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact, value
 
 __all__ = [
     "Formula",
@@ -12,6 +12,7 @@ __all__ = [
     "compute",
     "ep",
     "evaluate",
+    "fast",
     "formula",
     "get",
     "memory",

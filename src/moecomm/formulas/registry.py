@@ -108,3 +108,25 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
     if missing:
         raise MoecommError(f"values are missing for {', '.join(missing)}")
     return to_exact(expr.xreplace(subs))
+
+
+_FAST: dict[str, Callable[..., float]] = {}
+
+
+def fast(name: str) -> Callable[..., float]:
+    """A float evaluator of a named formula, ``sympy.lambdify``'d once (for sweeps over layouts).
+
+    Checked against ``value`` (exact) in the tests. Builds the sympy expression, so only
+    commands that sweep many candidates (``plan``) use it.
+    """
+    if name not in _FAST:
+        f = get(name)
+        args = f.symbols
+        fn = sp.lambdify(args, f.expr, modules="math")
+        names_ = [str(s) for s in args]
+
+        def call(**values: float) -> float:
+            return float(fn(*(values[n] for n in names_)))
+
+        _FAST[name] = call
+    return _FAST[name]
