@@ -79,6 +79,7 @@ class StepResult:
     ep_seconds_per_step: float = quantity("EP per step", "seconds")
     tp_seconds_per_step: float = quantity("TP per step", "seconds")
     grad_seconds_per_step: float = quantity("gradient reduction (DP + EDP) per step", "seconds")
+    pp_seconds_per_step: float = quantity("pipeline send/recv per step", "seconds")
     comm_seconds_per_step: float = quantity("communication per step", "seconds")
     compute_seconds_per_step: float = quantity("expert compute per step", "seconds")
     decode_layer_seconds_estimate: float | None = quantity(
@@ -210,6 +211,16 @@ def step_times(
             ev, "all-reduce", experts * lay.grad_bytes, lay.edp, lay.etp * lay.ep, hw
         )
     compute_step = passes * compute * moe_layers * per_gpu
+    pp_step: Number = 0
+    if lay.pp > 1:
+        # One stage hands its T·h activations to the next (and gradients back in training);
+        # stages sit world/pp ranks apart, so across nodes once that reaches a node.
+        act_one = tokens * model.hidden_size * lay.activation_bytes
+        stride = lay.tp * lay.dp
+        remote = stride >= hw.gpus_per_node
+        values = {**hw.values(), "x_up": 0 if remote else act_one, "x_out": act_one if remote else 0,
+                  "m_up": 0 if remote else 1, "m_out": 1 if remote else 0}
+        pp_step = comm_passes * ev("collective_seconds", values)
     estimate_layer = estimate = None
     if phase == "decode":
         v = {
@@ -252,7 +263,8 @@ def step_times(
         ep_seconds_per_step=float(ep_step),
         tp_seconds_per_step=float(tp_step),
         grad_seconds_per_step=float(grad),
-        comm_seconds_per_step=float(ep_step + tp_step + grad),
+        pp_seconds_per_step=float(pp_step),
+        comm_seconds_per_step=float(ep_step + tp_step + grad + pp_step),
         compute_seconds_per_step=float(compute_step),
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
