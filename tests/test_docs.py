@@ -58,3 +58,10 @@ def test_readme_states_the_two_setup_commands() -> None:
     assert (
         'python -m pip install ".[test]" && python -m pytest' in (ROOT / ".ci" / "run").read_text()
     )
+
+
+def test_formula_reference_is_current() -> None:
+    """docs/formulas.md is generated from the registry; regenerate it after changing a formula."""
+    from moecomm.reference import markdown
+
+    assert (ROOT / "docs" / "formulas.md").read_text(encoding="utf-8") == markdown()
