@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from moecomm.config import Deployment, HardwareSpec, MoEModel
-from moecomm.errors import MoecommError, validation_lines
+from moecomm.errors import MoecommError, from_validation
 
 KINDS = ("models", "hardware", "deployments")
 
@@ -97,7 +97,7 @@ def _parse(text: str, where: str, kind: PresetKind[P]) -> P:
     try:
         return kind.schema.model_validate(data)
     except ValidationError as exc:
-        raise MoecommError("\n".join(validation_lines(exc, prefix=f"{where}: "))) from None
+        raise from_validation(exc, prefix=f"{where}: ") from None
 
 
 def load(kind: PresetKind[P], ref: str) -> P:

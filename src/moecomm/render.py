@@ -92,7 +92,7 @@ def groups_text(groups: Sequence[Sequence[int]]) -> str:
 
 def _csv_cell(value: Any) -> str:
     v = to_json_value(value)
-    return json.dumps(v) if isinstance(v, list | dict) else str(v)
+    return json.dumps(v) if isinstance(v, list | dict | bool) or v is None else str(v)
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -112,6 +112,8 @@ def _rich(table: Table, width: int | None) -> str:
         force_terminal=color,
         color_system="standard" if color else None,
         emoji=False,
+        markup=False,  # user and formula text such as "[b·s, h]" is not rich markup
+        highlight=False,
     )
     console.print(table)
     assert isinstance(console.file, io.StringIO)
