@@ -221,7 +221,7 @@ def test_groups_tp_divides_dp() -> None:
 
 
 def test_presets_list_and_show() -> None:
-    rows = ok_json("presets", "list")
+    rows = ok_json("presets", "list")["models"]  # one list per kind: models, hardware, deployments
     assert any(r["name"] == "deepseek-v3" for r in rows)
     show = ok_json("presets", "show", "deepseek-v3")
     expected = {

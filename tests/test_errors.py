@@ -14,6 +14,17 @@ MODELS = (
     "mixtral-8x22b, mixtral-8x7b, olmoe-1b-7b, phi-3.5-moe, qwen1.5-moe-a2.7b, qwen2-57b-a14b, "
     "qwen3-235b-a22b, qwen3-30b-a3b, switch-base-128"
 )
+ALL_PRESETS = ", ".join(
+    [
+        *MODELS.split(", "),
+        *["a100-sxm", "b200", "gb200-nvl72", "h100-sxm", "h20", "h200", "h800", "mi300x"],
+        "deepseek-v3-decode",
+        "deepseek-v3-prefill",
+        "deepseek-v3-train",
+        "sglang-h100-decode",
+        "sglang-h100-prefill",
+    ]
+)
 
 CASES: list[tuple[tuple[str, ...], str]] = [
     (
@@ -99,10 +110,10 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "etp·ep·edp·pp must equal world (8); got 1·2·2·1 = 4",
     ),
     (("groups", "--world", "0"), "--world must be at least 1; got 0"),
-    (("groups",), "Missing option '--world'."),
+    (("groups",), "--world is required without --deployment"),
     (
         ("presets", "show", "no-such-model"),
-        f"model preset must be one of {MODELS}; got 'no-such-model'",
+        f"preset must be one of {ALL_PRESETS}; got 'no-such-model'",
     ),
     (
         ("formula", "no-such-formula"),

@@ -106,7 +106,7 @@ def test_groups_table_summarises_large_worlds() -> None:
 
 
 def test_groups_without_world() -> None:
-    assert run("groups", "--ep", "2", code=2) == "Error: --world is required\n"
+    assert run("groups", "--ep", "2", code=2) == "Error: --world is required without --deployment\n"
 
 
 def test_ep_deployment_fills_sizes_and_dtypes() -> None:

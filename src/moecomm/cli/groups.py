@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from moecomm.cli.base import build, emit
+from moecomm.cli.base import InputError, build, emit
 from moecomm.cli.options import (
     FLAGS,
     deployment_option,
@@ -59,6 +59,8 @@ def command(
     keep_derived = dep is not None and all(v is None for v in flags.values())
     sizes["dp"] = first_given(dp, dep.dp if dep is not None and keep_derived else None)
     sizes["edp"] = first_given(edp, dep.edp if dep is not None and keep_derived else None)
+    if sizes["world"] is None:
+        raise InputError("--world is required without --deployment")
     layout = build(ParallelLayout, {k: v for k, v in sizes.items() if v is not None}, FLAGS)
     result = layout_groups(layout)
     caption = f"Convention: {result.convention}."
