@@ -5,7 +5,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-UNITS = ("bytes", "tokens", "ratio", "ranks", "count", "text", "flag", "groups", "seconds", "rate")
+UNITS = (
+    "bytes",
+    "tokens",
+    "ratio",
+    "ranks",
+    "count",
+    "text",
+    "flag",
+    "groups",
+    "bytes_per_second",
+    "capacity",
+    "flops",
+    "seconds",
+    "duration",
+    "rate",
+)
 
 
 def quantity(label: str, unit: str, *, show: bool = True) -> Any:

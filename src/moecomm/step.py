@@ -67,26 +67,26 @@ class StepResult:
     layers_per_gpu: Exact = quantity("layers per GPU (layers / pp)", "count")
     routed_per_token: int = quantity("expert selections per token", "count")
     ep_ranks_per_node: int = quantity("EP ranks per node", "ranks")
-    dispatch_seconds_per_layer: float = quantity("EP dispatch / MoE layer", "seconds")
-    combine_seconds_per_layer: float = quantity("EP combine / MoE layer", "seconds")
-    tp_attention_seconds_per_layer: float = quantity("TP attention collectives / layer", "seconds")
-    tp_mlp_seconds_per_layer: float = quantity("TP MLP collectives / dense layer", "seconds")
+    dispatch_seconds_per_layer: float = quantity("EP dispatch / MoE layer", "duration")
+    combine_seconds_per_layer: float = quantity("EP combine / MoE layer", "duration")
+    tp_attention_seconds_per_layer: float = quantity("TP attention collectives / layer", "duration")
+    tp_mlp_seconds_per_layer: float = quantity("TP MLP collectives / dense layer", "duration")
     expert_flops_per_layer: Exact = quantity("expert FLOPs / MoE layer", "count")
-    expert_compute_seconds_per_layer: float = quantity("expert GEMMs / MoE layer", "seconds")
+    expert_compute_seconds_per_layer: float = quantity("expert GEMMs / MoE layer", "duration")
     comm_compute_ratio: float = quantity("EP comm / expert compute", "ratio")
     overlap_hides_alltoall: bool = quantity("two-micro-batch overlap hides EP", "flag")
-    exposed_ep_seconds_per_layer: float = quantity("EP left exposed / MoE layer", "seconds")
-    ep_seconds_per_step: float = quantity("EP per step", "seconds")
-    tp_seconds_per_step: float = quantity("TP per step", "seconds")
-    grad_seconds_per_step: float = quantity("gradient reduction (DP + EDP) per step", "seconds")
-    pp_seconds_per_step: float = quantity("pipeline send/recv per step", "seconds")
-    comm_seconds_per_step: float = quantity("communication per step", "seconds")
-    compute_seconds_per_step: float = quantity("expert compute per step", "seconds")
+    exposed_ep_seconds_per_layer: float = quantity("EP left exposed / MoE layer", "duration")
+    ep_seconds_per_step: float = quantity("EP per step", "duration")
+    tp_seconds_per_step: float = quantity("TP per step", "duration")
+    grad_seconds_per_step: float = quantity("gradient reduction (DP + EDP) per step", "duration")
+    pp_seconds_per_step: float = quantity("pipeline send/recv per step", "duration")
+    comm_seconds_per_step: float = quantity("communication per step", "duration")
+    compute_seconds_per_step: float = quantity("expert compute per step", "duration")
     decode_layer_seconds_estimate: float | None = quantity(
-        "DeepSeek estimate (β_d+β_c)·T·k·h/B_out per layer", "seconds"
+        "DeepSeek estimate (β_d+β_c)·T·k·h/B_out per layer", "duration"
     )
     decode_token_seconds_estimate: float | None = quantity(
-        "DeepSeek estimate × layers × 2 micro-batches", "seconds"
+        "DeepSeek estimate × layers × 2 micro-batches", "duration"
     )
 
 

@@ -244,7 +244,7 @@ class CollectiveResult:
     wire_bytes_per_rank: Exact = quantity("bytes sent per rank", "bytes")
     intra_bytes_per_rank: Exact = quantity("scale-up bytes (busiest rank)", "bytes")
     inter_bytes_per_rank: Exact = quantity("scale-out bytes (busiest rank)", "bytes")
-    seconds: float = quantity("time", "seconds")
+    seconds: float = quantity("time", "duration")
     algbw_bytes_per_second: float = quantity("algbw", "rate")
     busbw_bytes_per_second: float = quantity("busbw", "rate")
     busbw_factor: Exact = quantity("busbw factor", "ratio")
@@ -307,8 +307,8 @@ class EPTimes:
     dispatch_inter_bytes_per_rank: Exact = quantity("dispatch bytes over scale-out", "bytes")
     combine_intra_bytes_per_rank: Exact = quantity("combine bytes over scale-up", "bytes")
     combine_inter_bytes_per_rank: Exact = quantity("combine bytes over scale-out", "bytes")
-    dispatch_seconds: float = quantity("dispatch time", "seconds")
-    combine_seconds: float = quantity("combine time", "seconds")
+    dispatch_seconds: float = quantity("dispatch time", "duration")
+    combine_seconds: float = quantity("combine time", "duration")
     hardware: str = quantity("hardware", "text", show=False)
     efficiency: float = quantity("efficiency", "ratio", show=False)
 
@@ -352,7 +352,7 @@ def ep_times(
 class TPTimes:
     """Time of one TP all-reduce of the layer output."""
 
-    allreduce_seconds: float = quantity("all-reduce time (ring)", "seconds")
+    allreduce_seconds: float = quantity("all-reduce time (ring)", "duration")
     hardware: str = quantity("hardware", "text", show=False)
     efficiency: float = quantity("efficiency", "ratio", show=False)
 
@@ -366,9 +366,9 @@ def tp_times(buffer_bytes: int, tp: int, hw: Links) -> TPTimes:
 class CompareTimes:
     """EP and TP times at one group size M of the seed's second analysis."""
 
-    dispatch_seconds: float = quantity("EP dispatch", "seconds")
-    combine_seconds: float = quantity("EP combine", "seconds")
-    allreduce_seconds: float = quantity("TP all-reduce", "seconds")
+    dispatch_seconds: float = quantity("EP dispatch", "duration")
+    combine_seconds: float = quantity("EP combine", "duration")
+    allreduce_seconds: float = quantity("TP all-reduce", "duration")
     ep_faster: bool = quantity("EP faster", "flag")
 
 

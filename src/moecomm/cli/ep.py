@@ -9,10 +9,13 @@ import click
 from moecomm.cli.base import build, emit
 from moecomm.cli.options import (
     FLAGS,
+    deployment_option,
     dtype,
     dtype_choice,
     dtype_option,
+    first_given,
     format_option,
+    load_deployment,
     model_options,
     resolve_model,
     resolve_workload,
@@ -27,9 +30,11 @@ from moecomm.traffic import ep_traffic
 
 
 @click.command("ep")
+@deployment_option
 @model_options
 @workload_options
 @click.option("--ep", "ep_size", type=int, help="Expert-parallel group size.")
+@click.option("--redundant-experts", type=int, help="Extra expert replicas (EPLB) [default: 0].")
 @dtype_option
 @click.option(
     "--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype]."
@@ -38,7 +43,9 @@ from moecomm.traffic import ep_traffic
 @hardware_options
 @format_option
 def command(
+    deployment: str | None,
     preset: str | None,
+    hf_config: str | None,
     hidden: int | None,
     topk: int | None,
     experts: int | None,
@@ -46,7 +53,8 @@ def command(
     seq: int | None,
     tokens: int | None,
     ep_size: int | None,
-    dtype: str,
+    redundant_experts: int | None,
+    dtype_name: str | None,
     dispatch_dtype: str | None,
     combine_dtype: str | None,
     fmt: str,
@@ -57,20 +65,31 @@ def command(
     Counts the b·s tokens on this rank, each sent to its top-k experts; (ep−1)/ep of the copies
     leave the rank in dispatch and come back in combine.
 
+    A --deployment fills the model, ep, redundant experts and the dispatch/combine dtypes;
+    explicit flags (and --preset or --hf-config for the model) override it.
+
     With --hardware, adds dispatch_seconds and combine_seconds: ranks fill nodes, the share of
     peers on the own node goes over the scale-up link, the rest over the NIC.
 
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
     hw = pop_hardware(hardware)
+    dep = load_deployment(deployment)
     cfg = build(
         EPConfig,
         {
-            "model": resolve_model(preset, hidden, topk, experts),
+            "model": resolve_model(preset, hf_config, hidden, topk, experts, dep),
             "workload": resolve_workload(batch, seq, tokens),
-            "ep": ep_size,
-            "dispatch_dtype": _dtype(dispatch_dtype, dtype),
-            "combine_dtype": _dtype(combine_dtype, dtype),
+            "ep": first_given(ep_size, None if dep is None else dep.ep),
+            "redundant_experts": first_given(
+                redundant_experts, None if dep is None else dep.redundant_experts, 0
+            ),
+            "dispatch_dtype": _dtype(
+                dispatch_dtype, dtype_name, None if dep is None else dep.dispatch_dtype
+            ),
+            "combine_dtype": _dtype(
+                combine_dtype, dtype_name, None if dep is None else dep.combine_dtype
+            ),
         },
         FLAGS,
     )

@@ -3,8 +3,13 @@
 Importing this package registers every formula module.
 """
 
-from moecomm.formulas import collectives, compute, ep, memory, scaling, timing, tp
+from moecomm.formulas import ep, scaling, tp
 from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact, value
+
+SEED_MODULES = (ep, scaling, tp)
+"""Registered first, so that `moecomm formula` lists the seed's formulas before the time model."""
+
+from moecomm.formulas import collectives, compute, memory, timing  # noqa: E402
 
 __all__ = [
     "Formula",
