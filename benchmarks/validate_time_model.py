@@ -64,9 +64,7 @@ def cases(path: Path, hardware: str = "h100-sxm", min_bytes: int = MIN_BYTES) ->
             if row["bytes"] < min_bytes:
                 continue
             result = timing.collective(kind, row["bytes"], n, hw)  # type: ignore[arg-type]
-            out.append(
-                Case(path.name, n, kind, row["bytes"], result.seconds, _measured(row))
-            )
+            out.append(Case(path.name, n, kind, row["bytes"], result.seconds, _measured(row)))
     for run in data.get("moe", {}).get("runs", []):
         for phase in ("dispatch_bf16", "dispatch_fp8", "combine_bf16"):
             rec = run.get(phase)
@@ -76,7 +74,7 @@ def cases(path: Path, hardware: str = "h100-sxm", min_bytes: int = MIN_BYTES) ->
             busiest = int(rec["max_offrank_send_or_recv_bytes"])
             if busiest < min_bytes:
                 continue
-            g, nodes = timing.placement(n, hw.gpus_per_node)
+            _, nodes = timing.placement(n, hw.gpus_per_node)
             if nodes != 1:
                 raise SystemExit(f"{path}: MoE runs over several nodes are not handled")
             seconds = timing.alltoall_seconds(busiest, 0, hw, intra_peers=n - 1, inter_peers=0)
@@ -100,9 +98,7 @@ def report(found: list[Case]) -> str:
         + " ".join(f"{m + ' µs':>15} {'err':>7}" for m in MEASURES)
     ]
     for c in found:
-        cells = " ".join(
-            f"{c.measured[m] * 1e6:>15.1f} {c.error(m):>+7.1%}" for m in MEASURES
-        )
+        cells = " ".join(f"{c.measured[m] * 1e6:>15.1f} {c.error(m):>+7.1%}" for m in MEASURES)
         lines.append(
             f"{c.source:<22} {c.ranks:>2} {c.case:<28} {c.bytes:>12} "
             f"{c.predicted_s * 1e6:>10.1f} {cells}"

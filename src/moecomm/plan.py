@@ -9,7 +9,15 @@ from fractions import Fraction
 from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
 from moecomm.results import quantity
-from moecomm.step import StepLayout, _shape, approx, dense_param_count, exact, step_times
+from moecomm.step import (
+    StepLayout,
+    StepResult,
+    _shape,
+    approx,
+    dense_param_count,
+    exact,
+    step_times,
+)
 from moecomm.timing import Links, ep_ranks_per_node
 from moecomm.units import GB, Exact
 
@@ -70,11 +78,23 @@ def layouts(
                     yield tp, stage // tp, ep, stage // (etp * ep), etp, pp
 
 
-def memory_values(model: MoEModel, lay: tuple[int, int, int, int, int, int], redundant: int, weight_bytes: int) -> dict[str, Exact]:
+def memory_values(
+    model: MoEModel, lay: tuple[int, int, int, int, int, int], redundant: int, weight_bytes: int
+) -> dict[str, Exact]:
     tp, dp, ep, edp, etp, pp = lay
     shape = _shape(model)
     heads = model.num_attention_heads or 1
-    return shape | {"n_h": heads, "R": redundant, "ep": ep, "etp": etp, "pp": pp, "tp": tp, "dp": dp, "edp": edp, "beta_w": weight_bytes}
+    return shape | {
+        "n_h": heads,
+        "R": redundant,
+        "ep": ep,
+        "etp": etp,
+        "pp": pp,
+        "tp": tp,
+        "dp": dp,
+        "edp": edp,
+        "beta_w": weight_bytes,
+    }
 
 
 def memory_bytes(phase: Phase, values: dict[str, Exact], ev: Callable[..., Exact] = exact) -> Exact:
@@ -101,7 +121,16 @@ def plan(
     progress: Callable[[int], None] | None = None,
 ) -> list[Candidate]:
     """Every valid layout, best first: fitting layouts by communication per step, then the rest."""
-    found = list(layouts(gpus, model, hw.gpus_per_node, redundant=base.redundant_experts, allow_tp_across_nodes=allow_tp_across_nodes, max_pp=max_pp))
+    found = list(
+        layouts(
+            gpus,
+            model,
+            hw.gpus_per_node,
+            redundant=base.redundant_experts,
+            allow_tp_across_nodes=allow_tp_across_nodes,
+            max_pp=max_pp,
+        )
+    )
     dense_param_count(model, approx)  # build the lambdified evaluators once, before the loop
     rows = []
     for i, lay in enumerate(found):
@@ -112,7 +141,12 @@ def plan(
         else:
             tokens = tokens_per_gpu or 1
         layout = StepLayout(
-            tp=tp, pp=pp, ep=ep, etp=etp, dp=dp, edp=edp,
+            tp=tp,
+            pp=pp,
+            ep=ep,
+            etp=etp,
+            dp=dp,
+            edp=edp,
             sequence_parallel=base.sequence_parallel,
             dispatch_bytes_per_element=base.dispatch_bytes_per_element,
             combine_bytes_per_element=base.combine_bytes_per_element,
@@ -121,15 +155,27 @@ def plan(
             redundant_experts=base.redundant_experts,
             shared_as_routed=base.shared_as_routed,
         )
-        r = step_times(model, phase, tokens, layout, hw, compute_efficiency=compute_efficiency, peak_flops=peak_flops, ev=approx)
-        mem = memory_bytes(phase, memory_values(model, lay, base.redundant_experts, weight_bytes), approx)
+        r = step_times(
+            model,
+            phase,
+            tokens,
+            layout,
+            hw,
+            compute_efficiency=compute_efficiency,
+            peak_flops=peak_flops,
+            ev=approx,
+        )
+        mem = memory_bytes(
+            phase, memory_values(model, lay, base.redundant_experts, weight_bytes), approx
+        )
         step_tokens = float(tokens) * gpus / pp
         rows.append((lay, r, mem, step_tokens))
         if progress is not None and i % 256 == 0:
             progress(i)
     fits = [float(m) <= hw.memory_bytes for _, _, m, _ in rows]
+
     def key(i: int) -> tuple[bool, float, float]:
-        lay, r, mem, step_tokens = rows[i]
+        _, r, mem, step_tokens = rows[i]
         comm = r.comm_seconds_per_step
         return (not fits[i], comm / step_tokens if rank_by == "token" else comm, float(mem))
 
@@ -142,7 +188,13 @@ def plan(
         tp, dp, ep, edp, etp, pp = lay
         out.append(
             Candidate(
-                rank=place, tp=tp, dp=dp, ep=ep, edp=edp, etp=etp, pp=pp,
+                rank=place,
+                tp=tp,
+                dp=dp,
+                ep=ep,
+                edp=edp,
+                etp=etp,
+                pp=pp,
                 comm_seconds_per_step=r.comm_seconds_per_step,
                 comm_seconds_per_token=r.comm_seconds_per_step / step_tokens,
                 ep_seconds_per_step=r.ep_seconds_per_step,
@@ -157,16 +209,18 @@ def plan(
     return out
 
 
-def _reason(lay: tuple[int, ...], r: object, mem: Exact, fits: bool, best: object, hw: Links) -> str:
+def _reason(
+    lay: tuple[int, ...], r: StepResult, mem: Exact, fits: bool, best: StepResult | None, hw: Links
+) -> str:
     if not fits:
         return f"does not fit: {float(mem) / GB:.0f} GB > {hw.memory_bytes / GB:.0f} GB"
     assert best is not None
     tp, _, ep, _, etp, _ = lay
     gaps = {
-        "tp": getattr(r, "tp_seconds_per_step") - getattr(best, "tp_seconds_per_step"),
-        "ep": getattr(r, "ep_seconds_per_step") - getattr(best, "ep_seconds_per_step"),
-        "grad": getattr(r, "grad_seconds_per_step") - getattr(best, "grad_seconds_per_step"),
-        "pp": getattr(r, "pp_seconds_per_step") - getattr(best, "pp_seconds_per_step"),
+        "tp": r.tp_seconds_per_step - best.tp_seconds_per_step,
+        "ep": r.ep_seconds_per_step - best.ep_seconds_per_step,
+        "grad": r.grad_seconds_per_step - best.grad_seconds_per_step,
+        "pp": r.pp_seconds_per_step - best.pp_seconds_per_step,
     }
     worst = max(gaps, key=lambda k: gaps[k])
     extra = gaps[worst]
@@ -184,7 +238,13 @@ def _reason(lay: tuple[int, ...], r: object, mem: Exact, fits: bool, best: objec
     return f"gradient reduction over DP/EDP ({ms})"
 
 
-def check_exact(model: MoEModel, phase: Phase, lay: tuple[int, int, int, int, int, int], redundant: int, weight_bytes: int) -> tuple[Exact, float]:
+def check_exact(
+    model: MoEModel,
+    phase: Phase,
+    lay: tuple[int, int, int, int, int, int],
+    redundant: int,
+    weight_bytes: int,
+) -> tuple[Exact, float]:
     """Exact memory and its float evaluation, for the tests."""
     values = memory_values(model, lay, redundant, weight_bytes)
     return memory_bytes(phase, values), float(memory_bytes(phase, values, approx))

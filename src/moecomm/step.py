@@ -16,7 +16,7 @@ from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
 from moecomm.errors import MoecommError
 from moecomm.results import convention_field, quantity
-from moecomm.timing import Links, ep_ranks_per_node, placement
+from moecomm.timing import Links, ep_ranks_per_node
 from moecomm.units import Exact
 
 Number = Any
@@ -24,7 +24,9 @@ Evaluate = Callable[[str, Mapping[str, Number]], Number]
 
 
 def exact(name: str, values: Mapping[str, Number]) -> Number:
-    return F.value(name, {k: v if isinstance(v, int | Fraction) else Fraction(v) for k, v in values.items()})
+    return F.value(
+        name, {k: v if isinstance(v, int | Fraction) else Fraction(v) for k, v in values.items()}
+    )
 
 
 def approx(name: str, values: Mapping[str, Number]) -> Number:
@@ -118,11 +120,22 @@ def _ring(ev: Evaluate, kind: str, buffer: Number, n: int, stride: int, hw: Link
 def _tp_pair(ev: Evaluate, buffer: Number, n: int, sp: bool, hw: Links) -> Number:
     """One TP all-reduce of the activations, or reduce-scatter + all-gather under SP."""
     if sp:
-        return _ring(ev, "reduce-scatter", buffer, n, 1, hw) + _ring(ev, "all-gather", buffer, n, 1, hw)
+        return _ring(ev, "reduce-scatter", buffer, n, 1, hw) + _ring(
+            ev, "all-gather", buffer, n, 1, hw
+        )
     return _ring(ev, "all-reduce", buffer, n, 1, hw)
 
 
-def _a2a(ev: Evaluate, tokens: Number, model: MoEModel, k: int, lay: StepLayout, beta: Exact, hw: Links, g: int) -> Number:
+def _a2a(
+    ev: Evaluate,
+    tokens: Number,
+    model: MoEModel,
+    k: int,
+    lay: StepLayout,
+    beta: Exact,
+    hw: Links,
+    g: int,
+) -> Number:
     v = {"b": tokens, "s": 1, "k": k, "h": model.hidden_size, "beta": beta, "ep": lay.ep, "g": g}
     values = {
         **hw.values(),
@@ -180,33 +193,68 @@ def step_times(
     k = model.top_k + (model.num_shared_experts if lay.shared_as_routed else 0)
     g = ep_ranks_per_node(lay.ep, hw.gpus_per_node, lay.etp)
     if lay.ep > g and lay.ep % g:
-        raise MoecommError(f"ep must be at most, or a multiple of, the EP ranks per node ({g}); got {lay.ep}")
-    dispatch = _a2a(ev, tokens, model, k, lay, lay.dispatch_bytes_per_element, hw, g) if lay.ep > 1 else 0
-    combine = _a2a(ev, tokens, model, k, lay, lay.combine_bytes_per_element, hw, g) if lay.ep > 1 else 0
+        raise MoecommError(
+            f"ep must be at most, or a multiple of, the EP ranks per node ({g}); got {lay.ep}"
+        )
+    dispatch = (
+        _a2a(ev, tokens, model, k, lay, lay.dispatch_bytes_per_element, hw, g) if lay.ep > 1 else 0
+    )
+    combine = (
+        _a2a(ev, tokens, model, k, lay, lay.combine_bytes_per_element, hw, g) if lay.ep > 1 else 0
+    )
     # TP ranks are adjacent (Megatron order); the group holds tp·T tokens of h activations.
     act = tokens * lay.tp * model.hidden_size * lay.activation_bytes
     tp_attn = _tp_pair(ev, act, lay.tp, lay.sequence_parallel, hw) if lay.tp > 1 else 0
     tp_mlp = tp_attn
-    tp_moe = _tp_pair(ev, tokens * lay.etp * model.hidden_size * lay.activation_bytes, lay.etp, lay.sequence_parallel, hw) if lay.etp > 1 else 0
+    tp_moe = (
+        _tp_pair(
+            ev,
+            tokens * lay.etp * model.hidden_size * lay.activation_bytes,
+            lay.etp,
+            lay.sequence_parallel,
+            hw,
+        )
+        if lay.etp > 1
+        else 0
+    )
     routed_k = model.top_k
     shared = 0 if lay.shared_as_routed else model.num_shared_experts
     flops = ev(
         "expert_flops",
-        {"T": tokens, "k": routed_k + model.num_shared_experts - shared, "h": model.hidden_size,
-         "d_ff": model.moe_intermediate_size, "d_s": shape["d_s"], "n_s": shared, "etp": lay.etp},
+        {
+            "T": tokens,
+            "k": routed_k + model.num_shared_experts - shared,
+            "h": model.hidden_size,
+            "d_ff": model.moe_intermediate_size,
+            "d_s": shape["d_s"],
+            "n_s": shared,
+            "etp": lay.etp,
+        },
     )
     passes = 3 if phase == "train" else 1  # forward + backward (2× the forward GEMMs)
     comm_passes = 2 if phase == "train" else 1
     compute = ev("compute_seconds", {"F": flops, "P": peak_flops, "eta_c": compute_efficiency})
     ep_layer = dispatch + combine
-    exposed = ev("overlap_exposed_seconds", {"t_comm": ep_layer, "t": compute}) if compute else ep_layer
+    exposed = (
+        ev("overlap_exposed_seconds", {"t_comm": ep_layer, "t": compute}) if compute else ep_layer
+    )
     per_gpu = Fraction(1, lay.pp)
     ep_step = comm_passes * ep_layer * moe_layers * per_gpu
-    tp_step = comm_passes * (tp_attn * layers + tp_mlp * (layers - moe_layers) + tp_moe * moe_layers) * per_gpu
+    tp_step = (
+        comm_passes
+        * (tp_attn * layers + tp_mlp * (layers - moe_layers) + tp_moe * moe_layers)
+        * per_gpu
+    )
     grad = 0
     if phase == "train":
-        dense = ev("dense_params_per_gpu", {"W_dense": dense_param_count(model, ev), "tp": lay.tp, "pp": lay.pp})
-        experts = ev("expert_params_per_gpu", shape | {"R": lay.redundant_experts, "ep": lay.ep, "etp": lay.etp, "pp": lay.pp})
+        dense = ev(
+            "dense_params_per_gpu",
+            {"W_dense": dense_param_count(model, ev), "tp": lay.tp, "pp": lay.pp},
+        )
+        experts = ev(
+            "expert_params_per_gpu",
+            shape | {"R": lay.redundant_experts, "ep": lay.ep, "etp": lay.etp, "pp": lay.pp},
+        )
         grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, lay.dp, lay.tp, hw) + _ring(
             ev, "all-reduce", experts * lay.grad_bytes, lay.edp, lay.etp * lay.ep, hw
         )
@@ -218,8 +266,13 @@ def step_times(
         act_one = tokens * model.hidden_size * lay.activation_bytes
         stride = lay.tp * lay.dp
         remote = stride >= hw.gpus_per_node
-        values = {**hw.values(), "x_up": 0 if remote else act_one, "x_out": act_one if remote else 0,
-                  "m_up": 0 if remote else 1, "m_out": 1 if remote else 0}
+        values = {
+            **hw.values(),
+            "x_up": 0 if remote else act_one,
+            "x_out": act_one if remote else 0,
+            "m_up": 0 if remote else 1,
+            "m_out": 1 if remote else 0,
+        }
         pp_step = comm_passes * ev("collective_seconds", values)
     estimate_layer = estimate = None
     if phase == "decode":

@@ -116,7 +116,9 @@ def links(
         notes.append(f"{what}: datasheet × 370/450 (nccl-tests #212)")
         return float(datasheet * DATASHEET_EFFICIENCY)
 
-    bw_up = bandwidth(hw.scale_up_achieved_bytes_per_second, hw.scale_up_bytes_per_second, "scale-up")
+    bw_up = bandwidth(
+        hw.scale_up_achieved_bytes_per_second, hw.scale_up_bytes_per_second, "scale-up"
+    )
     bw_out = bandwidth(
         hw.scale_out_achieved_bytes_per_second, hw.scale_out_bytes_per_second, "scale-out"
     )
@@ -333,7 +335,12 @@ def ep_link_times(
     v.update({"ep": ep, "g": per_node})
     intra, inter = F.value("ep_intra_bytes", v), F.value("ep_inter_bytes", v)
     seconds = alltoall_seconds(
-        intra, inter, hw, intra_peers=per_node - 1, inter_peers=ep - per_node, per_peer_latency=False
+        intra,
+        inter,
+        hw,
+        intra_peers=per_node - 1,
+        inter_peers=ep - per_node,
+        per_peer_latency=False,
     )
     return intra, inter, seconds
 
@@ -359,7 +366,9 @@ class TPTimes:
 
 def tp_times(buffer_bytes: int, tp: int, hw: Links) -> TPTimes:
     """Ring all-reduce of the [tokens, h] buffer over tp ranks filling nodes."""
-    return TPTimes(ring_seconds("all-reduce", buffer_bytes, tp, hw, hw.gpus_per_node), hw.name, hw.efficiency)
+    return TPTimes(
+        ring_seconds("all-reduce", buffer_bytes, tp, hw, hw.gpus_per_node), hw.name, hw.efficiency
+    )
 
 
 @dataclass(frozen=True)

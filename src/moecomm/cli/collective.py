@@ -24,7 +24,9 @@ def parse_bytes(text: str) -> int:
     """
     m = _SIZE.match(text.strip().upper())
     if not m:
-        raise InputError(f"--bytes must be a positive integer, optionally with KiB/MiB/GiB or KB/MB/GB; got {text!r}")
+        raise InputError(
+            f"--bytes must be a positive integer, optionally with KiB/MiB/GiB or KB/MB/GB; got {text!r}"
+        )
     digits, unit = m.groups()
     if unit.endswith("IB") or len(unit) == 1:
         value = int(digits) * _MULT[unit[:1]]
@@ -39,7 +41,9 @@ def parse_bytes(text: str) -> int:
 
 @click.command("collective")
 @click.argument("kind", type=click.Choice(KINDS))
-@click.option("--bytes", "size", required=True, help="Buffer size as nccl-tests counts it (e.g. 16MiB).")
+@click.option(
+    "--bytes", "size", required=True, help="Buffer size as nccl-tests counts it (e.g. 16MiB)."
+)
 @click.option("--ranks", "-n", type=int, required=True, help="Ranks n taking part.")
 @click.option(
     "--algorithm",

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from moecomm.cli.base import InputError, build, emit
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
     base_model,
@@ -19,7 +20,6 @@ from moecomm.cli.options import (
     load_deployment,
     preset_option,
 )
-from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.config import CompareConfig
 from moecomm.render import render_rows
 from moecomm.results import merge
@@ -104,7 +104,10 @@ def command(
     if hw is not None:
         assert cfg.top_k is not None
         rows = [
-            merge(r, compare_times(cfg.tokens, cfg.hidden_size, cfg.top_k, r.size, cfg.dtype.bytes, hw))
+            merge(
+                r,
+                compare_times(cfg.tokens, cfg.hidden_size, cfg.top_k, r.size, cfg.dtype.bytes, hw),
+            )
             for r in result.rows
         ]
         caption += " " + hw.caption()

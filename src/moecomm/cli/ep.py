@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from moecomm.cli.base import build, emit
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
     deployment_option,
@@ -21,7 +22,6 @@ from moecomm.cli.options import (
     resolve_workload,
     workload_options,
 )
-from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.config import EPConfig
 from moecomm.render import render_record
 from moecomm.results import merge

@@ -24,7 +24,14 @@ _OPTIONS = [
     click.option("--gpus-per-node", type=int, help="Override GPUs per scale-up domain."),
 ]
 
-OVERRIDES = ("bw_intra", "bw_inter", "latency_intra", "latency_inter", "efficiency", "gpus_per_node")
+OVERRIDES = (
+    "bw_intra",
+    "bw_inter",
+    "latency_intra",
+    "latency_inter",
+    "efficiency",
+    "gpus_per_node",
+)
 
 
 def hardware_options(fn: Fn) -> Fn:

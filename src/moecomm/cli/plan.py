@@ -20,17 +20,46 @@ from moecomm.step import StepLayout
 @click.command("plan")
 @click.option("--preset", required=True, metavar="NAME|FILE", help="Model preset.")
 @click.option("--gpus", type=int, required=True, help="GPUs to lay out.")
-@click.option("--phase", type=click.Choice(["train", "prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--tokens-per-gpu", type=int, help="Tokens per GPU at each MoE layer [default: 4096; decode 128].")
+@click.option(
+    "--phase",
+    type=click.Choice(["train", "prefill", "decode"]),
+    default="prefill",
+    show_default=True,
+)
+@click.option(
+    "--tokens-per-gpu",
+    type=int,
+    help="Tokens per GPU at each MoE layer [default: 4096; decode 128].",
+)
 @click.option("--global-batch", type=int, help="Tokens per step in all; per GPU = batch·pp/gpus.")
-@click.option("--redundant-experts", type=int, default=0, show_default=True, help="Extra expert replicas (EPLB).")
+@click.option(
+    "--redundant-experts",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Extra expert replicas (EPLB).",
+)
 @click.option("--dispatch-dtype", type=dtype_choice, default="bf16", show_default=True)
 @click.option("--combine-dtype", type=dtype_choice, default="bf16", show_default=True)
 @click.option("--sp", is_flag=True, help="Sequence parallel (TP as reduce-scatter + all-gather).")
-@click.option("--allow-tp-across-nodes", is_flag=True, help="Let tp and etp exceed one scale-up domain.")
-@click.option("--max-pp", type=int, help="Largest pipeline size [default: 1 for prefill and decode, else any].")
-@click.option("--rank-by", type=click.Choice(["token", "step"]), default="token", show_default=True, help="Sort by communication per token or per step.")
-@click.option("--top", type=int, default=10, show_default=True, help="Rows in the table (JSON lists all).")
+@click.option(
+    "--allow-tp-across-nodes", is_flag=True, help="Let tp and etp exceed one scale-up domain."
+)
+@click.option(
+    "--max-pp",
+    type=int,
+    help="Largest pipeline size [default: 1 for prefill and decode, else any].",
+)
+@click.option(
+    "--rank-by",
+    type=click.Choice(["token", "step"]),
+    default="token",
+    show_default=True,
+    help="Sort by communication per token or per step.",
+)
+@click.option(
+    "--top", type=int, default=10, show_default=True, help="Rows in the table (JSON lists all)."
+)
 @click.option("--compute-efficiency", type=float, default=DEEPGEMM_EFFICIENCY, show_default=True)
 @hardware_options
 @format_option
@@ -68,18 +97,29 @@ def command(**kw: Any) -> None:
     )
     peak = hw.fp8_flops if dispatch is DType.FP8 and hw.fp8_flops else hw.bf16_flops
     candidates = plan(
-        model, gpus, hw, phase,
-        tokens_per_gpu=tokens, global_batch=kw["global_batch"], base=base,
-        compute_efficiency=kw["compute_efficiency"], peak_flops=peak,
-        weight_bytes=model.native_dtype.bytes, allow_tp_across_nodes=kw["allow_tp_across_nodes"],
+        model,
+        gpus,
+        hw,
+        phase,
+        tokens_per_gpu=tokens,
+        global_batch=kw["global_batch"],
+        base=base,
+        compute_efficiency=kw["compute_efficiency"],
+        peak_flops=peak,
+        weight_bytes=model.native_dtype.bytes,
+        allow_tp_across_nodes=kw["allow_tp_across_nodes"],
         max_pp=kw["max_pp"] if kw["max_pp"] is not None else (None if phase == "train" else 1),
         rank_by=kw["rank_by"],
         progress=_progress(),
     )
     if not candidates:
-        raise InputError(f"no valid layout of {gpus} GPUs for {kw['preset']} (ep must divide {model.num_experts + kw['redundant_experts']} experts)")
+        raise InputError(
+            f"no valid layout of {gpus} GPUs for {kw['preset']} (ep must divide {model.num_experts + kw['redundant_experts']} experts)"
+        )
     fitting = sum(c.fits for c in candidates)
-    tokens_text = f"{tokens} tokens per GPU" if tokens else f"global batch {kw['global_batch']} tokens"
+    tokens_text = (
+        f"{tokens} tokens per GPU" if tokens else f"global batch {kw['global_batch']} tokens"
+    )
     caption = (
         f"{len(candidates)} layouts of {gpus} GPUs, {fitting} fit in {hw.memory_bytes / 1e9:g} GB. "
         f"{phase}, {tokens_text} at each MoE layer; comm per step per GPU of one pipeline stage; "
@@ -88,7 +128,15 @@ def command(**kw: Any) -> None:
         + f". {hw.caption()}"
     )
     rows = candidates if fmt == "json" else candidates[: kw["top"]]
-    emit(render_rows(rows, fmt, title=f"Layouts of {kw['preset']} on {gpus} × {hw.name}", caption=caption, highlight=0))
+    emit(
+        render_rows(
+            rows,
+            fmt,
+            title=f"Layouts of {kw['preset']} on {gpus} × {hw.name}",
+            caption=caption,
+            highlight=0,
+        )
+    )
 
 
 def _progress() -> Any:

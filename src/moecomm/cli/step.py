@@ -32,25 +32,49 @@ def wire_bytes(dtype: DType, hidden: int, scale_block: int | None, header: int) 
 
 @click.command("step")
 @preset_option
-@click.option("--deployment", metavar="NAME|FILE", help="Deployment preset: model, hardware, layout, dtypes.")
+@click.option(
+    "--deployment", metavar="NAME|FILE", help="Deployment preset: model, hardware, layout, dtypes."
+)
 @click.option("--hidden", type=int, help="Hidden size h.")
 @click.option("--topk", type=int, help="Routed experts per token k.")
 @click.option("--experts", type=int, help="Routed experts E.")
 @click.option("--layers", type=int, help="Transformer layers.")
 @click.option("--moe-intermediate", type=int, help="Intermediate size of one expert.")
-@click.option("--phase", type=click.Choice(["train", "prefill", "decode"]), help="Phase [default: deployment's, else train].")
-@click.option("--tokens", "-t", type=int, help="Tokens per rank at each MoE layer (decode: requests per rank) [default: 4096; decode 128].")
+@click.option(
+    "--phase",
+    type=click.Choice(["train", "prefill", "decode"]),
+    help="Phase [default: deployment's, else train].",
+)
+@click.option(
+    "--tokens",
+    "-t",
+    type=int,
+    help="Tokens per rank at each MoE layer (decode: requests per rank) [default: 4096; decode 128].",
+)
 @click.option("--tp", type=int, help="Attention tensor parallel.")
 @click.option("--pp", type=int, help="Pipeline parallel.")
 @click.option("--ep", type=int, help="Expert parallel.")
 @click.option("--etp", type=int, help="Expert tensor parallel.")
 @click.option("--dp", type=int, help="Attention data parallel (gradient reduction).")
 @click.option("--edp", type=int, help="Expert data parallel (gradient reduction).")
-@click.option("--sp/--no-sp", "sp", default=None, help="Sequence parallel: TP as reduce-scatter + all-gather.")
+@click.option(
+    "--sp/--no-sp", "sp", default=None, help="Sequence parallel: TP as reduce-scatter + all-gather."
+)
 @click.option("--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: bf16].")
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: bf16].")
-@click.option("--shared-as-routed", is_flag=True, default=None, help="Count shared experts as routed selections (DeepSeek decode).")
-@click.option("--compute-efficiency", type=float, default=DEEPGEMM_EFFICIENCY, show_default=True, help="Achieved share of peak FLOP/s for expert GEMMs.")
+@click.option(
+    "--shared-as-routed",
+    is_flag=True,
+    default=None,
+    help="Count shared experts as routed selections (DeepSeek decode).",
+)
+@click.option(
+    "--compute-efficiency",
+    type=float,
+    default=DEEPGEMM_EFFICIENCY,
+    show_default=True,
+    help="Achieved share of peak FLOP/s for expert GEMMs.",
+)
 @hardware_options
 @format_option
 def command(**kw: Any) -> None:
@@ -84,7 +108,11 @@ def command(**kw: Any) -> None:
     ):
         if kw[flag] is not None:
             data[field] = kw[flag]
-    model = build(MoEModel, data, {**FLAGS, "num_layers": "--layers", "moe_intermediate_size": "--moe-intermediate"})
+    model = build(
+        MoEModel,
+        data,
+        {**FLAGS, "num_layers": "--layers", "moe_intermediate_size": "--moe-intermediate"},
+    )
 
     def pick(name: str, default: Any) -> Any:
         if kw.get(name) is not None:
@@ -97,17 +125,27 @@ def command(**kw: Any) -> None:
     tokens = kw["tokens"] or (128 if phase == "decode" else 4096)
     tp, pp, ep = pick("tp", 1), pick("pp", 1), pick("ep", 1)
     etp = pick("etp", 1)
-    for flag, value in (("--tokens", tokens), ("--tp", tp), ("--pp", pp), ("--ep", ep), ("--etp", etp)):
+    for flag, value in (
+        ("--tokens", tokens),
+        ("--tp", tp),
+        ("--pp", pp),
+        ("--ep", ep),
+        ("--etp", etp),
+    ):
         if value < 1:
             raise InputError(f"{flag} must be at least 1; got {value}")
     redundant = dep.redundant_experts if dep is not None else 0
     if (model.num_experts + redundant) % ep:
-        raise InputError(f"ep must divide the number of routed experts ({model.num_experts + redundant}); got {ep}")
+        raise InputError(
+            f"ep must divide the number of routed experts ({model.num_experts + redundant}); got {ep}"
+        )
     dispatch = DType(pick("dispatch_dtype", DType.BF16))
     combine = DType(pick("combine_dtype", DType.BF16))
     scale = dep.scale_block if dep is not None else None
     header = dep.header_bytes if dep is not None else 0
-    shared_as_routed = kw["shared_as_routed"] or (dep is not None and phase == "decode" and dep.redundant_experts > 0 and ep == dep.world)
+    shared_as_routed = kw["shared_as_routed"] or (
+        dep is not None and phase == "decode" and dep.redundant_experts > 0 and ep == dep.world
+    )
     lay = StepLayout(
         tp=tp,
         pp=pp,
@@ -115,7 +153,9 @@ def command(**kw: Any) -> None:
         etp=etp,
         dp=pick("dp", 1),
         edp=pick("edp", 1),
-        sequence_parallel=bool(kw["sp"] if kw["sp"] is not None else (dep.sequence_parallel if dep else False)),
+        sequence_parallel=bool(
+            kw["sp"] if kw["sp"] is not None else (dep.sequence_parallel if dep else False)
+        ),
         dispatch_bytes_per_element=wire_bytes(dispatch, model.hidden_size, scale, header),
         combine_bytes_per_element=wire_bytes(combine, model.hidden_size, None, 0),
         redundant_experts=redundant,

@@ -109,17 +109,17 @@ def busbw_factor_alltoall(*, n: Fraction) -> Fraction:
 
 def busbw_factor_broadcast() -> Fraction:
     """Bus-bandwidth factor of broadcast: 1."""
-    return 1
+    return Fraction(1)
 
 
 def ring_inter_bytes(*, N: Fraction, X: Fraction, g: Fraction) -> Fraction:
     """Bytes of a ring collective that cross one rank's NIC, given W = its wire bytes (as X)."""
-    return X*min(1, N - 1)/g
+    return X*min(Fraction(1), Fraction(N - 1))/g
 
 
 def ring_intra_bytes(*, N: Fraction, X: Fraction, g: Fraction) -> Fraction:
     """Bytes of a ring collective over one rank's scale-up link, given W = its wire bytes (as X)."""
-    return X - X*min(1, N - 1)/g
+    return X - X*min(Fraction(1), Fraction(N - 1))/g
 
 
 def alltoall_intra_bytes(*, X: Fraction, g: Fraction, n: Fraction) -> Fraction:
@@ -164,7 +164,7 @@ def compute_seconds(*, F: Fraction, P: Fraction, eta_c: Fraction) -> Fraction:
 
 def overlap_exposed_seconds(*, t: Fraction, t_comm: Fraction) -> Fraction:
     """Communication left exposed when it overlaps the other micro-batch's computation."""
-    return max(0, -t + t_comm)
+    return max(Fraction(0), Fraction(-t + t_comm))
 
 
 def ep_decode_layer_seconds_estimate(*, B: Fraction, T: Fraction, beta_c: Fraction, beta_d: Fraction, h: Fraction, k: Fraction) -> Fraction:
@@ -209,7 +209,7 @@ def link_seconds(*, B: Fraction, alpha: Fraction, eta: Fraction, m: Fraction, x:
 
 def collective_seconds(*, B_out: Fraction, B_up: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, m_out: Fraction, m_up: Fraction, x_out: Fraction, x_up: Fraction) -> Fraction:
     """Time of one collective: a fixed latency plus the slower of the scale-up and scale-out links."""
-    return alpha_0 + max(alpha_out*m_out + x_out/(B_out*eta), alpha_up*m_up + x_up/(B_up*eta))
+    return alpha_0 + max(Fraction(alpha_out*m_out + x_out/(B_out*eta)), Fraction(alpha_up*m_up + x_up/(B_up*eta)))
 
 
 def alltoall_2dh_seconds(*, B_out: Fraction, B_up: Fraction, N: Fraction, X: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, g: Fraction) -> Fraction:

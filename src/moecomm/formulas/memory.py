@@ -9,6 +9,7 @@ from moecomm.formulas.registry import formula
 from moecomm.formulas.symbols import (
     E,
     L,
+    L_moe,
     R,
     V,
     W_dense,
@@ -22,7 +23,6 @@ from moecomm.formulas.symbols import (
     ep,
     etp,
     h,
-    L_moe,
     n_h,
     n_kv,
     n_s,
@@ -73,7 +73,9 @@ def inference_memory_bytes() -> sp.Expr:
     Source: expert_params_per_gpu + dense_params_per_gpu at the published weight dtype
     (DeepSeek-V3 ships FP8 weights). KV cache and activations are not counted.
     """
-    return (expert_params_per_gpu() + dense_params_per_gpu().xreplace({W_dense: dense_params()})) * beta_w
+    return (
+        expert_params_per_gpu() + dense_params_per_gpu().xreplace({W_dense: dense_params()})
+    ) * beta_w
 
 
 @formula(unit="bytes", convention=MEMORY_PER_GPU + "; training, ZeRO-1")
