@@ -23,7 +23,6 @@ from moecomm.cli.options import (
 from moecomm.config import CompareConfig
 from moecomm.render import render_rows
 from moecomm.results import merge
-from moecomm.timing import compare_times
 from moecomm.traffic import compare
 
 
@@ -102,6 +101,8 @@ def command(
     )
     rows: list[Any] = list(result.rows)
     if hw is not None:
+        from moecomm.timing import compare_times
+
         assert cfg.top_k is not None
         rows = [
             merge(

@@ -25,7 +25,6 @@ from moecomm.cli.options import (
 from moecomm.config import EPConfig
 from moecomm.render import render_record
 from moecomm.results import merge
-from moecomm.timing import ep_times
 from moecomm.traffic import ep_traffic
 
 
@@ -98,6 +97,8 @@ def command(
     if result.expectation:
         caption += " Fractions are exact expectations under balanced routing."
     if hw is not None:
+        from moecomm.timing import ep_times
+
         times = ep_times(
             cfg.workload.tokens_per_rank,
             cfg.model.hidden_size,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from moecomm.timing import Links, links
+if TYPE_CHECKING:
+    from moecomm.timing import Links
 
 Fn = Any
 
@@ -67,6 +68,8 @@ def resolve_links(
         if used:
             raise click.UsageError(f"{used[0]} needs --hardware")
         return None
+    from moecomm.timing import links
+
     return links(
         hardware,
         bw_intra=None if bw_intra is None else bw_intra * 1e9,

@@ -25,7 +25,6 @@ from moecomm.cli.options import (
 from moecomm.config import TPConfig
 from moecomm.render import render_record
 from moecomm.results import merge
-from moecomm.timing import tp_times
 from moecomm.traffic import tp_traffic
 
 
@@ -78,6 +77,8 @@ def command(
     result: Any = tp_traffic(cfg)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
     if hw is not None:
+        from moecomm.timing import tp_times
+
         buffer = cfg.workload.tokens_per_rank * cfg.hidden_size * cfg.dtype.bytes
         result = merge(result, tp_times(buffer, cfg.tp, hw))
         caption += " " + hw.caption()
