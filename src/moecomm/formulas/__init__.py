@@ -1,15 +1,25 @@
 """The formula layer: every quantity moecomm reports is one named sympy expression here.
 
-Importing this package registers every formula module.
+``value`` evaluates a formula without sympy (see ``values``). Everything else (the registry,
+``get``, ``names``, exact sympy evaluation) imports sympy and every formula module on first use,
+so commands that only need numbers never pay for sympy.
 """
 
-from moecomm.formulas import ep, scaling, tp
-from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact, value
+from __future__ import annotations
 
-SEED_MODULES = (ep, scaling, tp)
-"""Registered first, so that `moecomm formula` lists the seed's formulas before the time model."""
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from moecomm.formulas import collectives, compute, memory, timing  # noqa: E402
+from moecomm.formulas.values import value
+
+if TYPE_CHECKING:
+    from moecomm.formulas import collectives, compute, ep, memory, scaling, timing, tp
+    from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact
+
+MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "timing")
+"""Formula modules, in the order their formulas are listed."""
+
+_REGISTRY = ("Formula", "evaluate", "fast", "formula", "get", "names", "to_exact")
 
 __all__ = [
     "Formula",
@@ -28,3 +38,13 @@ __all__ = [
     "tp",
     "value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REGISTRY:
+        for module in MODULES:
+            importlib.import_module(f"moecomm.formulas.{module}")
+        return getattr(importlib.import_module("moecomm.formulas.registry"), name)
+    if name in MODULES:
+        return importlib.import_module(f"moecomm.formulas.{name}")
+    raise AttributeError(f"module 'moecomm.formulas' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from moecomm.formulas.registry import get, names
+from moecomm.formulas import get, names
 
 TARGET = Path(__file__).with_name("_generated.py")
 

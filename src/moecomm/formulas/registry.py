@@ -82,22 +82,6 @@ def to_exact(value: sp.Expr) -> Exact:
     raise MoecommError(f"expression did not reduce to a number: {value}")
 
 
-def value(name: str, values: Mapping[str, Exact]) -> Exact:
-    """Evaluate a named formula exactly through its generated evaluator (no sympy work).
-
-    ``values`` maps symbol names to ints or Fractions; extra names are ignored.
-    """
-    from moecomm.formulas import _generated
-
-    fn = getattr(_generated, name)
-    params = fn.__code__.co_varnames[: fn.__code__.co_kwonlyargcount]
-    missing = [p for p in params if p not in values]
-    if missing:
-        raise MoecommError(f"values are missing for {', '.join(missing)}")
-    result = fn(**{p: Fraction(values[p]) for p in params})
-    return normalize(Fraction(result))
-
-
 def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
     """Evaluate exactly: integers and fractions in, an int or a Fraction out."""
     subs = {
