@@ -9,7 +9,7 @@ import click
 
 from moecomm.cli.base import MoecommGroup
 
-COMMANDS = ("ep", "tp", "compare", "groups", "presets", "formula")
+COMMANDS = ("ep", "traffic", "tp", "compare", "groups", "presets", "formula")
 
 
 @click.group(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from moecomm.cli.base import build, emit
@@ -13,7 +15,10 @@ from moecomm.cli.options import (
     format_option,
     model_options,
     resolve_model,
+    resolve_routing,
     resolve_workload,
+    routing_options,
+    routing_used,
     workload_options,
 )
 from moecomm.config import EPConfig
@@ -30,6 +35,7 @@ from moecomm.traffic import ep_traffic
     "--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype]."
 )
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
+@routing_options
 @format_option
 def command(
     preset: str | None,
@@ -44,11 +50,16 @@ def command(
     dispatch_dtype: str | None,
     combine_dtype: str | None,
     fmt: str,
+    **routing: Any,
 ) -> None:
     """EP all-to-all bytes per rank for one MoE layer, balanced routing (the seed's first analysis).
 
     Counts the b·s tokens on this rank, each sent to its top-k experts; (ep−1)/ep of the copies
     leave the rank in dispatch and come back in combine.
+
+    Routing-aware options (--dedup, --count, --gpus-per-node, --scale-block, --header-bytes,
+    --n-group/--topk-group, --capacity-factor, --pad, --imbalance, --export-matrix) switch to
+    exact expectations under uniform top-k routing; see docs/traffic.md.
 
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
@@ -63,6 +74,14 @@ def command(
         },
         FLAGS,
     )
+    if routing_used(routing):
+        from moecomm.cli.routing_view import export, render_traffic
+        from moecomm.expected import expected_traffic
+
+        routed = expected_traffic(cfg, resolve_routing(routing))
+        export(routing["export_matrix"], [routed])
+        emit(render_traffic([routed], fmt, layered=False))
+        return
     result = ep_traffic(cfg)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
     if result.expectation:

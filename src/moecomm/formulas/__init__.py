@@ -3,7 +3,7 @@
 Importing this package registers every formula module.
 """
 
-from moecomm.formulas import ep, scaling, tp
+from moecomm.formulas import ep, routing, scaling, tp
 from moecomm.formulas.registry import Formula, evaluate, formula, get, names, to_exact, value
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "formula",
     "get",
     "names",
+    "routing",
     "scaling",
     "to_exact",
     "tp",

@@ -5,3 +5,8 @@ EP_PER_RANK = (
 )
 TP_PER_RANK = "per rank, per all-reduce of one layer output; tokens b·s on this rank"
 SCALING_PER_GPU = "per GPU, per MoE layer; global batch S spread over M GPUs"
+ROUTED_PER_RANK = (
+    "per rank, per MoE layer, per phase; tokens b·s on this rank; token copies that leave the rank"
+    " (λ = 1 adds those to the rank itself)"
+)
+WIRE_PER_COPY = "per token copy (one row on the wire)"
