@@ -176,11 +176,14 @@ class RoutingConfig(_Strict):
             raise ValueError(f"--imbalance needs --dedup copies; got --dedup {self.dedup}")
         if (self.n_group is None) != (self.topk_group is None):
             raise ValueError("--n-group and --topk-group must be given together")
-        if self.n_group is not None and self.topk_group is not None:
-            if self.topk_group > self.n_group:
-                raise ValueError(
-                    f"--topk-group must be at most --n-group ({self.n_group}); got {self.topk_group}"
-                )
+        if (
+            self.n_group is not None
+            and self.topk_group is not None
+            and (self.topk_group > self.n_group)
+        ):
+            raise ValueError(
+                f"--topk-group must be at most --n-group ({self.n_group}); got {self.topk_group}"
+            )
         return self
 
     @property

@@ -75,7 +75,9 @@ def eplb(
     if n_group is not None and nodes > 1 and n_group % nodes == 0 and num_experts % n_group == 0:
         size = num_experts // n_group
         groups = [list(range(i * size, (i + 1) * size)) for i in range(n_group)]
-        node_of = pack([sum((weights[e] for e in grp), Fraction(0)) for grp in groups], nodes, n_group // nodes)
+        node_of = pack(
+            [sum((weights[e] for e in grp), Fraction(0)) for grp in groups], nodes, n_group // nodes
+        )
         for node in range(nodes):
             members = [e for gi, grp in enumerate(groups) if node_of[gi] == node for e in grp]
             ranks = list(range(node * g, (node + 1) * g))

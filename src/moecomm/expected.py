@@ -101,8 +101,13 @@ def expected_traffic(cfg: EPConfig, rc: RoutingConfig) -> TrafficResult:
         text = "uniform top-k routing, exact expectation"
     else:
         assert g is not None  # RoutingConfig requires --gpus-per-node for node dedup
-        mats = _node(base, g, hit_probability(e, k, ep, ng, kg, "ranks"),
-                     hit_probability(e, k, ep // g, ng, kg, "nodes"), rc.count_self)
+        mats = _node(
+            base,
+            g,
+            hit_probability(e, k, ep, ng, kg, "ranks"),
+            hit_probability(e, k, ep // g, ng, kg, "nodes"),
+            rc.count_self,
+        )
         text = "uniform top-k routing, exact expectation"
     if rc.dedup != "copies" and ng is not None:
         text = f"group-limited routing (n_group {ng}, topk_group {kg}): {text}"
@@ -158,7 +163,9 @@ def _copies(
     return CopyMatrices(mats.intra, mats.inter, dropped), capacity, text
 
 
-def _node(base: dict[str, Exact], g: int, p_rank: Exact, p_node: Exact, count_self: bool) -> CopyMatrices:
+def _node(
+    base: dict[str, Exact], g: int, p_rank: Exact, p_node: Exact, count_self: bool
+) -> CopyMatrices:
     ep = int(base["ep"])
     rdma = F.value("node_dedup_pair_copies", {**base, "p": p_node})
     nvl = F.value("node_dedup_forward_pair_copies", {**base, "G": g, "p": p_rank})

@@ -63,7 +63,10 @@ class CopyMatrices:
         return len(self.intra)
 
     def total(self) -> Matrix:
-        return [[a + b for a, b in zip(ri, rx, strict=True)] for ri, rx in zip(self.intra, self.inter, strict=True)]
+        return [
+            [a + b for a, b in zip(ri, rx, strict=True)]
+            for ri, rx in zip(self.intra, self.inter, strict=True)
+        ]
 
 
 def zeros(n: int) -> Matrix:

@@ -59,7 +59,9 @@ def _counts_table(path: Path, where: str, data: Any, ep: int | None, experts: in
         table.append([_count(path, f"{at}[{e}]", c) for e, c in enumerate(row)])
     if flat:
         if ep is None:
-            raise MoecommError(f"{path}: a flat per-expert list needs --ep to split it over sources")
+            raise MoecommError(
+                f"{path}: a flat per-expert list needs --ep to split it over sources"
+            )
         cols = [split(c, ep) for c in table[0]]
         return [[col[r] for col in cols] for r in range(ep)]
     if ep is not None and len(table) != ep:
@@ -89,7 +91,9 @@ def load_counts(path: Path, ep: int | None, experts: int | None) -> list[Counts]
     """Expert counts per layer: ``{"expert_counts": …}``, ``{"layers": […]}``, or CSV."""
     if path.suffix.lower() == ".csv":
         rows = _csv_rows(path)
-        return [_counts_table(path, "expert_counts", rows[0] if len(rows) == 1 else rows, ep, experts)]
+        return [
+            _counts_table(path, "expert_counts", rows[0] if len(rows) == 1 else rows, ep, experts)
+        ]
     data = _read_json(path)
     if isinstance(data, dict) and "layers" in data:
         layers = data["layers"]
@@ -168,7 +172,9 @@ def load_placement(path: Path, ep: int, experts: int) -> Placement:
         data = data["placement"]
     if not isinstance(data, list) or len(data) != experts:
         got = len(data) if isinstance(data, list) else type(data).__name__
-        raise MoecommError(f"{path}: placement must have one entry per expert ({experts}); got {got}")
+        raise MoecommError(
+            f"{path}: placement must have one entry per expert ({experts}); got {got}"
+        )
     replicas: list[tuple[int, ...]] = []
     for e, entry in enumerate(data):
         ranks = entry if isinstance(entry, list) else [entry]

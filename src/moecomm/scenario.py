@@ -42,7 +42,9 @@ class Wire:
 
     @property
     def dispatch_copy_bytes(self) -> int:
-        v = F.value("message_bytes", {"w": self._token(self.dispatch_dtype), "hdr": self.header_bytes})
+        v = F.value(
+            "message_bytes", {"w": self._token(self.dispatch_dtype), "hdr": self.header_bytes}
+        )
         assert isinstance(v, int)
         return v
 
@@ -121,9 +123,7 @@ class TrafficResult:
     busiest_rank_bytes: Exact = quantity("busiest max(send, recv)", "bytes")
     imbalance: Exact = quantity("imbalance (max/mean recv)", "ratio")
     redundant_experts: int | None = quantity("redundant experts (EPLB)", "count")
-    busiest_rank_recv_bytes_before: Exact | None = quantity(
-        "busiest recv before EPLB", "bytes"
-    )
+    busiest_rank_recv_bytes_before: Exact | None = quantity("busiest recv before EPLB", "bytes")
     imbalance_before: Exact | None = quantity("imbalance before EPLB", "ratio")
     per_rank: list[RankTraffic] = quantity("per rank", "text", show=False)
     matrix_bytes: Matrix = quantity("dispatch matrix", "text", show=False)
@@ -224,9 +224,7 @@ def result(setting: Setting, mats: CopyMatrices) -> TrafficResult:
         redundant_experts=setting.redundant_experts,
         busiest_rank_recv_bytes_before=before_recv,
         imbalance_before=before_ratio,
-        per_rank=[
-            RankTraffic(r, send[r], recv[r], csend[r], crecv[r]) for r in range(setting.ep)
-        ],
+        per_rank=[RankTraffic(r, send[r], recv[r], csend[r], crecv[r]) for r in range(setting.ep)],
         matrix_bytes=disp,
         combine_matrix_bytes=comb,
     )

@@ -33,7 +33,9 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @workload_options
 @click.option("--ep", "ep_size", type=int, help="EP size [default: from the data file].")
 @dtype_option
-@click.option("--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype].")
+@click.option(
+    "--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype]."
+)
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
 @routing_options
 @click.option("--expert-counts", type=_file, help="Per-source expert counts (JSON or CSV).")
@@ -94,7 +96,10 @@ def command(
     if rc.n_group is None and base.get("n_group") is not None and rc.dedup != "copies":
         rc = rc.model_copy(update={"n_group": base["n_group"], "topk_group": base["topk_group"]})
     wire = make_wire(
-        h, _dtype(dispatch_dtype, dtype), _dtype(combine_dtype, dtype), rc.scale_block,
+        h,
+        _dtype(dispatch_dtype, dtype),
+        _dtype(combine_dtype, dtype),
+        rc.scale_block,
         rc.header_bytes,
     )
     if expert_counts is not None and topk_ids is not None:
@@ -115,7 +120,9 @@ def command(
         what = f"top-k ids from {topk_ids.name}"
     elif routing == "uniform":
         if placement is not None or redundant_experts is not None:
-            raise InputError("--placement and --redundant-experts need --expert-counts or --topk-ids")
+            raise InputError(
+                "--placement and --redundant-experts need --expert-counts or --topk-ids"
+            )
         from moecomm.expected import expected_traffic
 
         cfg = build(

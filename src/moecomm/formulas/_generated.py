@@ -7,7 +7,7 @@ import math  # noqa: F401
 from fractions import Fraction
 
 
-def _whole(x: Fraction) -> int:
+def _whole(x: Fraction | int) -> int:
     """An integral Fraction as an int; others are outside the domain."""
     if Fraction(x).denominator != 1:
         raise ValueError(f"expected an integer; got {x}")
@@ -162,7 +162,7 @@ def node_dedup_copies_sent_intra_node(*, G: Fraction, b: Fraction, ep: Fraction,
 
 def expert_capacity(*, E: Fraction, F: Fraction, b: Fraction, k: Fraction, s: Fraction) -> Fraction:
     """Expert capacity per source rank: ceil(b·s·k·F/E) copies."""
-    return math.ceil(F*b*k*s/E)
+    return Fraction(math.ceil(F*b*k*s/E))
 
 
 def padded_pair_copies(*, C: Fraction, E: Fraction, ep: Fraction) -> Fraction:
@@ -182,12 +182,12 @@ def loaded_pair_copies(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, u
 
 def capped_pair_copies(*, C: Fraction, E: Fraction, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, u: Fraction) -> Fraction:
     """Copies one rank sends to one rank whose experts carry u times the mean load, capped at C."""
-    return E*min(C, b*k*s*u/E)/ep
+    return E*min(Fraction(C), Fraction(b*k*s*u/E))/ep
 
 
 def dropped_pair_copies(*, C: Fraction, E: Fraction, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, u: Fraction) -> Fraction:
     """Copies one rank drops at one rank whose experts carry u times the mean load: beyond C."""
-    return E*max(0, -C + b*k*s*u/E)/ep
+    return E*max(Fraction(0), Fraction(-C + b*k*s*u/E))/ep
 
 
 def imbalance_other_load(*, X: Fraction, ep: Fraction) -> Fraction:

@@ -31,7 +31,13 @@ class _ExactPrinter(PythonCodePrinter):  # type: ignore[misc]
         return f"math.floor({self._print(expr.args[0])})"
 
     def _print_ceiling(self, expr: sp.Expr) -> str:
-        return f"math.ceil({self._print(expr.args[0])})"
+        return f"Fraction(math.ceil({self._print(expr.args[0])}))"
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return "min({})".format(", ".join(f"Fraction({self._print(a)})" for a in expr.args))
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return "max({})".format(", ".join(f"Fraction({self._print(a)})" for a in expr.args))
 
     def _print_binomial(self, expr: sp.Expr) -> str:
         n, r = (self._print(a) for a in expr.args)
@@ -65,7 +71,7 @@ def generate() -> str:
         '"""\n\n'
         "import math  # noqa: F401\n"
         "from fractions import Fraction\n\n\n"
-        "def _whole(x: Fraction) -> int:\n"
+        "def _whole(x: Fraction | int) -> int:\n"
         '    """An integral Fraction as an int; others are outside the domain."""\n'
         "    if Fraction(x).denominator != 1:\n"
         '        raise ValueError(f"expected an integer; got {x}")\n'
