@@ -127,7 +127,9 @@ def test_capacity_balanced_counts_equal_formulas() -> None:
         closed = expected_traffic(cfg, rc)
         assert closed.expert_capacity == 3
         place = Placement.contiguous(64, 8)
-        m = from_counts([[6] * 64] * 8, place, gpus_per_node=None, count_self=False, capacity=3, pad=pad)
+        m = from_counts(
+            [[6] * 64] * 8, place, gpus_per_node=None, count_self=False, capacity=3, pad=pad
+        )
         copies = [[x // 32 for x in row] for row in closed.matrix_bytes]  # 16 × bf16 per copy
         assert m.total() == copies
         assert closed.dropped_copies_per_rank == 64 * 3 == m.dropped[0]
@@ -157,8 +159,11 @@ def test_monte_carlo_dedup_copies_match_formulas() -> None:
     want_rank = F.value("rank_dedup_copies_sent", {**base, "p": p_rank})
     want_rdma = F.value("node_dedup_copies_sent_inter_node", {**base, "p": p_node})
     want_nvl = F.value("node_dedup_copies_sent_intra_node", {**base, "p": p_rank})
-    for got, want in ((mean(rank.total()), want_rank), (mean(node.inter), want_rdma),
-                      (mean(node.intra), want_nvl)):
+    for got, want in (
+        (mean(rank.total()), want_rank),
+        (mean(node.inter), want_rdma),
+        (mean(node.intra), want_nvl),
+    ):
         assert abs(got - float(want)) < 0.02 * float(want)
 
 
@@ -185,9 +190,13 @@ def test_matrix_sums_are_send_and_recv(counts: list[list[int]], logical: bool) -
 
 ids_st = st.tuples(st.integers(1, 3), st.integers(1, 3)).flatmap(
     lambda ng: st.lists(
-        st.lists(st.lists(st.integers(-1, 4 * ng[0] * ng[1] - 1), min_size=1, max_size=4),
-                 min_size=1, max_size=6),
-        min_size=ng[0] * ng[1], max_size=ng[0] * ng[1],
+        st.lists(
+            st.lists(st.integers(-1, 4 * ng[0] * ng[1] - 1), min_size=1, max_size=4),
+            min_size=1,
+            max_size=6,
+        ),
+        min_size=ng[0] * ng[1],
+        max_size=ng[0] * ng[1],
     ).map(lambda ids: (ng[1], ids))
 )
 
@@ -233,7 +242,12 @@ def test_eplb_balances_hot_expert() -> None:
     counts = [[25, 1, 1, 1, 1, 1, 1, 1]] * 4
     wire = make_wire(8, DType.BF16, DType.BF16, None, 0)
     r = data_traffic(
-        Data(counts=counts), ep=4, num_experts=8, wire=wire,
-        rc=RoutingConfig(count="logical"), scenario="d", redundant=8,
+        Data(counts=counts),
+        ep=4,
+        num_experts=8,
+        wire=wire,
+        rc=RoutingConfig(count="logical"),
+        scenario="d",
+        redundant=8,
     )
     assert r.imbalance_before is not None and r.imbalance < r.imbalance_before

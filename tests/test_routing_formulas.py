@@ -54,12 +54,26 @@ def test_generated_evaluator_matches_sympy(name: str) -> None:
     rng = random.Random(name)
     # A consistent point: E = 64 experts, ep 8 on 2 nodes of 4, 8 groups (4 reachable).
     point: dict[str, Fraction] = {
-        "E": Fraction(64), "k": Fraction(6), "R": Fraction(8), "n_g": Fraction(8),
-        "k_g": Fraction(4), "b": Fraction(rng.randint(1, 9)), "s": Fraction(rng.randint(1, 9)),
-        "ep": Fraction(8), "G": Fraction(4), "lam": Fraction(rng.randint(0, 1)),
-        "h": Fraction(7168), "beta": Fraction(2), "N": Fraction(128), "w": Fraction(7392),
-        "hdr": Fraction(16), "F": Fraction(5, 4), "u": Fraction(3, 2), "X": Fraction(3),
-        "C": Fraction(7), "p": Fraction(1, 3),
+        "E": Fraction(64),
+        "k": Fraction(6),
+        "R": Fraction(8),
+        "n_g": Fraction(8),
+        "k_g": Fraction(4),
+        "b": Fraction(rng.randint(1, 9)),
+        "s": Fraction(rng.randint(1, 9)),
+        "ep": Fraction(8),
+        "G": Fraction(4),
+        "lam": Fraction(rng.randint(0, 1)),
+        "h": Fraction(7168),
+        "beta": Fraction(2),
+        "N": Fraction(128),
+        "w": Fraction(7392),
+        "hdr": Fraction(16),
+        "F": Fraction(5, 4),
+        "u": Fraction(3, 2),
+        "X": Fraction(3),
+        "C": Fraction(7),
+        "p": Fraction(1, 3),
     }
     if name == "unit_hit_probability_multigroup" or name == "expected_distinct_units_multigroup":
         point["R"] = Fraction(2)
@@ -94,7 +108,11 @@ def test_monte_carlo_uniform_distinct() -> None:
     rng = random.Random(1)
     e, k, r = 32, 4, 8
     tokens = [_choose(rng, list(range(e)), k) for _ in range(TRIALS)]
-    _close(_mc_distinct(tokens, e // r), F.value("expected_distinct_units", {"E": e, "k": k, "R": r}), r)
+    _close(
+        _mc_distinct(tokens, e // r),
+        F.value("expected_distinct_units", {"E": e, "k": k, "R": r}),
+        r,
+    )
 
 
 def test_monte_carlo_grouped_nested() -> None:
