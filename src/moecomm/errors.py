@@ -65,5 +65,5 @@ def validation_lines(
 def from_validation(
     exc: ValidationError, prefix: str = "", names: dict[str, str] | None = None
 ) -> MoecommError:
-    """One MoecommError whose message holds every problem, one per line."""
-    return MoecommError("\n".join(validation_lines(exc, prefix, names)))
+    """One MoecommError whose one-line message holds every problem, separated by "; "."""
+    return MoecommError("; ".join(validation_lines(exc, prefix, names)))

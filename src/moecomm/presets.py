@@ -6,6 +6,7 @@ they are read from the repository's ``presets/`` folder.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from moecomm.config import Deployment, HardwareSpec, MoEModel
-from moecomm.errors import MoecommError, validation_lines
+from moecomm.errors import MoecommError, from_validation
 
 KINDS = ("models", "hardware", "deployments")
 
@@ -96,7 +97,7 @@ def _parse(text: str, where: str, kind: PresetKind[P]) -> P:
     try:
         return kind.schema.model_validate(data)
     except ValidationError as exc:
-        raise MoecommError("\n".join(validation_lines(exc, prefix=f"{where}: "))) from None
+        raise from_validation(exc, prefix=f"{where}: ") from None
 
 
 def load(kind: PresetKind[P], ref: str) -> P:
@@ -119,3 +120,60 @@ def load(kind: PresetKind[P], ref: str) -> P:
 def load_all(kind: PresetKind[P]) -> Iterator[P]:
     for name in names(kind):
         yield load(kind, name)
+
+
+ALL_KINDS: tuple[PresetKind[Any], ...] = (MODELS, HARDWARE, DEPLOYMENTS)
+
+AnyPreset = ModelPreset | HardwarePreset | DeploymentPreset
+
+
+def find(ref: str, kind: PresetKind[Any] | None = None) -> AnyPreset:
+    """A preset of any kind by exact name (names are unique across kinds), or a TOML file.
+
+    A file is tried against each kind's schema by its top-level table ([model], [hardware] or
+    [deployment]); ``kind`` restricts the search to one kind.
+    """
+    kinds = ALL_KINDS if kind is None else (kind,)
+    if _looks_like_path(ref):
+        if kind is not None:
+            found: AnyPreset = load(kind, ref)
+            return found
+        try:
+            data = tomllib.loads(Path(ref).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            return load(MODELS, ref)  # load() words the read or parse error
+        table: dict[str, PresetKind[Any]] = {
+            "model": MODELS,
+            "hardware": HARDWARE,
+            "deployment": DEPLOYMENTS,
+        }
+        chosen = next((k for key, k in table.items() if key in data), MODELS)
+        found = load(chosen, ref)
+        return found
+    for k in kinds:
+        if ref in names(k):
+            found = load(k, ref)
+            return found
+    known = ", ".join(n for k in kinds for n in names(k)) or "none"
+    raise MoecommError(f"preset must be one of {known}; got {ref!r}")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def model_toml(preset: ModelPreset) -> str:
+    """A model preset as TOML text that :func:`load` reads back to an equal preset."""
+    lines = [f"{key} = {_toml_value(getattr(preset, key))}" for key in _PresetFile.model_fields]
+    lines += ["", "[model]"]
+    model = preset.model.model_dump(mode="json", exclude_none=True)
+    lines += [f"{key} = {_toml_value(value)}" for key, value in model.items()]
+    return "\n".join(lines) + "\n"

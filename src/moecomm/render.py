@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import shutil
 import sys
@@ -16,10 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from moecomm.results import label, shown, unit
-from moecomm.units import decimal_text, exact_text, gb_text, json_value
+from moecomm.units import GB, decimal_text, exact_text, gb_text, json_value
 
 FORMATS = ("table", "json", "csv", "markdown")
 GB_HEADER = "GB (1e9 B)"
+MAX_GROUPS_SHOWN = 8
+"""Tables list this many groups of one kind; JSON and CSV list them all."""
+_MAX_RANKS_SHOWN = 8
 
 
 def _fields(obj: Any) -> list[dataclasses.Field[Any]]:
@@ -54,7 +58,16 @@ def cell(value: Any, field_unit: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if field_unit == "groups":
-        return " ".join("{" + ",".join(map(str, g)) + "}" for g in value)
+        return groups_text(value)
+    if value is None:
+        return ""
+    # Display scales; the labels carry the unit (GB/s, GB, TFLOP/s, µs) and JSON the exact value.
+    if field_unit in ("bytes_per_second", "capacity"):
+        return f"{value / GB:g}"
+    if field_unit == "flops":
+        return f"{value / 10**12:g}"
+    if field_unit == "seconds":
+        return f"{value * 10**6:g}"
     if isinstance(value, Fraction) and value.denominator != 1:
         return f"{exact_text(value)} ≈ {decimal_text(value)}"
     if isinstance(value, float):
@@ -62,9 +75,24 @@ def cell(value: Any, field_unit: str) -> str:
     return str(value)
 
 
+def _group_text(group: Sequence[int]) -> str:
+    steps = {b - a for a, b in itertools.pairwise(group)}
+    if len(group) > _MAX_RANKS_SHOWN and len(steps) == 1:
+        return f"{{{group[0]},{group[1]},…,{group[-1]}}}"
+    return "{" + ",".join(map(str, group)) + "}"
+
+
+def groups_text(groups: Sequence[Sequence[int]]) -> str:
+    """Groups for a table cell: the first MAX_GROUPS_SHOWN, a long strided group as {a,b,…,z}."""
+    text = " ".join(_group_text(g) for g in groups[:MAX_GROUPS_SHOWN])
+    if len(groups) > MAX_GROUPS_SHOWN:
+        text += f" … {len(groups) - MAX_GROUPS_SHOWN} more ({len(groups)} groups)"
+    return text
+
+
 def _csv_cell(value: Any) -> str:
     v = to_json_value(value)
-    return json.dumps(v) if isinstance(v, list | dict) else str(v)
+    return json.dumps(v) if isinstance(v, list | dict | bool) or v is None else str(v)
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -84,6 +112,8 @@ def _rich(table: Table, width: int | None) -> str:
         force_terminal=color,
         color_system="standard" if color else None,
         emoji=False,
+        markup=False,  # user and formula text such as "[b·s, h]" is not rich markup
+        highlight=False,
     )
     console.print(table)
     assert isinstance(console.file, io.StringIO)

@@ -5,7 +5,20 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-UNITS = ("bytes", "tokens", "ratio", "ranks", "count", "text", "flag", "groups")
+UNITS = (
+    "bytes",
+    "tokens",
+    "ratio",
+    "ranks",
+    "count",
+    "text",
+    "flag",
+    "groups",
+    "bytes_per_second",
+    "capacity",
+    "flops",
+    "seconds",
+)
 
 
 def quantity(label: str, unit: str, *, show: bool = True) -> Any:

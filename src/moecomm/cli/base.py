@@ -22,7 +22,7 @@ class InputError(click.ClickException):
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split()) if "\n" not in message.strip() else message.strip()
+    return " ".join(message.split())
 
 
 class MoecommGroup(click.Group):
@@ -80,9 +80,12 @@ class MoecommGroup(click.Group):
 
 
 def build(model: type[M], data: dict[str, Any], names: dict[str, str] | None = None) -> M:
-    """Validate user data into a config model; any broken rule becomes a MoecommError."""
+    """Validate user data into a config model; any broken rule becomes a MoecommError.
+
+    Keys whose value is None are left out, so the model's own default (or "is required") applies.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
         raise from_validation(exc, names=names) from None
 

@@ -5,9 +5,19 @@ from __future__ import annotations
 import click
 
 from moecomm.cli.base import InputError, build, emit
-from moecomm.cli.options import FLAGS, dtype_option, format_option, preset_option
+from moecomm.cli.options import (
+    FLAGS,
+    base_model,
+    deployment_option,
+    dtype,
+    dtype_option,
+    first_given,
+    format_option,
+    hf_config_option,
+    load_deployment,
+    preset_option,
+)
 from moecomm.config import CompareConfig
-from moecomm.presets import MODELS, load
 from moecomm.render import render_rows
 from moecomm.traffic import compare
 
@@ -22,7 +32,9 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 @click.command("compare")
+@deployment_option
 @preset_option
+@hf_config_option
 @click.option("--hidden", type=int, help="Hidden size D.")
 @click.option("--topk", type=int, help="Experts per token K.")
 @click.option(
@@ -39,12 +51,14 @@ def _sizes(text: str) -> tuple[int, ...]:
 @dtype_option
 @format_option
 def command(
+    deployment: str | None,
     preset: str | None,
+    hf_config: str | None,
     hidden: int | None,
     topk: int | None,
     tokens: int,
     sizes: str,
-    dtype: str,
+    dtype_name: str | None,
     fmt: str,
 ) -> None:
     """EP against TP bytes per GPU for one batch of S tokens over M GPUs.
@@ -52,20 +66,19 @@ def command(
     Under EP each GPU holds S/M tokens and moves 2·K·(S/M)·D·β·(M−1)/M; under TP every GPU holds
     all S tokens and moves 2·(M−1)/M·S·D·β. Their ratio is K/M: EP moves less once M > K.
 
+    A --deployment fills the model; explicit flags override it.
+
     Example: moecomm compare --preset deepseek-v3 --tokens 8192 --sizes 4,8,16,32,64
     """
-    if preset is not None:
-        shape = load(MODELS, preset).model
-        hidden = shape.hidden_size if hidden is None else hidden
-        topk = shape.top_k if topk is None else topk
+    shape = base_model(preset, hf_config, load_deployment(deployment))
     cfg = build(
         CompareConfig,
         {
-            "hidden_size": hidden,
-            "top_k": topk,
+            "hidden_size": first_given(hidden, None if shape is None else shape.hidden_size),
+            "top_k": first_given(topk, None if shape is None else shape.top_k),
             "tokens": tokens,
             "sizes": _sizes(sizes),
-            "dtype": dtype,
+            "dtype": dtype(dtype_name),
         },
         {**FLAGS, "hidden_size": "--hidden", "tokens": "--tokens"},
     )

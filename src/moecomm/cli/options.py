@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from moecomm import presets as P
-from moecomm.cli.base import build
-from moecomm.config import MoEModel, RoutingConfig, Workload
+from moecomm.cli.base import InputError, build
+from moecomm.config import Deployment, MoEModel, RoutingConfig, Workload
 from moecomm.dtypes import DTYPE_NAMES, DType
 from moecomm.render import FORMATS
 
@@ -32,6 +32,7 @@ FLAGS = {
     "edp": "--edp",
     "world": "--world",
     "sizes": "--sizes",
+    "redundant_experts": "--redundant-experts",
     "dedup": "--dedup",
     "count": "--count",
     "gpus_per_node": "--gpus-per-node",
@@ -75,8 +76,25 @@ def preset_option(fn: Fn) -> Fn:
     )(fn)
 
 
+def hf_config_option(fn: Fn) -> Fn:
+    return click.option(
+        "--hf-config",
+        metavar="PATH",
+        help="A Hugging Face config.json (or a folder holding one) to read the model from.",
+    )(fn)
+
+
+def deployment_option(fn: Fn) -> Fn:
+    return click.option(
+        "--deployment",
+        metavar="NAME|FILE",
+        help="Deployment preset (see `moecomm presets list`); explicit flags override it.",
+    )(fn)
+
+
 model_options = _stack(
     preset_option,
+    hf_config_option,
     click.option("--hidden", type=int, help="Hidden size h."),
     click.option("--topk", type=int, help="Routed experts per token k."),
     click.option("--experts", type=int, help="Routed experts E."),
@@ -93,7 +111,7 @@ dtype_choice = click.Choice(DTYPE_NAMES)
 
 def dtype_option(fn: Fn) -> Fn:
     return click.option(
-        "--dtype", type=dtype_choice, default="bf16", show_default=True, help="Element type."
+        "--dtype", "dtype_name", type=dtype_choice, help="Element type [default: bf16]."
     )(fn)
 
 
@@ -101,23 +119,44 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def resolve_model(
-    preset: str | None, hidden: int | None, topk: int | None, experts: int | None
-) -> MoEModel:
-    """The model shape: a preset's fields, overridden by explicit flags."""
-    data: dict[str, Any] = {}
+def load_deployment(ref: str | None) -> Deployment | None:
+    return None if ref is None else P.load(P.DEPLOYMENTS, ref).deployment
+
+
+def base_model(
+    preset: str | None, hf_config: str | None, deployment: Deployment | None = None
+) -> MoEModel | None:
+    """The model named by --preset or --hf-config, else the deployment's model, else none."""
+    if preset is not None and hf_config is not None:
+        raise InputError("give either --preset or --hf-config, not both")
     if preset is not None:
-        data = P.load(P.MODELS, preset).model.model_dump(exclude_none=True)
+        return P.load(P.MODELS, preset).model
+    if hf_config is not None:
+        from moecomm import hf_config as hf
+
+        return hf.read(hf_config).model
+    if deployment is not None:
+        return P.load(P.MODELS, deployment.model).model
+    return None
+
+
+def resolve_model(
+    preset: str | None,
+    hf_config: str | None,
+    hidden: int | None,
+    topk: int | None,
+    experts: int | None,
+    deployment: Deployment | None = None,
+) -> MoEModel:
+    """The model shape: a preset's, a config.json's or a deployment's, overridden by flags."""
+    base = base_model(preset, hf_config, deployment)
+    data: dict[str, Any] = {} if base is None else base.model_dump(exclude_none=True)
     data.update(_given({"hidden_size": hidden, "top_k": topk, "num_experts": experts}))
     return build(MoEModel, data, FLAGS)
 
 
 def resolve_workload(batch: int | None, seq: int | None, tokens: int | None) -> Workload:
     return build(Workload, _given({"batch": batch, "seq": seq, "tokens": tokens}), FLAGS)
-
-
-def dtype(name: str | None, fallback: str) -> DType:
-    return DType(name if name is not None else fallback)
 
 
 # ---- routing-aware traffic (docs/traffic.md) -------------------------------------------------
@@ -204,6 +243,19 @@ def routing_used(options: dict[str, Any]) -> bool:
     return any(options.get(key) is not None for key in (*ROUTING_KEYS, "export_matrix"))
 
 
+def routing_defaults(dep: Deployment | None) -> dict[str, Any]:
+    """Wire-format and node defaults a deployment preset gives the routing options."""
+    if dep is None:
+        return {}
+    return _given(
+        {
+            "scale_block": dep.scale_block,
+            "header_bytes": dep.header_bytes,
+            "gpus_per_node": dep.gpus_per_node,
+        }
+    )
+
+
 def resolve_routing(
     options: dict[str, Any], defaults: dict[str, Any] | None = None
 ) -> RoutingConfig:
@@ -211,3 +263,13 @@ def resolve_routing(
     data = dict(defaults or {})
     data.update(_given({key: options.get(key) for key in ROUTING_KEYS}))
     return build(RoutingConfig, data, FLAGS)
+
+
+def first_given(*values: Any) -> Any:
+    """The first value that is not None: explicit flags first, then presets, then defaults."""
+    return next((v for v in values if v is not None), None)
+
+
+def dtype(*choices: str | DType | None) -> DType:
+    """The first dtype given, in order of precedence; bf16 when none is."""
+    return DType(first_given(*choices, DType.BF16))

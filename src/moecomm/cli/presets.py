@@ -1,17 +1,22 @@
-"""``moecomm presets``: list and show the built-in presets."""
+"""``moecomm presets``: list, show and import presets (models, hardware, deployments)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
 from moecomm import presets as P
-from moecomm.cli.base import emit
-from moecomm.cli.options import format_option
+from moecomm.cli.base import InputError, emit
+from moecomm.cli.options import format_option, hf_config_option
 from moecomm.render import dumps, render_rows
 from moecomm.results import quantity
+
+KIND_CHOICE = click.Choice([k.folder for k in P.ALL_KINDS])
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,45 @@ class ModelRow:
 
 
 @dataclass(frozen=True)
+class HardwareRow:
+    """Key numbers of one hardware preset (per GPU, per direction)."""
+
+    name: str = quantity("name", "text")
+    gpus_per_node: int = quantity("GPUs/domain", "count")
+    scale_up_bytes_per_second: int = quantity("scale-up GB/s", "bytes_per_second")
+    scale_up_achieved_bytes_per_second: int | None = quantity("achieved GB/s", "bytes_per_second")
+    scale_out_bytes_per_second: int = quantity("scale-out GB/s", "bytes_per_second")
+    memory_bytes: int = quantity("memory GB", "capacity")
+    bf16_dense_flops: int = quantity("BF16 TFLOP/s", "flops")
+    fp8_dense_flops: int | None = quantity("FP8 TFLOP/s", "flops")
+    source: str = quantity("source", "text", show=False)
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    """Key numbers of one deployment preset."""
+
+    name: str = quantity("name", "text")
+    model: str = quantity("model", "text")
+    hardware: str = quantity("hardware", "text")
+    phase: str = quantity("phase", "text")
+    world: int = quantity("GPUs", "ranks")
+    tp: int = quantity("tp", "ranks")
+    dp: int = quantity("dp", "ranks")
+    pp: int = quantity("pp", "ranks")
+    ep: int = quantity("ep", "ranks")
+    redundant_experts: int = quantity("redundant", "count")
+    wire: str = quantity("wire", "text")
+    source: str = quantity("source", "text", show=False)
+
+
+@dataclass(frozen=True)
 class PresetField:
     """One field of a preset, for `presets show`."""
 
     field: str = quantity("field", "text")
     value: str = quantity("value", "text")
+    source: str = quantity("source", "text")
 
 
 def model_summary(preset: P.ModelPreset) -> ModelRow:
@@ -48,6 +87,40 @@ def model_summary(preset: P.ModelPreset) -> ModelRow:
         num_shared_experts=m.num_shared_experts,
         top_k=m.top_k,
         moe_intermediate_size=m.moe_intermediate_size,
+        source=preset.source,
+    )
+
+
+def hardware_summary(preset: P.HardwarePreset) -> HardwareRow:
+    h = preset.hardware
+    return HardwareRow(
+        name=preset.name,
+        gpus_per_node=h.gpus_per_node,
+        scale_up_bytes_per_second=h.scale_up_bytes_per_second,
+        scale_up_achieved_bytes_per_second=h.scale_up_achieved_bytes_per_second,
+        scale_out_bytes_per_second=h.scale_out_bytes_per_second,
+        memory_bytes=h.memory_bytes,
+        bf16_dense_flops=h.bf16_dense_flops,
+        fp8_dense_flops=h.fp8_dense_flops,
+        source=preset.source,
+    )
+
+
+def deployment_summary(preset: P.DeploymentPreset) -> DeploymentRow:
+    d = preset.deployment
+    layout = d.layout
+    return DeploymentRow(
+        name=preset.name,
+        model=d.model,
+        hardware=d.hardware,
+        phase=d.phase,
+        world=d.world,
+        tp=d.tp,
+        dp=layout.data_parallel,
+        pp=d.pp,
+        ep=d.ep,
+        redundant_experts=d.redundant_experts,
+        wire=f"{d.dispatch_dtype}/{d.combine_dtype}",
         source=preset.source,
     )
 
@@ -66,54 +139,202 @@ def model_fields(preset: P.ModelPreset) -> dict[str, Any]:
     }
 
 
+def hardware_fields(preset: P.HardwarePreset) -> dict[str, Any]:
+    return {
+        "name": preset.name,
+        "display_name": preset.display_name,
+        **preset.hardware.model_dump(mode="json"),
+        "source": preset.source,
+        "sources": dict(preset.sources),
+        "notes": preset.notes,
+    }
+
+
+def deployment_fields(preset: P.DeploymentPreset) -> dict[str, Any]:
+    layout = preset.deployment.layout
+    return {
+        "name": preset.name,
+        "display_name": preset.display_name,
+        **preset.deployment.model_dump(mode="json"),
+        "derived_dp": layout.data_parallel,
+        "derived_etp": layout.expert_tp,
+        "derived_edp": layout.expert_dp,
+        "source": preset.source,
+        "notes": preset.notes,
+    }
+
+
 @click.group("presets")
 def command() -> None:
-    """Built-in presets: published MoE models.
+    """Built-in presets: published MoE models, GPUs and deployments.
 
     Example: moecomm presets show deepseek-v3
     """
 
 
-@command.command("list")
-@format_option
-def list_cmd(fmt: str) -> None:
-    """List the model presets with their key numbers.
+_CAPTIONS = {
+    "models": "Values from each model's published config.json (see presets show NAME).",
+    "hardware": "Per GPU, bandwidths per direction; GB = 1e9 B; dense peak FLOP/s (TFLOP = 1e12).",
+    "deployments": "dp = world/(tp·cp·pp); wire = dispatch/combine dtype of the EP all-to-all.",
+}
+_TITLES = {
+    "models": "Model presets",
+    "hardware": "Hardware presets",
+    "deployments": "Deployment presets",
+}
 
-    Example: moecomm presets list --format json
+
+def _rows(kind: str) -> list[Any]:
+    if kind == "models":
+        return [model_summary(p) for p in P.load_all(P.MODELS)]
+    if kind == "hardware":
+        return [hardware_summary(p) for p in P.load_all(P.HARDWARE)]
+    return [deployment_summary(p) for p in P.load_all(P.DEPLOYMENTS)]
+
+
+@command.command("list")
+@click.option("--kind", type=KIND_CHOICE, help="Only this kind [default: all three].")
+@format_option
+def list_cmd(kind: str | None, fmt: str) -> None:
+    """List the presets, one table per kind, with their key numbers.
+
+    JSON is an object with one list per kind: models, hardware, deployments.
+
+    Example: moecomm presets list --kind hardware --format json
     """
-    rows = [model_summary(p) for p in P.load_all(P.MODELS)]
-    emit(
-        render_rows(
-            rows,
-            fmt,
-            title="Model presets",
-            caption="Values from each model's published config.json.",
-        )
-    )
+    kinds = [kind] if kind is not None else [k.folder for k in P.ALL_KINDS]
+    if fmt == "json":
+        emit(dumps({k: _rows(k) for k in kinds}) + "\n")
+        return
+    parts = [render_rows(_rows(k), fmt, title=_TITLES[k], caption=_CAPTIONS[k]) for k in kinds]
+    emit("\n".join(parts))
+
+
+_SCALES = (
+    ("_bytes_per_second", 10**9, "GB/s"),
+    ("memory_bytes", 10**9, "GB"),
+    ("_flops", 10**12, "TFLOP/s"),
+)
+
+
+def _text(value: Any, key: str = "") -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        for suffix, scale, unit in _SCALES:
+            if key.endswith(suffix):
+                return f"{value} ({value / scale:g} {unit})"
+    if isinstance(value, float) and key.endswith("_seconds"):
+        return f"{value:g} ({value * 10**6:g} µs)"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _show(
+    fields: dict[str, Any], sources: dict[str, str], default: str, fmt: str, title: str
+) -> str:
+    if fmt == "json":
+        return dumps(fields) + "\n"
+    rows = [
+        PresetField(field=k, value=_text(v, k), source=sources.get(k, default))
+        for k, v in fields.items()
+        if k not in ("source", "sources", "notes")
+    ]
+    rows += [PresetField(field="notes", value=str(fields.get("notes", "")).strip(), source="")]
+    return render_rows(rows, fmt, title=title, caption=f"Source: {fields['source']}")
 
 
 @command.command("show")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--kind", type=KIND_CHOICE, help="Look NAME up in this kind only.")
+@hf_config_option
 @format_option
-def show_cmd(name: str, fmt: str) -> None:
-    """Show every field of one preset (a name or a TOML file), with its source.
+def show_cmd(name: str | None, kind: str | None, hf_config: str | None, fmt: str) -> None:
+    """Show every field of one preset with its source: a name of any kind, or a TOML file.
 
-    Example: moecomm presets show deepseek-v3 --format json
+    Names are unique across models, hardware and deployments, so NAME alone finds it; --kind
+    restricts the search. --hf-config PATH shows the model read from a config.json instead.
+
+    Example: moecomm presets show h800
     """
-    preset = P.load(P.MODELS, name)
-    fields = model_fields(preset)
-    if fmt == "json":
-        emit(dumps(fields) + "\n")
-        return
-    rows = [PresetField(field=k, value=_text(v)) for k, v in fields.items()]
-    emit(
-        render_rows(
-            rows, fmt, title=f"Model preset {preset.name}", caption=f"Source: {preset.source}"
-        )
+    if (name is None) == (hf_config is None):
+        raise InputError("give a preset NAME or --hf-config PATH (one of them)")
+    if hf_config is not None:
+        preset: P.AnyPreset = _from_hf(hf_config, name=None)
+    else:
+        assert name is not None
+        chosen = None if kind is None else next(k for k in P.ALL_KINDS if k.folder == kind)
+        preset = P.find(name, chosen)
+    if isinstance(preset, P.ModelPreset):
+        fields = model_fields(preset)
+        emit(_show(fields, {}, "source", fmt, f"Model preset {preset.name}"))
+    elif isinstance(preset, P.HardwarePreset):
+        fields = hardware_fields(preset)
+        emit(_show(fields, preset.sources, "", fmt, f"Hardware preset {preset.name}"))
+    else:
+        assert isinstance(preset, P.DeploymentPreset)
+        fields = deployment_fields(preset)
+        emit(_show(fields, {}, "source", fmt, f"Deployment preset {preset.name}"))
+
+
+def _default_name(file: Path) -> str:
+    """A folder's name for its config.json, else the file's own stem."""
+    return file.parent.resolve().name if file.name == "config.json" else file.stem
+
+
+def _from_hf(path: str, name: str | None) -> P.ModelPreset:
+    from moecomm import hf_config as hf
+
+    read = hf.read(path)
+    notes = [f"Read by moecomm from the {read.family} key family."]
+    notes += [f"{n}." for n in read.notes]
+    return P.ModelPreset(
+        name=name or _default_name(Path(read.path)),
+        source=read.path,
+        notes=" ".join(notes),
+        model=read.model,
     )
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) if value else "none"
-    return "" if value is None else str(value)
+@command.command("import")
+@click.argument("path")
+@click.option("--name", required=True, help="Preset name: lower-case letters, digits, . _ -.")
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
+    help="Where to write the preset [default: ./NAME.toml in the current folder].",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def import_cmd(path: str, name: str, output: str | None, force: bool) -> None:
+    """Write a model preset TOML from a Hugging Face config.json (or a folder holding one).
+
+    The preset's source is the config.json's path. Use the file anywhere a preset name is
+    accepted: --preset ./NAME.toml.
+
+    Example: moecomm presets import ./Qwen3-30B-A3B/config.json --name qwen3-30b-a3b
+    """
+    if not _NAME.match(name):
+        raise InputError(
+            f"--name must be lower-case letters, digits, '.', '_' or '-'; got {name!r}"
+        )
+    target = Path(output) if output is not None else Path(f"{name}.toml")
+    package = Path(P.__file__).resolve().parent
+    if package in target.resolve().parents:
+        raise InputError(
+            f"--output must lie outside the installed package ({package}); got {target}"
+        )
+    if target.exists() and not force:
+        raise InputError(f"--output {target} exists; pass --force to overwrite it")
+    preset = _from_hf(path, name)
+    try:
+        target.write_text(P.model_toml(preset), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--output {target}: cannot write: {exc.strerror}") from None
+    m = preset.model
+    click.echo(
+        f"Wrote {target}: {name} (h {m.hidden_size}, {m.num_moe_layers} MoE layers of "
+        f"{m.num_layers}, {m.num_experts} routed + {m.num_shared_experts} shared experts, "
+        f"top-{m.top_k}) from {preset.source}"
+    )

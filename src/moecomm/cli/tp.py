@@ -7,50 +7,61 @@ import click
 from moecomm.cli.base import build, emit
 from moecomm.cli.options import (
     FLAGS,
+    base_model,
+    deployment_option,
+    dtype,
     dtype_option,
+    first_given,
     format_option,
+    hf_config_option,
+    load_deployment,
     preset_option,
     resolve_workload,
     workload_options,
 )
 from moecomm.config import TPConfig
-from moecomm.presets import MODELS, load
 from moecomm.render import render_record
 from moecomm.traffic import tp_traffic
 
 
 @click.command("tp")
+@deployment_option
 @preset_option
+@hf_config_option
 @click.option("--hidden", type=int, help="Hidden size h.")
 @workload_options
 @click.option("--tp", "tp_size", type=int, help="Tensor-parallel group size.")
 @dtype_option
 @format_option
 def command(
+    deployment: str | None,
     preset: str | None,
+    hf_config: str | None,
     hidden: int | None,
     batch: int | None,
     seq: int | None,
     tokens: int | None,
     tp_size: int | None,
-    dtype: str,
+    dtype_name: str | None,
     fmt: str,
 ) -> None:
     """TP all-reduce bytes per rank for one layer output of [b·s, h] (ring algorithm).
 
     Also prints the seed's bound 2·b·s·h·β, which does not shrink as tp grows.
 
+    A --deployment fills tp (its attention TP) and the model; explicit flags override it.
+
     Example: moecomm tp --hidden 7168 --batch 1 --seq 4096 --tp 8
     """
-    if hidden is None and preset is not None:
-        hidden = load(MODELS, preset).model.hidden_size
+    dep = load_deployment(deployment)
+    model = base_model(preset, hf_config, dep)
     cfg = build(
         TPConfig,
         {
-            "hidden_size": hidden,
+            "hidden_size": first_given(hidden, None if model is None else model.hidden_size),
             "workload": resolve_workload(batch, seq, tokens),
-            "tp": tp_size,
-            "dtype": dtype,
+            "tp": first_given(tp_size, None if dep is None else dep.tp),
+            "dtype": dtype(dtype_name),
         },
         FLAGS,
     )

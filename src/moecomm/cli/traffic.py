@@ -7,18 +7,22 @@ from typing import Any
 
 import click
 
-from moecomm import presets as P
 from moecomm.cli.base import InputError, build, emit
 from moecomm.cli.options import (
     FLAGS,
+    base_model,
+    deployment_option,
     dtype,
     dtype_choice,
     dtype_option,
+    first_given,
     format_option,
+    load_deployment,
     model_options,
     resolve_model,
     resolve_routing,
     resolve_workload,
+    routing_defaults,
     routing_options,
     workload_options,
 )
@@ -29,6 +33,7 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @click.command("traffic")
+@deployment_option
 @model_options
 @workload_options
 @click.option("--ep", "ep_size", type=int, help="EP size [default: from the data file].")
@@ -52,7 +57,9 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled routing.")
 @format_option
 def command(
+    deployment: str | None,
     preset: str | None,
+    hf_config: str | None,
     hidden: int | None,
     topk: int | None,
     experts: int | None,
@@ -60,7 +67,7 @@ def command(
     seq: int | None,
     tokens: int | None,
     ep_size: int | None,
-    dtype: str,
+    dtype_name: str | None,
     dispatch_dtype: str | None,
     combine_dtype: str | None,
     expert_counts: Path | None,
@@ -80,14 +87,17 @@ def command(
 
     Example: moecomm traffic --preset deepseek-v3 --expert-counts counts.json --dtype bf16
     """
-    rc = resolve_routing(options)
+    dep = load_deployment(deployment)
+    rc = resolve_routing(options, routing_defaults(dep))
+    d_dtype = dtype(dispatch_dtype, dtype_name, None if dep is None else dep.dispatch_dtype)
+    c_dtype = dtype(combine_dtype, dtype_name, None if dep is None else dep.combine_dtype)
+    ep_size = first_given(ep_size, None if dep is None else dep.ep)
     from moecomm.observed import Data, data_traffic, zipf_ids
     from moecomm.routing_files import load_counts, load_placement, load_topk_ids
     from moecomm.scenario import make_wire
 
-    base: dict[str, Any] = {}
-    if preset is not None:
-        base = P.load(P.MODELS, preset).model.model_dump(exclude_none=True)
+    model = base_model(preset, hf_config, dep)
+    base: dict[str, Any] = {} if model is None else model.model_dump(exclude_none=True)
     h = hidden if hidden is not None else base.get("hidden_size")
     e = experts if experts is not None else base.get("num_experts")
     k = topk if topk is not None else base.get("top_k")
@@ -97,8 +107,8 @@ def command(
         rc = rc.model_copy(update={"n_group": base["n_group"], "topk_group": base["topk_group"]})
     wire = make_wire(
         h,
-        _dtype(dispatch_dtype, dtype),
-        _dtype(combine_dtype, dtype),
+        d_dtype,
+        c_dtype,
         rc.scale_block,
         rc.header_bytes,
     )
@@ -128,11 +138,11 @@ def command(
         cfg = build(
             EPConfig,
             {
-                "model": resolve_model(preset, hidden, topk, experts),
+                "model": resolve_model(preset, hf_config, hidden, topk, experts, dep),
                 "workload": resolve_workload(batch, seq, tokens),
                 "ep": ep_size,
-                "dispatch_dtype": _dtype(dispatch_dtype, dtype),
-                "combine_dtype": _dtype(combine_dtype, dtype),
+                "dispatch_dtype": d_dtype,
+                "combine_dtype": c_dtype,
             },
             FLAGS,
         )
@@ -145,7 +155,7 @@ def command(
         cfg = build(
             EPConfig,
             {
-                "model": resolve_model(preset, hidden, topk, experts),
+                "model": resolve_model(preset, hf_config, hidden, topk, experts, dep),
                 "workload": resolve_workload(batch, seq, tokens),
                 "ep": ep_size,
             },
@@ -188,6 +198,3 @@ def _zipf(text: str) -> float:
     if not value > 0:
         raise InputError(f"--routing must be uniform or zipf:S with S > 0; got {text!r}")
     return value
-
-
-_dtype = dtype

@@ -1,0 +1,67 @@
+"""Docs that cannot drift: every command has help and an example; README's examples run."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+from conftest import run
+
+from moecomm.cli import COMMANDS, cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    ctx = click.Context(cli)
+    out = []
+    for name in COMMANDS:
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None
+        out.append((name, cmd))
+        if isinstance(cmd, click.Group):
+            out += [(f"{name} {sub}", cmd.commands[sub]) for sub in cmd.commands]
+    return out
+
+
+@pytest.mark.parametrize(("name", "cmd"), _commands(), ids=[n for n, _ in _commands()])
+def test_every_command_has_help_and_an_example(name: str, cmd: click.Command) -> None:
+    assert cmd.help and cmd.help.strip(), name
+    assert "Example: moecomm " in (cmd.help or ""), name
+    result = run(*name.split(), "--help")
+    assert result.exit_code == 0
+    assert "Example: moecomm" in result.output
+
+
+def _examples(path: Path) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"^\$ moecomm (.+)$", path.read_text(), re.M)]
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+EXAMPLES = [(p.name, line) for p in DOCS for line in _examples(p)]
+
+
+@pytest.mark.parametrize(("doc", "line"), EXAMPLES, ids=[f"{d}: {ln}" for d, ln in EXAMPLES])
+def test_documented_examples_run(doc: str, line: str) -> None:
+    result = run(*shlex.split(line))
+    assert result.exit_code == 0, f"{doc}: moecomm {line}\n{result.output}"
+    assert result.output.strip()
+
+
+def test_readme_states_the_two_setup_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    assert "pip install . && moecomm compare --preset deepseek-v3" in text
+    assert 'pip install ".[test]" && python -m pytest' in text
+    assert (
+        'python -m pip install ".[test]" && python -m pytest' in (ROOT / ".ci" / "run").read_text()
+    )
+
+
+def test_formula_reference_is_current() -> None:
+    """docs/formulas.md is generated from the registry; regenerate it after changing a formula."""
+    from moecomm.reference import markdown
+
+    assert (ROOT / "docs" / "formulas.md").read_text(encoding="utf-8") == markdown()
