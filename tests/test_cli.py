@@ -327,3 +327,21 @@ def test_python_m_moecomm() -> None:
 
 def test_version() -> None:
     assert run("--version").output.startswith("moecomm, version ")
+
+
+def test_numeric_commands_do_not_import_sympy() -> None:
+    """Commands evaluate the generated evaluators; sympy is loaded only for formula work."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from moecomm.cli import cli\n"
+        "for args in (['ep', '--preset', 'deepseek-v3', '--tokens', '8', '--ep', '8'],\n"
+        "             ['tp', '--hidden', '8', '--tokens', '8', '--tp', '2'],\n"
+        "             ['compare', '--preset', 'deepseek-v3'], ['groups', '--world', '8']):\n"
+        "    cli.main(args, standalone_mode=False)\n"
+        "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr

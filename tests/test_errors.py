@@ -118,9 +118,19 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (
         ("formula", "no-such-formula"),
         "formula must be one of ep_leave_fraction, ep_tokens_sent, ep_dispatch_bytes, "
-        "ep_combine_bytes, ep_total_bytes, ep_total_bytes_approx, token_bytes, fp8_token_bytes, "
-        "message_bytes, lowlatency_dispatch_message_bytes, unit_hit_probability, "
-        "unit_hit_probability_multigroup, expected_distinct_units, "
+        "ep_combine_bytes, ep_total_bytes, ep_total_bytes_approx, tp_allreduce_bytes, "
+        "tp_allreduce_bytes_bound, scaling_ep_bytes, scaling_tp_bytes, scaling_ratio, "
+        "scaling_crossover_size, allreduce_wire_bytes, allgather_wire_bytes, "
+        "reducescatter_wire_bytes, alltoall_wire_bytes, broadcast_wire_bytes, "
+        "busbw_factor_allreduce, busbw_factor_allgather, busbw_factor_alltoall, "
+        "busbw_factor_broadcast, ring_inter_bytes, ring_intra_bytes, alltoall_intra_bytes, "
+        "alltoall_inter_bytes, alltoall_2dh_intra_bytes, alltoall_2dh_inter_bytes, "
+        "ep_intra_bytes, ep_inter_bytes, expert_flops, compute_seconds, overlap_exposed_seconds, "
+        "ep_decode_layer_seconds_estimate, ep_decode_token_seconds_estimate, dense_params, "
+        "expert_params_per_gpu, dense_params_per_gpu, inference_memory_bytes, "
+        "train_memory_bytes, link_seconds, collective_seconds, alltoall_2dh_seconds, algbw, "
+        "token_bytes, fp8_token_bytes, message_bytes, lowlatency_dispatch_message_bytes, "
+        "unit_hit_probability, unit_hit_probability_multigroup, expected_distinct_units, "
         "expected_distinct_other_units, expected_distinct_units_grouped, "
         "expected_distinct_units_multigroup, pair_copies, copies_sent, copies_sent_intra_node, "
         "copies_sent_inter_node, rank_dedup_pair_copies, rank_dedup_copies_sent, "
@@ -128,9 +138,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "node_dedup_pair_copies, node_dedup_copies_sent_inter_node, "
         "node_dedup_forward_pair_copies, node_dedup_copies_sent_intra_node, expert_capacity, "
         "padded_pair_copies, padded_copies_sent, loaded_pair_copies, capped_pair_copies, "
-        "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies, "
-        "tp_allreduce_bytes, tp_allreduce_bytes_bound, scaling_ep_bytes, scaling_tp_bytes, "
-        "scaling_ratio, scaling_crossover_size; got 'no-such-formula'",
+        "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies; "
+        "got 'no-such-formula'",
     ),
     (
         ("formula", "ep_dispatch_bytes", "--subs", "h=__import__('os')"),

@@ -141,7 +141,7 @@ def test_imbalance_factor() -> None:
     assert r.busiest_rank == 0
     assert r.imbalance == 3
     assert r.busiest_rank_recv_bytes == 3 * r.mean_rank_recv_bytes
-    v = {"b": 64, "s": 1, "k": 6, "ep": 8, "lam": 0, "X": 3}
+    v = {"b": 64, "s": 1, "k": 6, "ep": 8, "lam": 0, "X_imb": 3}
     assert r.busiest_rank_recv_bytes == F.value("imbalance_busiest_recv_copies", v) * 32
 
 
@@ -150,8 +150,8 @@ def test_monte_carlo_dedup_copies_match_formulas() -> None:
     e, k, ep, g, t = 32, 4, 8, 4, 4000
     ids = _uniform_ids(rng, ep, t, e, k)
     place = Placement.contiguous(e, ep)
-    p_rank = F.value("unit_hit_probability", {"E": e, "k": k, "R": ep, "n_g": 1, "k_g": 1})
-    p_node = F.value("unit_hit_probability", {"E": e, "k": k, "R": ep // g, "n_g": 1, "k_g": 1})
+    p_rank = F.value("unit_hit_probability", {"E": e, "k": k, "U": ep, "n_g": 1, "k_g": 1})
+    p_node = F.value("unit_hit_probability", {"E": e, "k": k, "U": ep // g, "n_g": 1, "k_g": 1})
     base = {"b": t, "s": 1, "ep": ep, "G": g, "lam": 0}
     rank = from_topk(ids, place, dedup="rank", gpus_per_node=g, count_self=False)
     node = from_topk(ids, place, dedup="node", gpus_per_node=g, count_self=False)

@@ -281,6 +281,12 @@ class HardwareSpec(_Strict):
     )
     scale_up_latency_seconds: float | None = Field(None, ge=0, description="scale-up latency")
     scale_out_latency_seconds: float | None = Field(None, ge=0, description="scale-out latency")
+    base_latency_seconds: float | None = Field(
+        None, ge=0, description="fixed latency per collective (software), seconds"
+    )
+    efficiency: float | None = Field(
+        None, gt=0, le=1, description="achieved share of the link bandwidth used (calibration)"
+    )
     memory_bytes: int = Field(ge=1, description="device memory per GPU")
     bf16_dense_flops: int = Field(ge=1, description="dense BF16 peak FLOP/s")
     fp8_dense_flops: int | None = Field(None, ge=1, description="dense FP8 peak FLOP/s")

@@ -41,7 +41,7 @@ def hit_probability(
 ) -> Exact:
     """Probability that a token reaches one given rank or node (exact)."""
     ng, kg = (n_group or 1), (topk_group or 1)
-    v = {"E": num_experts, "k": top_k, "R": units, "n_g": ng, "k_g": kg}
+    v = {"E": num_experts, "k": top_k, "U": units, "n_g": ng, "k_g": kg}
     if units % ng == 0:
         return F.value("unit_hit_probability", v)
     if ng % units == 0:
@@ -60,8 +60,8 @@ def distinct(
     None when group-limited routing puts units across group boundaries (no closed form here).
     """
     if n_group is None or topk_group is None or n_group == 1:
-        return F.value("expected_distinct_units", {"E": num_experts, "k": top_k, "R": units})
-    v = {"E": num_experts, "k": top_k, "R": units, "n_g": n_group, "k_g": topk_group}
+        return F.value("expected_distinct_units", {"E": num_experts, "k": top_k, "U": units})
+    v = {"E": num_experts, "k": top_k, "U": units, "n_g": n_group, "k_g": topk_group}
     if units % n_group == 0:
         return F.value("expected_distinct_units_grouped", v)
     if n_group % units == 0:
@@ -135,7 +135,7 @@ def _copies(
     loads: list[Exact] = [1] * ep
     text = "balanced routing (exact expectation)"
     if x is not None and ep > 1:
-        other = F.value("imbalance_other_load", {"ep": ep, "X": x})
+        other = F.value("imbalance_other_load", {"ep": ep, "X_imb": x})
         loads = [x, *([other] * (ep - 1))]
         text = f"imbalanced: rank 0 receives {_ratio(x)}× the mean, the others share the rest"
     capacity: int | None = None
@@ -145,7 +145,7 @@ def _copies(
         by_dest = [F.value("loaded_pair_copies", {**base, "u": u}) for u in loads]
         pair = lambda i, jj: by_dest[jj]  # noqa: E731
     else:
-        cap = F.value("expert_capacity", {**base, "F": rc.capacity_factor})
+        cap = F.value("expert_capacity", {**base, "f_cap": rc.capacity_factor})
         assert isinstance(cap, int)
         capacity = cap
         v = {**base, "C": cap}

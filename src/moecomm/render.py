@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from moecomm.results import label, shown, unit
-from moecomm.units import GB, decimal_text, exact_text, gb_text, json_value
+from moecomm.units import GB, decimal_text, exact_text, gb_text, json_value, rate_text, seconds_text
 
 FORMATS = ("table", "json", "csv", "markdown")
 GB_HEADER = "GB (1e9 B)"
@@ -57,6 +57,10 @@ def cell(value: Any, field_unit: str) -> str:
     """Display text of one value in a table cell."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field_unit == "duration" and isinstance(value, int | float):
+        return seconds_text(float(value))
+    if field_unit == "rate" and isinstance(value, int | float):
+        return rate_text(float(value))
     if field_unit == "groups":
         return groups_text(value)
     if value is None:

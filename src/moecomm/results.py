@@ -18,6 +18,8 @@ UNITS = (
     "capacity",
     "flops",
     "seconds",
+    "duration",
+    "rate",
 )
 
 
@@ -42,3 +44,14 @@ def unit(field: dataclasses.Field[Any]) -> str:
 
 def shown(field: dataclasses.Field[Any]) -> bool:
     return bool(field.metadata.get("show", True))
+
+
+def merge(*parts: Any) -> Any:
+    """One result holding the fields of several (e.g. bytes and, with --hardware, their times)."""
+    fields = [
+        (f.name, f.type, dataclasses.field(metadata=f.metadata))
+        for part in parts
+        for f in dataclasses.fields(part)
+    ]
+    cls = dataclasses.make_dataclass(type(parts[0]).__name__, fields, frozen=True)
+    return cls(**{f.name: getattr(p, f.name) for p in parts for f in dataclasses.fields(p)})

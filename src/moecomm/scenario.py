@@ -34,7 +34,7 @@ class Wire:
 
     def _token(self, dtype: DType) -> int:
         if self.scale_block is not None and dtype is DType.FP8:
-            v = F.value("fp8_token_bytes", {"h": self.hidden, "N": self.scale_block})
+            v = F.value("fp8_token_bytes", {"h": self.hidden, "N_sb": self.scale_block})
         else:
             v = F.value("token_bytes", {"h": self.hidden, "beta": dtype.bytes})
         assert isinstance(v, int)

@@ -50,3 +50,17 @@ def gb_text(value: Exact, digits: int = 3) -> str:
 def gib_text(value: Exact, digits: int = 3) -> str:
     """Bytes in binary gibibytes (1 GiB = 2^30 B)."""
     return f"{float(Fraction(value) / GIB):,.{digits}f}"
+
+
+def seconds_text(value: float) -> str:
+    """A duration in µs below 1 ms, in ms below 1 s, else in s."""
+    if value < 1e-3:
+        return f"{value * 1e6:,.2f} µs"
+    if value < 1:
+        return f"{value * 1e3:,.3f} ms"
+    return f"{value:,.3f} s"
+
+
+def rate_text(value: float) -> str:
+    """Bytes per second in decimal GB/s (1 GB = 1e9 B)."""
+    return f"{value / GB:,.1f} GB/s"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from moecomm.cli.base import InputError, build, emit
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
     base_model,
@@ -19,6 +22,7 @@ from moecomm.cli.options import (
 )
 from moecomm.config import CompareConfig
 from moecomm.render import render_rows
+from moecomm.results import merge
 from moecomm.traffic import compare
 
 
@@ -49,6 +53,7 @@ def _sizes(text: str) -> tuple[int, ...]:
     "--sizes", default="1,2,4,8,16,32,64", show_default=True, help="Group sizes M, comma-separated."
 )
 @dtype_option
+@hardware_options
 @format_option
 def command(
     deployment: str | None,
@@ -60,6 +65,7 @@ def command(
     sizes: str,
     dtype_name: str | None,
     fmt: str,
+    **hardware: Any,
 ) -> None:
     """EP against TP bytes per GPU for one batch of S tokens over M GPUs.
 
@@ -68,8 +74,11 @@ def command(
 
     A --deployment fills the model; explicit flags override it.
 
+    With --hardware, adds dispatch_seconds, combine_seconds and allreduce_seconds per size.
+
     Example: moecomm compare --preset deepseek-v3 --tokens 8192 --sizes 4,8,16,32,64
     """
+    hw = pop_hardware(hardware)
     shape = base_model(preset, hf_config, load_deployment(deployment))
     cfg = build(
         CompareConfig,
@@ -90,9 +99,22 @@ def command(
         + ("" if first is None else f" (highlighted: M = {result.rows[first].size})")
         + "."
     )
+    rows: list[Any] = list(result.rows)
+    if hw is not None:
+        from moecomm.timing import compare_times
+
+        assert cfg.top_k is not None
+        rows = [
+            merge(
+                r,
+                compare_times(cfg.tokens, cfg.hidden_size, cfg.top_k, r.size, cfg.dtype.bytes, hw),
+            )
+            for r in result.rows
+        ]
+        caption += " " + hw.caption()
     emit(
         render_rows(
-            result.rows,
+            rows,
             fmt,
             title="EP vs TP per GPU, one MoE layer",
             caption=caption,

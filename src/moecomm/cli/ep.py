@@ -7,8 +7,10 @@ from typing import Any
 import click
 
 from moecomm.cli.base import build, emit
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
+    ROUTING_KEYS,
     deployment_option,
     dtype,
     dtype_choice,
@@ -27,6 +29,7 @@ from moecomm.cli.options import (
 )
 from moecomm.config import EPConfig
 from moecomm.render import render_record
+from moecomm.results import merge
 from moecomm.traffic import ep_traffic
 
 
@@ -41,6 +44,7 @@ from moecomm.traffic import ep_traffic
     "--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype]."
 )
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
+@hardware_options
 @routing_options
 @format_option
 def command(
@@ -59,7 +63,7 @@ def command(
     dispatch_dtype: str | None,
     combine_dtype: str | None,
     fmt: str,
-    **routing: Any,
+    **options: Any,
 ) -> None:
     """EP all-to-all bytes per rank for one MoE layer, balanced routing (the seed's first analysis).
 
@@ -69,13 +73,25 @@ def command(
     A --deployment fills the model, ep, redundant experts and the dispatch/combine dtypes;
     explicit flags (and --preset or --hf-config for the model) override it.
 
-    Routing-aware options (--dedup, --count, --gpus-per-node, --scale-block, --header-bytes,
-    --n-group/--topk-group, --capacity-factor, --pad, --imbalance, --export-matrix) switch to
-    exact expectations under uniform top-k routing; see docs/traffic.md. With a --deployment,
-    its scale block, header bytes and GPUs per node are their defaults.
+    With --hardware, adds dispatch_seconds and combine_seconds: ranks fill nodes, the share of
+    peers on the own node goes over the scale-up link, the rest over the NIC.
+
+    Routing-aware options (--dedup, --count, --gpus-per-node without --hardware, --scale-block,
+    --header-bytes, --n-group/--topk-group, --capacity-factor, --pad, --imbalance,
+    --export-matrix) switch to exact expectations under uniform top-k routing (no times); see
+    docs/traffic.md. With a --deployment, its scale block, header bytes and GPUs per node are
+    their defaults.
 
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
+    # --gpus-per-node serves the time model with --hardware, else the routing-aware split.
+    keys = [k for k in (*ROUTING_KEYS, "export_matrix") if k != "gpus_per_node"]
+    routing = {key: options.pop(key) for key in keys}
+    routing["gpus_per_node"] = options["gpus_per_node"]
+    routed = routing_used(routing)
+    if routed and options["hardware"] is None:
+        options["gpus_per_node"] = None
+    hw = pop_hardware(options)
     dep = load_deployment(deployment)
     cfg = build(
         EPConfig,
@@ -95,18 +111,33 @@ def command(
         },
         FLAGS,
     )
-    if routing_used(routing):
+    if routed:
         from moecomm.cli.routing_view import export, render_traffic
         from moecomm.expected import expected_traffic
 
-        routed = expected_traffic(cfg, resolve_routing(routing, routing_defaults(dep)))
-        export(routing["export_matrix"], [routed])
-        emit(render_traffic([routed], fmt, layered=False))
+        rc = resolve_routing(routing, routing_defaults(dep))
+        result_routed = expected_traffic(cfg, rc)
+        export(routing["export_matrix"], [result_routed])
+        emit(render_traffic([result_routed], fmt, layered=False))
         return
-    result = ep_traffic(cfg)
+    result: Any = ep_traffic(cfg)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
     if result.expectation:
         caption += " Fractions are exact expectations under balanced routing."
+    if hw is not None:
+        from moecomm.timing import ep_times
+
+        times = ep_times(
+            cfg.workload.tokens_per_rank,
+            cfg.model.hidden_size,
+            cfg.model.top_k,
+            cfg.ep,
+            cfg.dispatch_dtype.bytes,
+            cfg.combine_dtype.bytes,
+            hw,
+        )
+        result = merge(result, times)
+        caption += " " + hw.caption()
     emit(render_record(result, fmt, title="EP all-to-all per rank, one MoE layer", caption=caption))
 
 

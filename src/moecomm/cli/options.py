@@ -196,9 +196,6 @@ routing_options = _stack(
         help="wire [default]: bytes that leave the rank; logical: also those to the rank itself "
         "(DeepEP's GB/s convention).",
     ),
-    click.option(
-        "--gpus-per-node", type=int, help="GPUs per node: split bytes into intra- and inter-node."
-    ),
     click.option("--scale-block", type=int, help="fp8: one fp32 scale per N channels (h + 4h/N)."),
     click.option("--header-bytes", type=int, help="Bytes added per dispatched message."),
     click.option("--n-group", type=int, help="Expert groups for group-limited routing."),
@@ -222,7 +219,18 @@ routing_options = _stack(
         help="Write the ranks × ranks byte matrices to FILE (.json or .csv).",
     ),
 )
-"""Options of routing-aware traffic, shared by ``ep`` and ``traffic``; see resolve_routing."""
+"""Options of routing-aware traffic, shared by ``ep`` and ``traffic``; see resolve_routing.
+
+``--gpus-per-node`` (the intra/inter-node split) comes from ``gpus_per_node_option`` or, in
+commands that take ``--hardware``, from the hardware options.
+"""
+
+
+def gpus_per_node_option(fn: Fn) -> Fn:
+    return click.option(
+        "--gpus-per-node", type=int, help="GPUs per node: split bytes into intra- and inter-node."
+    )(fn)
+
 
 ROUTING_KEYS = (
     "dedup",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from moecomm.cli.base import build, emit
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
     base_model,
@@ -21,6 +24,7 @@ from moecomm.cli.options import (
 )
 from moecomm.config import TPConfig
 from moecomm.render import render_record
+from moecomm.results import merge
 from moecomm.traffic import tp_traffic
 
 
@@ -32,6 +36,7 @@ from moecomm.traffic import tp_traffic
 @workload_options
 @click.option("--tp", "tp_size", type=int, help="Tensor-parallel group size.")
 @dtype_option
+@hardware_options
 @format_option
 def command(
     deployment: str | None,
@@ -44,6 +49,7 @@ def command(
     tp_size: int | None,
     dtype_name: str | None,
     fmt: str,
+    **hardware: Any,
 ) -> None:
     """TP all-reduce bytes per rank for one layer output of [b·s, h] (ring algorithm).
 
@@ -51,8 +57,11 @@ def command(
 
     A --deployment fills tp (its attention TP) and the model; explicit flags override it.
 
+    With --hardware, adds allreduce_seconds (ring, ranks filling nodes).
+
     Example: moecomm tp --hidden 7168 --batch 1 --seq 4096 --tp 8
     """
+    hw = pop_hardware(hardware)
     dep = load_deployment(deployment)
     model = base_model(preset, hf_config, dep)
     cfg = build(
@@ -65,6 +74,12 @@ def command(
         },
         FLAGS,
     )
-    result = tp_traffic(cfg)
+    result: Any = tp_traffic(cfg)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
+    if hw is not None:
+        from moecomm.timing import tp_times
+
+        buffer = cfg.workload.tokens_per_rank * cfg.hidden_size * cfg.dtype.bytes
+        result = merge(result, tp_times(buffer, cfg.tp, hw))
+        caption += " " + hw.caption()
     emit(render_record(result, fmt, title="TP all-reduce per rank, one layer", caption=caption))

@@ -17,6 +17,7 @@ from moecomm.cli.options import (
     dtype_option,
     first_given,
     format_option,
+    gpus_per_node_option,
     load_deployment,
     model_options,
     resolve_model,
@@ -43,6 +44,7 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
 @routing_options
+@gpus_per_node_option
 @click.option("--expert-counts", type=_file, help="Per-source expert counts (JSON or CSV).")
 @click.option("--topk-ids", type=_file, help="Chosen expert ids per token per rank (JSON or .npy).")
 @click.option("--placement", type=_file, help="Expert → rank(s) map (JSON).")

@@ -1,21 +1,51 @@
 """The formula layer: every quantity moecomm reports is one named sympy expression here.
 
-Importing this package registers every formula module.
+``value`` evaluates a formula without sympy (see ``values``). Everything else (the registry,
+``get``, ``names``, exact sympy evaluation) imports sympy and every formula module on first use,
+so commands that only need numbers never pay for sympy.
 """
 
-from moecomm.formulas import ep, routing, scaling, tp
-from moecomm.formulas.registry import Formula, evaluate, formula, get, names, to_exact, value
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from moecomm.formulas.values import value
+
+if TYPE_CHECKING:
+    from moecomm.formulas import collectives, compute, ep, memory, routing, scaling, timing, tp
+    from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact
+
+MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "timing", "routing")
+"""Formula modules, in the order their formulas are listed."""
+
+_REGISTRY = ("Formula", "evaluate", "fast", "formula", "get", "names", "to_exact")
 
 __all__ = [
     "Formula",
+    "collectives",
+    "compute",
     "ep",
     "evaluate",
+    "fast",
     "formula",
     "get",
+    "memory",
     "names",
     "routing",
     "scaling",
+    "timing",
     "to_exact",
     "tp",
     "value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REGISTRY:
+        for module in MODULES:
+            importlib.import_module(f"moecomm.formulas.{module}")
+        return getattr(importlib.import_module("moecomm.formulas.registry"), name)
+    if name in MODULES:
+        return importlib.import_module(f"moecomm.formulas.{name}")
+    raise AttributeError(f"module 'moecomm.formulas' has no attribute {name!r}")

@@ -50,14 +50,199 @@ def ep_total_bytes_approx(*, b: Fraction, h: Fraction, k: Fraction, s: Fraction)
     return 4*b*h*k*s
 
 
+def tp_allreduce_bytes(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction, tp: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring all-reduce of the [b·s, h] layer output."""
+    return 2*b*beta*h*s*(tp - 1)/tp
+
+
+def tp_allreduce_bytes_bound(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction) -> Fraction:
+    """The seed's bound on all-reduce bytes per rank, which does not shrink as tp grows."""
+    return 2*b*beta*h*s
+
+
+def scaling_ep_bytes(*, D: Fraction, K: Fraction, M: Fraction, S: Fraction, beta: Fraction) -> Fraction:
+    """Bytes per GPU for EP dispatch plus combine when each of M GPUs holds S/M tokens."""
+    return 2*D*K*S*beta*(M - 1)/M**2
+
+
+def scaling_tp_bytes(*, D: Fraction, M: Fraction, S: Fraction, beta: Fraction) -> Fraction:
+    """Bytes per GPU for the TP all-reduce when all M GPUs hold all S tokens."""
+    return 2*D*S*beta*(M - 1)/M
+
+
+def scaling_ratio(*, K: Fraction, M: Fraction) -> Fraction:
+    """EP bytes over TP bytes per GPU: K/M, so EP moves less once M > K."""
+    return K/M
+
+
+def scaling_crossover_size(*, K: Fraction) -> Fraction:
+    """Smallest integer M at which EP moves fewer bytes per GPU than TP."""
+    return K + 1
+
+
+def allreduce_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring all-reduce of an X-byte buffer."""
+    return X*(2*n - 2)/n
+
+
+def allgather_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring all-gather whose total output is X bytes."""
+    return X*(n - 1)/n
+
+
+def reducescatter_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends in a ring reduce-scatter whose total input is X bytes."""
+    return X*(n - 1)/n
+
+
+def alltoall_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
+    """Bytes each rank sends to other ranks in an all-to-all of an X-byte send buffer."""
+    return X*(n - 1)/n
+
+
+def broadcast_wire_bytes(*, X: Fraction) -> Fraction:
+    """Bytes each rank receives (and forwards) in a pipelined ring broadcast of X bytes."""
+    return X
+
+
+def busbw_factor_allreduce(*, n: Fraction) -> Fraction:
+    """Bus-bandwidth factor of all-reduce: busbw = algbw · 2(n−1)/n."""
+    return (2*n - 2)/n
+
+
+def busbw_factor_allgather(*, n: Fraction) -> Fraction:
+    """Bus-bandwidth factor of all-gather and reduce-scatter: (n−1)/n."""
+    return (n - 1)/n
+
+
+def busbw_factor_alltoall(*, n: Fraction) -> Fraction:
+    """Bus-bandwidth factor of all-to-all: (n−1)/n."""
+    return (n - 1)/n
+
+
+def busbw_factor_broadcast() -> Fraction:
+    """Bus-bandwidth factor of broadcast: 1."""
+    return Fraction(1)
+
+
+def ring_inter_bytes(*, N: Fraction, X: Fraction, g: Fraction) -> Fraction:
+    """Bytes of a ring collective that cross one rank's NIC, given W = its wire bytes (as X)."""
+    return X*min(Fraction(1), Fraction(N - 1))/g
+
+
+def ring_intra_bytes(*, N: Fraction, X: Fraction, g: Fraction) -> Fraction:
+    """Bytes of a ring collective over one rank's scale-up link, given W = its wire bytes (as X)."""
+    return X - X*min(Fraction(1), Fraction(N - 1))/g
+
+
+def alltoall_intra_bytes(*, X: Fraction, g: Fraction, n: Fraction) -> Fraction:
+    """Bytes of a balanced all-to-all that one rank sends to the g−1 other ranks on its node."""
+    return X*(g - 1)/n
+
+
+def alltoall_inter_bytes(*, X: Fraction, g: Fraction, n: Fraction) -> Fraction:
+    """Bytes of a balanced all-to-all that one rank sends to the n−g ranks on other nodes."""
+    return X*(-g + n)/n
+
+
+def alltoall_2dh_intra_bytes(*, X: Fraction, g: Fraction) -> Fraction:
+    """Bytes one rank sends over the scale-up link in the intra-node phase of a 2D all-to-all."""
+    return X*(g - 1)/g
+
+
+def alltoall_2dh_inter_bytes(*, N: Fraction, X: Fraction) -> Fraction:
+    """Bytes one rank sends over its NIC in the inter-node phase of a 2D all-to-all."""
+    return X*(N - 1)/N
+
+
+def ep_intra_bytes(*, b: Fraction, beta: Fraction, ep: Fraction, g: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """EP bytes one rank sends to the other EP ranks on its node (dispatch, or combine, at β)."""
+    return b*beta*h*k*s*(g - 1)/ep
+
+
+def ep_inter_bytes(*, b: Fraction, beta: Fraction, ep: Fraction, g: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """EP bytes one rank sends to EP ranks on other nodes (dispatch, or combine, at β)."""
+    return b*beta*h*k*s*(ep - g)/ep
+
+
+def expert_flops(*, T: Fraction, d_ff: Fraction, d_s: Fraction, etp: Fraction, h: Fraction, k: Fraction, n_s: Fraction) -> Fraction:
+    """Expert GEMM FLOPs of one rank in one MoE layer's forward pass."""
+    return (6*T*d_ff*h*k + 6*T*d_s*h*n_s)/etp
+
+
+def compute_seconds(*, F: Fraction, P: Fraction, eta_c: Fraction) -> Fraction:
+    """Time of F FLOPs at the peak rate times an efficiency."""
+    return F/(P*eta_c)
+
+
+def overlap_exposed_seconds(*, t: Fraction, t_comm: Fraction) -> Fraction:
+    """Communication left exposed when it overlaps the other micro-batch's computation."""
+    return max(Fraction(0), Fraction(-t + t_comm))
+
+
+def ep_decode_layer_seconds_estimate(*, B: Fraction, T: Fraction, beta_c: Fraction, beta_d: Fraction, h: Fraction, k: Fraction) -> Fraction:
+    """DeepSeek's estimate of one decode layer's EP dispatch plus combine over the NIC."""
+    return T*h*k*(beta_c + beta_d)/B
+
+
+def ep_decode_token_seconds_estimate(*, B: Fraction, L: Fraction, T: Fraction, beta_c: Fraction, beta_d: Fraction, h: Fraction, k: Fraction, mu: Fraction) -> Fraction:
+    """DeepSeek's time per output token: the layer estimate over L layers and μ micro-batches."""
+    return L*T*h*k*mu*(beta_c + beta_d)/B
+
+
+def dense_params(*, L: Fraction, L_moe: Fraction, V: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction) -> Fraction:
+    """Parameters outside the routed experts: attention, dense MLPs, shared experts, embeddings."""
+    return L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe)
+
+
+def expert_params_per_gpu(*, E: Fraction, L_moe: Fraction, R: Fraction, d_ff: Fraction, ep: Fraction, etp: Fraction, h: Fraction, pp: Fraction) -> Fraction:
+    """Routed-expert parameters on one GPU, redundant replicas included."""
+    return 3*L_moe*d_ff*h*(E + R)/(ep*etp*pp)
+
+
+def dense_params_per_gpu(*, W_dense: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
+    """Dense parameters on one GPU: sharded by TP and by the pipeline, replicated over DP."""
+    return W_dense/(pp*tp)
+
+
+def inference_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction, V: Fraction, beta_w: Fraction, d_ff: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, ep: Fraction, etp: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
+    """Weight bytes per GPU for inference: all parameters on the GPU at β_w bytes each."""
+    return beta_w*(3*L_moe*d_ff*h*(E + R)/(ep*etp*pp) + (L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp))
+
+
+def train_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction, V: Fraction, d_ff: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, dp: Fraction, edp: Fraction, ep: Fraction, etp: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
+    """Bytes per GPU for mixed-precision Adam training with ZeRO-1 optimizer sharding."""
+    return 3*L_moe*d_ff*h*(4 + 12/edp)*(E + R)/(ep*etp*pp) + (4 + 12/dp)*(L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp)
+
+
+def link_seconds(*, B: Fraction, alpha: Fraction, eta: Fraction, m: Fraction, x: Fraction) -> Fraction:
+    """Time to push x bytes in m sequential messages over one link."""
+    return alpha*m + x/(B*eta)
+
+
+def collective_seconds(*, B_out: Fraction, B_up: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, m_out: Fraction, m_up: Fraction, x_out: Fraction, x_up: Fraction) -> Fraction:
+    """Time of one collective: a fixed latency plus the slower of the scale-up and scale-out links."""
+    return alpha_0 + max(Fraction(alpha_out*m_out + x_out/(B_out*eta)), Fraction(alpha_up*m_up + x_up/(B_up*eta)))
+
+
+def alltoall_2dh_seconds(*, B_out: Fraction, B_up: Fraction, N: Fraction, X: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, g: Fraction) -> Fraction:
+    """Time of a hierarchical 2D all-to-all: an intra-node phase, then an inter-node phase."""
+    return 2*alpha_0 + alpha_out*(N - 1) + alpha_up*(g - 1) + X*(g - 1)/(B_up*eta*g) + X*(N - 1)/(B_out*N*eta)
+
+
+def algbw(*, X: Fraction, t: Fraction) -> Fraction:
+    """Algorithm bandwidth: the nccl-tests buffer size over the time."""
+    return X/t
+
+
 def token_bytes(*, beta: Fraction, h: Fraction) -> Fraction:
     """Bytes of one token copy of h elements of β bytes each."""
     return beta*h
 
 
-def fp8_token_bytes(*, N: Fraction, h: Fraction) -> Fraction:
-    """Bytes of one FP8 token copy with one fp32 scale per N channels: h + 4·h/N."""
-    return h + 4*h/N
+def fp8_token_bytes(*, N_sb: Fraction, h: Fraction) -> Fraction:
+    """Bytes of one FP8 token copy with one fp32 scale per N_sb channels: h + 4·h/N_sb."""
+    return h + 4*h/N_sb
 
 
 def message_bytes(*, hdr: Fraction, w: Fraction) -> Fraction:
@@ -65,39 +250,39 @@ def message_bytes(*, hdr: Fraction, w: Fraction) -> Fraction:
     return hdr + w
 
 
-def lowlatency_dispatch_message_bytes(*, N: Fraction, h: Fraction, hdr: Fraction) -> Fraction:
-    """Bytes of one DeepEP low-latency FP8 dispatch message (7408 B for h 7168, N 128, 16 B header)."""
-    return h + hdr + 4*h/N
+def lowlatency_dispatch_message_bytes(*, N_sb: Fraction, h: Fraction, hdr: Fraction) -> Fraction:
+    """Bytes of one DeepEP low-latency FP8 dispatch message (7408 B for h 7168, N_sb 128, 16 B header)."""
+    return h + hdr + 4*h/N_sb
 
 
-def unit_hit_probability(*, E: Fraction, R: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+def unit_hit_probability(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
     """Probability that a token reaches a given unit (rank or node) under group-limited routing."""
-    return k_g*(1 - _binomial(E*k_g/n_g - E/R, k)/_binomial(E*k_g/n_g, k))/n_g
+    return k_g*(1 - _binomial(E*k_g/n_g - E/U, k)/_binomial(E*k_g/n_g, k))/n_g
 
 
-def unit_hit_probability_multigroup(*, E: Fraction, R: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
-    """Probability that a token reaches a given unit holding n_g/R whole groups (group-limited)."""
-    return 1 - sum((_binomial(n_g/R, j)*_binomial(n_g - n_g/R, -j + k_g)*_binomial(-E*j/n_g + E*k_g/n_g, k)/(_binomial(n_g, k_g)*_binomial(E*k_g/n_g, k)) for j in map(Fraction, range(_whole(0), _whole(n_g/R) + 1))), Fraction(0))
+def unit_hit_probability_multigroup(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Probability that a token reaches a given unit holding n_g/U whole groups (group-limited)."""
+    return 1 - sum((_binomial(n_g/U, j)*_binomial(n_g - n_g/U, -j + k_g)*_binomial(-E*j/n_g + E*k_g/n_g, k)/(_binomial(n_g, k_g)*_binomial(E*k_g/n_g, k)) for j in map(Fraction, range(_whole(0), _whole(n_g/U) + 1))), Fraction(0))
 
 
-def expected_distinct_units(*, E: Fraction, R: Fraction, k: Fraction) -> Fraction:
-    """Expected distinct units (ranks or nodes) one token reaches: R·(1 − C(E − E/R, k)/C(E, k))."""
-    return R*(1 - _binomial(E - E/R, k)/_binomial(E, k))
+def expected_distinct_units(*, E: Fraction, U: Fraction, k: Fraction) -> Fraction:
+    """Expected distinct units (ranks or nodes) one token reaches: U·(1 − C(E − E/U, k)/C(E, k))."""
+    return U*(1 - _binomial(E - E/U, k)/_binomial(E, k))
 
 
-def expected_distinct_other_units(*, E: Fraction, R: Fraction, k: Fraction) -> Fraction:
-    """Expected distinct units one token reaches other than its own: (R−1)·(1 − C(E−E/R,k)/C(E,k))."""
-    return (1 - _binomial(E - E/R, k)/_binomial(E, k))*(R - 1)
+def expected_distinct_other_units(*, E: Fraction, U: Fraction, k: Fraction) -> Fraction:
+    """Expected distinct units one token reaches other than its own: (U−1)·(1 − C(E−E/U,k)/C(E,k))."""
+    return (1 - _binomial(E - E/U, k)/_binomial(E, k))*(U - 1)
 
 
-def expected_distinct_units_grouped(*, E: Fraction, R: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
-    """Expected distinct units one token reaches under group-limited routing: R·p."""
-    return R*k_g*(1 - _binomial(E*k_g/n_g - E/R, k)/_binomial(E*k_g/n_g, k))/n_g
+def expected_distinct_units_grouped(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Expected distinct units one token reaches under group-limited routing: U·p."""
+    return U*k_g*(1 - _binomial(E*k_g/n_g - E/U, k)/_binomial(E*k_g/n_g, k))/n_g
 
 
-def expected_distinct_units_multigroup(*, E: Fraction, R: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
-    """Expected distinct units one token reaches when each unit holds n_g/R whole groups: R·p."""
-    return R*(1 - sum((_binomial(n_g/R, j)*_binomial(n_g - n_g/R, -j + k_g)*_binomial(-E*j/n_g + E*k_g/n_g, k)/(_binomial(n_g, k_g)*_binomial(E*k_g/n_g, k)) for j in map(Fraction, range(_whole(0), _whole(n_g/R) + 1))), Fraction(0)))
+def expected_distinct_units_multigroup(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Expected distinct units one token reaches when each unit holds n_g/U whole groups: U·p."""
+    return U*(1 - sum((_binomial(n_g/U, j)*_binomial(n_g - n_g/U, -j + k_g)*_binomial(-E*j/n_g + E*k_g/n_g, k)/(_binomial(n_g, k_g)*_binomial(E*k_g/n_g, k)) for j in map(Fraction, range(_whole(0), _whole(n_g/U) + 1))), Fraction(0)))
 
 
 def pair_copies(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction) -> Fraction:
@@ -141,7 +326,7 @@ def rank_dedup_copies_sent_inter_node(*, G: Fraction, b: Fraction, ep: Fraction,
 
 
 def node_dedup_pair_copies(*, b: Fraction, p: Fraction, s: Fraction) -> Fraction:
-    """Copies one rank sends over the network to one given node: b·s·p with R = ep/G nodes."""
+    """Copies one rank sends over the network to one given node: b·s·p with U = ep/G nodes."""
     return b*p*s
 
 
@@ -160,9 +345,9 @@ def node_dedup_copies_sent_intra_node(*, G: Fraction, b: Fraction, ep: Fraction,
     return b*ep*p*s*(G + lam - 1)/G
 
 
-def expert_capacity(*, E: Fraction, F: Fraction, b: Fraction, k: Fraction, s: Fraction) -> Fraction:
-    """Expert capacity per source rank: ceil(b·s·k·F/E) copies."""
-    return Fraction(math.ceil(F*b*k*s/E))
+def expert_capacity(*, E: Fraction, b: Fraction, f_cap: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies."""
+    return Fraction(math.ceil(b*f_cap*k*s/E))
 
 
 def padded_pair_copies(*, C: Fraction, E: Fraction, ep: Fraction) -> Fraction:
@@ -190,41 +375,11 @@ def dropped_pair_copies(*, C: Fraction, E: Fraction, b: Fraction, ep: Fraction, 
     return E*max(Fraction(0), Fraction(-C + b*k*s*u/E))/ep
 
 
-def imbalance_other_load(*, X: Fraction, ep: Fraction) -> Fraction:
-    """Load of each non-busiest rank relative to the mean when the busiest carries X times it."""
-    return (-X + ep)/(ep - 1)
+def imbalance_other_load(*, X_imb: Fraction, ep: Fraction) -> Fraction:
+    """Load of each non-busiest rank relative to the mean when the busiest carries X_imb times it."""
+    return (-X_imb + ep)/(ep - 1)
 
 
-def imbalance_busiest_recv_copies(*, X: Fraction, b: Fraction, ep: Fraction, k: Fraction, lam: Fraction, s: Fraction) -> Fraction:
-    """Copies the busiest rank receives per phase: X times the mean (ep − 1 + λ)·b·s·k/ep."""
-    return X*b*k*s*(ep + lam - 1)/ep
-
-
-def tp_allreduce_bytes(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction, tp: Fraction) -> Fraction:
-    """Bytes each rank sends in a ring all-reduce of the [b·s, h] layer output."""
-    return 2*b*beta*h*s*(tp - 1)/tp
-
-
-def tp_allreduce_bytes_bound(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction) -> Fraction:
-    """The seed's bound on all-reduce bytes per rank, which does not shrink as tp grows."""
-    return 2*b*beta*h*s
-
-
-def scaling_ep_bytes(*, D: Fraction, K: Fraction, M: Fraction, S: Fraction, beta: Fraction) -> Fraction:
-    """Bytes per GPU for EP dispatch plus combine when each of M GPUs holds S/M tokens."""
-    return 2*D*K*S*beta*(M - 1)/M**2
-
-
-def scaling_tp_bytes(*, D: Fraction, M: Fraction, S: Fraction, beta: Fraction) -> Fraction:
-    """Bytes per GPU for the TP all-reduce when all M GPUs hold all S tokens."""
-    return 2*D*S*beta*(M - 1)/M
-
-
-def scaling_ratio(*, K: Fraction, M: Fraction) -> Fraction:
-    """EP bytes over TP bytes per GPU: K/M, so EP moves less once M > K."""
-    return K/M
-
-
-def scaling_crossover_size(*, K: Fraction) -> Fraction:
-    """Smallest integer M at which EP moves fewer bytes per GPU than TP."""
-    return K + 1
+def imbalance_busiest_recv_copies(*, X_imb: Fraction, b: Fraction, ep: Fraction, k: Fraction, lam: Fraction, s: Fraction) -> Fraction:
+    """Copies the busiest rank receives per phase: X_imb times the mean (ep − 1 + λ)·b·s·k/ep."""
+    return X_imb*b*k*s*(ep + lam - 1)/ep

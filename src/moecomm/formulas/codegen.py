@@ -13,7 +13,7 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from moecomm.formulas.registry import get, names
+from moecomm.formulas import get, names
 
 TARGET = Path(__file__).with_name("_generated.py")
 
@@ -27,17 +27,17 @@ class _ExactPrinter(PythonCodePrinter):  # type: ignore[misc]
     def _print_Half(self, expr: sp.Rational) -> str:
         return "Fraction(1, 2)"
 
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return "max(" + ", ".join(f"Fraction({self._print(a)})" for a in expr.args) + ")"
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return "min(" + ", ".join(f"Fraction({self._print(a)})" for a in expr.args) + ")"
+
     def _print_floor(self, expr: sp.Expr) -> str:
         return f"math.floor({self._print(expr.args[0])})"
 
     def _print_ceiling(self, expr: sp.Expr) -> str:
         return f"Fraction(math.ceil({self._print(expr.args[0])}))"
-
-    def _print_Min(self, expr: sp.Expr) -> str:
-        return "min({})".format(", ".join(f"Fraction({self._print(a)})" for a in expr.args))
-
-    def _print_Max(self, expr: sp.Expr) -> str:
-        return "max({})".format(", ".join(f"Fraction({self._print(a)})" for a in expr.args))
 
     def _print_binomial(self, expr: sp.Expr) -> str:
         n, r = (self._print(a) for a in expr.args)
@@ -56,6 +56,8 @@ def function_source(name: str) -> str:
     formula = get(name)
     args = ", ".join(f"{s}: Fraction" for s in formula.symbols)
     body = _ExactPrinter({"fully_qualified_modules": False}).doprint(formula.expr)
+    if formula.expr.is_Integer:
+        body = f"Fraction({body})"
     star = "*, " if args else ""
     return (
         f"def {name}({star}{args}) -> Fraction:\n"

@@ -82,22 +82,6 @@ def to_exact(value: sp.Expr) -> Exact:
     raise MoecommError(f"expression did not reduce to a number: {value}")
 
 
-def value(name: str, values: Mapping[str, Exact]) -> Exact:
-    """Evaluate a named formula exactly through its generated evaluator (no sympy work).
-
-    ``values`` maps symbol names to ints or Fractions; extra names are ignored.
-    """
-    from moecomm.formulas import _generated
-
-    fn = getattr(_generated, name)
-    params = fn.__code__.co_varnames[: fn.__code__.co_kwonlyargcount]
-    missing = [p for p in params if p not in values]
-    if missing:
-        raise MoecommError(f"values are missing for {', '.join(missing)}")
-    result = fn(**{p: Fraction(values[p]) for p in params})
-    return normalize(Fraction(result))
-
-
 def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
     """Evaluate exactly: integers and fractions in, an int or a Fraction out."""
     subs = {
@@ -111,3 +95,25 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
     if result.has(sp.Sum):  # finite sums over a substituted range evaluate only on doit()
         result = result.doit()
     return to_exact(result)
+
+
+_FAST: dict[str, Callable[..., float]] = {}
+
+
+def fast(name: str) -> Callable[..., float]:
+    """A float evaluator of a named formula, ``sympy.lambdify``'d once (for sweeps over layouts).
+
+    Checked against ``value`` (exact) in the tests. Builds the sympy expression, so only
+    commands that sweep many candidates (``plan``) use it.
+    """
+    if name not in _FAST:
+        f = get(name)
+        args = f.symbols
+        fn = sp.lambdify(args, f.expr, modules="math")
+        names_ = [str(s) for s in args]
+
+        def call(**values: float) -> float:
+            return float(fn(*(values[n] for n in names_)))
+
+        _FAST[name] = call
+    return _FAST[name]

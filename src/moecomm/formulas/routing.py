@@ -14,14 +14,14 @@ from moecomm.formulas.registry import formula
 from moecomm.formulas.symbols import (
     C,
     E,
-    F,
     G,
-    N,
-    R,
-    X,
+    N_sb,
+    U,
+    X_imb,
     b,
     beta,
     ep,
+    f_cap,
     h,
     hdr,
     j,
@@ -49,12 +49,12 @@ def token_bytes() -> sp.Expr:
 
 @formula(unit="bytes", convention=WIRE_PER_COPY)
 def fp8_token_bytes() -> sp.Expr:
-    """Bytes of one FP8 token copy with one fp32 scale per N channels: h + 4·h/N.
+    """Bytes of one FP8 token copy with one fp32 scale per N_sb channels: h + 4·h/N_sb.
 
     Source: DeepSeek-V3 tech report (arXiv 2412.19437) §3.3, fine-grained FP8 with 1×128 tiles;
     deepseek-ai/DeepEP tests: hidden + hidden / 128 * 4 bytes (7392 B for h = 7168).
     """
-    return token_bytes().xreplace({beta: sp.Integer(1)}) + 4 * h / N
+    return token_bytes().xreplace({beta: sp.Integer(1)}) + 4 * h / N_sb
 
 
 @formula(unit="bytes", convention=WIRE_PER_COPY)
@@ -69,7 +69,7 @@ def message_bytes() -> sp.Expr:
 
 @formula(unit="bytes", convention=WIRE_PER_COPY)
 def lowlatency_dispatch_message_bytes() -> sp.Expr:
-    """Bytes of one DeepEP low-latency FP8 dispatch message (7408 B for h 7168, N 128, 16 B header).
+    """Bytes of one DeepEP low-latency FP8 dispatch message (7408 B for h 7168, N_sb 128, 16 B header).
 
     Source: deepseek-ai/DeepEP tests/test_low_latency.py, num_fp8_bytes.
     """
@@ -84,29 +84,29 @@ def _pool() -> sp.Expr:
     return k_g * E / n_g
 
 
-@formula(unit="ratio", convention="per token; units nested in expert groups (R a multiple of n_g)")
+@formula(unit="ratio", convention="per token; units nested in expert groups (U a multiple of n_g)")
 def unit_hit_probability() -> sp.Expr:
     """Probability that a token reaches a given unit (rank or node) under group-limited routing.
 
     Routing model: the token picks k_g of the n_g expert groups uniformly, then k distinct experts
-    uniformly among the k_g·E/n_g experts of those groups. Experts are contiguous, E/R per unit,
+    uniformly among the k_g·E/n_g experts of those groups. Experts are contiguous, E/U per unit,
     and every unit lies inside one group. The unit is reached when its group is picked and at
-    least one of its E/R experts is chosen. Source: hypergeometric counting; the routing model
+    least one of its E/U experts is chosen. Source: hypergeometric counting; the routing model
     follows DeepSeek-V3's node-limited routing (arXiv 2412.19437 §2.1.2, n_group / topk_group).
     """
     pool = _pool()
-    return k_g / n_g * (1 - sp.binomial(pool - E / R, k) / sp.binomial(pool, k))
+    return k_g / n_g * (1 - sp.binomial(pool - E / U, k) / sp.binomial(pool, k))
 
 
-@formula(unit="ratio", convention="per token; each unit holds n_g/R whole expert groups")
+@formula(unit="ratio", convention="per token; each unit holds n_g/U whole expert groups")
 def unit_hit_probability_multigroup() -> sp.Expr:
-    """Probability that a token reaches a given unit holding n_g/R whole groups (group-limited).
+    """Probability that a token reaches a given unit holding n_g/U whole groups (group-limited).
 
-    Same routing model as unit_hit_probability. If j of the unit's n_g/R groups are picked
+    Same routing model as unit_hit_probability. If j of the unit's n_g/U groups are picked
     (hypergeometric), the unit is missed when all k experts come from the other
     k_g·E/n_g − j·E/n_g experts. Source: hypergeometric counting over the routing model.
     """
-    g = n_g / R
+    g = n_g / U
     pool = _pool()
     term = (
         sp.binomial(g, j)
@@ -118,41 +118,41 @@ def unit_hit_probability_multigroup() -> sp.Expr:
     return 1 - sp.Sum(term, (j, 0, g))
 
 
-@formula(unit="ranks", convention="per token; uniform top-k over E experts on R units")
+@formula(unit="ranks", convention="per token; uniform top-k over E experts on U units")
 def expected_distinct_units() -> sp.Expr:
-    """Expected distinct units (ranks or nodes) one token reaches: R·(1 − C(E − E/R, k)/C(E, k)).
+    """Expected distinct units (ranks or nodes) one token reaches: U·(1 − C(E − E/U, k)/C(E, k)).
 
-    Source: BRIEF.md "Expected distinct destinations" (5.295 for E 256, k 8, R 8);
-    unit_hit_probability without group limits (n_g = k_g = 1), times R.
+    Source: BRIEF.md "Expected distinct destinations" (5.295 for E 256, k 8, U 8);
+    unit_hit_probability without group limits (n_g = k_g = 1), times U.
     """
-    return R * unit_hit_probability().xreplace({n_g: sp.Integer(1), k_g: sp.Integer(1)})
+    return U * unit_hit_probability().xreplace({n_g: sp.Integer(1), k_g: sp.Integer(1)})
 
 
-@formula(unit="ranks", convention="per token; uniform top-k over E experts on R units")
+@formula(unit="ranks", convention="per token; uniform top-k over E experts on U units")
 def expected_distinct_other_units() -> sp.Expr:
-    """Expected distinct units one token reaches other than its own: (R−1)·(1 − C(E−E/R,k)/C(E,k)).
+    """Expected distinct units one token reaches other than its own: (U−1)·(1 − C(E−E/U,k)/C(E,k)).
 
     Source: by symmetry each unit is reached with the same probability (BRIEF.md).
     """
-    return (R - 1) * expected_distinct_units() / R
+    return (U - 1) * expected_distinct_units() / U
 
 
 @formula(unit="ranks", convention="per token; group-limited routing, units nested in groups")
 def expected_distinct_units_grouped() -> sp.Expr:
-    """Expected distinct units one token reaches under group-limited routing: R·p.
+    """Expected distinct units one token reaches under group-limited routing: U·p.
 
-    Source: unit_hit_probability (routing model stated there), summed over the R units.
+    Source: unit_hit_probability (routing model stated there), summed over the U units.
     """
-    return R * unit_hit_probability()
+    return U * unit_hit_probability()
 
 
-@formula(unit="ranks", convention="per token; group-limited routing, n_g/R whole groups per unit")
+@formula(unit="ranks", convention="per token; group-limited routing, n_g/U whole groups per unit")
 def expected_distinct_units_multigroup() -> sp.Expr:
-    """Expected distinct units one token reaches when each unit holds n_g/R whole groups: R·p.
+    """Expected distinct units one token reaches when each unit holds n_g/U whole groups: U·p.
 
-    Source: unit_hit_probability_multigroup (routing model stated there), summed over R units.
+    Source: unit_hit_probability_multigroup (routing model stated there), summed over U units.
     """
-    return R * unit_hit_probability_multigroup()
+    return U * unit_hit_probability_multigroup()
 
 
 # ---- balanced copies per rank, by dedup mode -----------------------------------------------------
@@ -200,7 +200,7 @@ def rank_dedup_pair_copies() -> sp.Expr:
     """Copies one rank sends to one given rank, one per (token, destination rank): b·s·p.
 
     Source: DeepEP intranode dispatch sends a token once to each rank holding a chosen expert;
-    p = unit_hit_probability (or _multigroup) with R = ep.
+    p = unit_hit_probability (or _multigroup) with U = ep.
     """
     return b * s * p
 
@@ -234,11 +234,11 @@ def rank_dedup_copies_sent_inter_node() -> sp.Expr:
 
 @formula(unit="tokens", convention=ROUTED_PER_RANK + "; G GPUs per node; network part")
 def node_dedup_pair_copies() -> sp.Expr:
-    """Copies one rank sends over the network to one given node: b·s·p with R = ep/G nodes.
+    """Copies one rank sends over the network to one given node: b·s·p with U = ep/G nodes.
 
     Source: DeepEP internode dispatch sends a token once per destination node (RDMA), to the
     GPU with the same local index, which forwards it over NVLink. p = unit_hit_probability (or
-    _multigroup) with R = ep/G nodes.
+    _multigroup) with U = ep/G nodes.
     """
     return b * s * p
 
@@ -276,12 +276,12 @@ def node_dedup_copies_sent_intra_node() -> sp.Expr:
 
 @formula(unit="tokens", convention="per expert, per source rank, per MoE layer")
 def expert_capacity() -> sp.Expr:
-    """Expert capacity per source rank: ceil(b·s·k·F/E) copies.
+    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies.
 
     Source: Megatron-Core moe_utils (capacity = ceil(num_tokens · topk · capacity_factor /
     num_experts)); Switch Transformers / GShard define capacity k·f·T/E.
     """
-    return sp.ceiling(b * s * k * F / E)
+    return sp.ceiling(b * s * k * f_cap / E)
 
 
 @formula(unit="tokens", convention=ROUTED_PER_RANK + "; capacity C, with padding")
@@ -337,18 +337,18 @@ def dropped_pair_copies() -> sp.Expr:
 
 @formula(unit="ratio", convention="per rank; one busiest rank, the others share the rest")
 def imbalance_other_load() -> sp.Expr:
-    """Load of each non-busiest rank relative to the mean when the busiest carries X times it.
+    """Load of each non-busiest rank relative to the mean when the busiest carries X_imb times it.
 
-    Source: the rows conserve b·s·k copies: X + (ep − 1)·y = ep.
+    Source: the rows conserve b·s·k copies: X_imb + (ep − 1)·y = ep.
     """
-    return (ep - X) / (ep - 1)
+    return (ep - X_imb) / (ep - 1)
 
 
-@formula(unit="tokens", convention=ROUTED_PER_RANK + "; busiest rank at X times the mean")
+@formula(unit="tokens", convention=ROUTED_PER_RANK + "; busiest rank at X_imb times the mean")
 def imbalance_busiest_recv_copies() -> sp.Expr:
-    """Copies the busiest rank receives per phase: X times the mean (ep − 1 + λ)·b·s·k/ep.
+    """Copies the busiest rank receives per phase: X_imb times the mean (ep − 1 + λ)·b·s·k/ep.
 
     Source: definition of the imbalance factor max/mean (Tutel, arXiv 2206.03382, reports up
     to 4.38×).
     """
-    return (ep - 1 + lam) * X * pair_copies()
+    return (ep - 1 + lam) * X_imb * pair_copies()

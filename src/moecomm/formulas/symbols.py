@@ -20,17 +20,17 @@ beta_c = sp.Symbol("beta_c", **_pos)
 
 # Routing-aware traffic (docs/traffic.md): wire formats, destinations, capacity, imbalance.
 _nonneg = {"nonnegative": True, "integer": True}
-N = sp.Symbol("N", **_pos)
+N_sb = sp.Symbol("N_sb", **_pos)
 w = sp.Symbol("w", **_pos)
 hdr = sp.Symbol("hdr", **_nonneg)
-R = sp.Symbol("R", **_pos)
+U = sp.Symbol("U", **_pos)
 G = sp.Symbol("G", **_pos)
 n_g = sp.Symbol("n_g", **_pos)
 k_g = sp.Symbol("k_g", **_pos)
 lam = sp.Symbol("lam", **_nonneg)
-F = sp.Symbol("F", positive=True, rational=True)
+f_cap = sp.Symbol("f_cap", positive=True, rational=True)
 u = sp.Symbol("u", nonnegative=True, rational=True)
-X = sp.Symbol("X", positive=True, rational=True)
+X_imb = sp.Symbol("X_imb", positive=True, rational=True)
 C = sp.Symbol("C", **_nonneg)
 j = sp.Symbol("j", **_nonneg)
 p = sp.Symbol("p", nonnegative=True, rational=True)
@@ -40,6 +40,55 @@ S = sp.Symbol("S", **_pos)
 D = sp.Symbol("D", **_pos)
 K = sp.Symbol("K", **_pos)
 M = sp.Symbol("M", **_pos)
+
+# Collectives and links (nccl-tests conventions): n ranks, g of them per node, N nodes.
+n = sp.Symbol("n", **_pos)
+g = sp.Symbol("g", **_pos)
+N = sp.Symbol("N", **_pos)
+X = sp.Symbol("X", **_pos)
+x = sp.Symbol("x", nonnegative=True)
+m = sp.Symbol("m", nonnegative=True)
+alpha = sp.Symbol("alpha", nonnegative=True)
+alpha_0 = sp.Symbol("alpha_0", nonnegative=True)
+alpha_up = sp.Symbol("alpha_up", nonnegative=True)
+alpha_out = sp.Symbol("alpha_out", nonnegative=True)
+B = sp.Symbol("B", positive=True)
+B_up = sp.Symbol("B_up", positive=True)
+B_out = sp.Symbol("B_out", positive=True)
+eta = sp.Symbol("eta", positive=True)
+x_up = sp.Symbol("x_up", nonnegative=True)
+x_out = sp.Symbol("x_out", nonnegative=True)
+m_up = sp.Symbol("m_up", nonnegative=True)
+m_out = sp.Symbol("m_out", nonnegative=True)
+t = sp.Symbol("t", positive=True)
+t_comm = sp.Symbol("t_comm", nonnegative=True)
+
+# Compute and the whole step.
+T = sp.Symbol("T", positive=True)
+d_ff = sp.Symbol("d_ff", **_pos)
+d_s = sp.Symbol("d_s", nonnegative=True, integer=True)
+n_s = sp.Symbol("n_s", nonnegative=True, integer=True)
+F_ops = sp.Symbol("F", nonnegative=True)
+P_peak = sp.Symbol("P", positive=True)
+eta_c = sp.Symbol("eta_c", positive=True)
+L = sp.Symbol("L", **_pos)
+mu = sp.Symbol("mu", **_pos)
+
+# Memory per GPU (capacity planning).
+R = sp.Symbol("R", nonnegative=True, integer=True)
+L_moe = sp.Symbol("L_moe", nonnegative=True, integer=True)
+W_dense = sp.Symbol("W_dense", nonnegative=True, integer=True)
+etp = sp.Symbol("etp", **_pos)
+pp = sp.Symbol("pp", **_pos)
+dp = sp.Symbol("dp", **_pos)
+edp = sp.Symbol("edp", **_pos)
+n_h = sp.Symbol("n_h", **_pos)
+n_kv = sp.Symbol("n_kv", **_pos)
+d_h = sp.Symbol("d_h", **_pos)
+d_i = sp.Symbol("d_i", nonnegative=True, integer=True)
+V = sp.Symbol("V", nonnegative=True, integer=True)
+beta_w = sp.Symbol("beta_w", positive=True)
+beta_o = sp.Symbol("beta_o", nonnegative=True)
 
 DESCRIPTIONS: dict[sp.Symbol, str] = {
     b: "micro-batch per rank",
@@ -52,23 +101,66 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     beta: "bytes per element",
     beta_d: "bytes per element, dispatch",
     beta_c: "bytes per element, combine",
-    N: "channels per fp32 scale (fp8 scale block)",
+    N_sb: "channels per fp32 scale (fp8 scale block)",
     w: "bytes of one token copy on the wire",
     hdr: "header bytes per dispatched message",
-    R: "destination units (ranks or nodes), experts spread evenly over them",
+    U: "destination units (ranks or nodes), experts spread evenly over them",
     G: "GPUs per node",
     n_g: "expert groups (n_group)",
     k_g: "groups a token may reach (topk_group)",
     lam: "1 to count traffic to the rank itself (logical), 0 for wire",
-    F: "capacity factor",
+    f_cap: "capacity factor",
     u: "load on a destination rank's experts relative to the mean",
-    X: "imbalance: busiest rank's received copies over the mean",
+    X_imb: "imbalance: busiest rank's received copies over the mean",
     p: "probability that a token reaches a given rank or node",
     C: "expert capacity (copies per expert per source rank)",
     S: "tokens in the global batch",
     D: "hidden size",
     K: "experts per token (top-K)",
     M: "GPUs (EP or TP size)",
+    n: "ranks in the collective",
+    g: "ranks of the group on one node (scale-up domain)",
+    N: "nodes the group spans",
+    X: "buffer bytes as nccl-tests counts them",
+    x: "bytes over one link",
+    m: "sequential messages (steps) over one link",
+    alpha: "latency per message, seconds",
+    alpha_0: "fixed latency per collective, seconds",
+    alpha_up: "scale-up latency per message, seconds",
+    alpha_out: "scale-out latency per message, seconds",
+    B: "link bandwidth, bytes/s per direction",
+    B_up: "scale-up bandwidth per GPU, bytes/s per direction",
+    B_out: "scale-out bandwidth per GPU, bytes/s per direction",
+    eta: "link efficiency (achieved / used bandwidth)",
+    x_up: "bytes over the scale-up link",
+    x_out: "bytes over the scale-out link",
+    m_up: "messages over the scale-up link",
+    m_out: "messages over the scale-out link",
+    t: "time, seconds",
+    t_comm: "communication time, seconds",
+    T: "tokens per rank",
+    d_ff: "intermediate size of one routed expert",
+    d_s: "intermediate size of one shared expert",
+    n_s: "shared experts",
+    F_ops: "floating-point operations",
+    P_peak: "peak FLOP/s",
+    eta_c: "compute efficiency (achieved / peak)",
+    L: "layers",
+    mu: "micro-batches overlapped",
+    R: "redundant expert replicas",
+    L_moe: "MoE layers",
+    W_dense: "dense (non-expert) parameters",
+    etp: "expert tensor-parallel size",
+    pp: "pipeline-parallel size",
+    dp: "attention data-parallel size",
+    edp: "expert data-parallel size",
+    n_h: "attention heads",
+    n_kv: "key-value heads",
+    d_h: "head dimension",
+    d_i: "intermediate size of the dense MLP",
+    V: "vocabulary size",
+    beta_w: "bytes per weight",
+    beta_o: "bytes of optimizer state and gradients per parameter",
 }
 
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -78,9 +170,38 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     beta_d: r"\beta_{\mathrm{d}}",
     beta_c: r"\beta_{\mathrm{c}}",
     hdr: r"H_{\mathrm{hdr}}",
+    N_sb: r"N_{\mathrm{sb}}",
+    f_cap: r"f_{\mathrm{cap}}",
+    X_imb: r"X_{\mathrm{imb}}",
     n_g: r"n_{\mathrm{g}}",
     k_g: r"k_{\mathrm{g}}",
     lam: r"\lambda",
+    alpha_0: r"\alpha_{0}",
+    alpha_up: r"\alpha_{\mathrm{up}}",
+    alpha_out: r"\alpha_{\mathrm{out}}",
+    B_up: r"B_{\mathrm{up}}",
+    B_out: r"B_{\mathrm{out}}",
+    x_up: r"x_{\mathrm{up}}",
+    x_out: r"x_{\mathrm{out}}",
+    m_up: r"m_{\mathrm{up}}",
+    m_out: r"m_{\mathrm{out}}",
+    eta_c: r"\eta_{\mathrm{c}}",
+    t_comm: r"t_{\mathrm{comm}}",
+    d_ff: r"d_{\mathrm{ff}}",
+    d_s: r"d_{\mathrm{s}}",
+    n_s: r"n_{\mathrm{s}}",
+    L_moe: r"L_{\mathrm{moe}}",
+    W_dense: r"W_{\mathrm{dense}}",
+    etp: r"\mathit{etp}",
+    pp: r"\mathit{pp}",
+    dp: r"\mathit{dp}",
+    edp: r"\mathit{edp}",
+    n_h: r"n_{\mathrm{h}}",
+    n_kv: r"n_{\mathrm{kv}}",
+    d_h: r"d_{\mathrm{h}}",
+    d_i: r"d_{\mathrm{i}}",
+    beta_w: r"\beta_{\mathrm{w}}",
+    beta_o: r"\beta_{\mathrm{o}}",
 }
 
 BY_NAME: dict[str, sp.Symbol] = {str(sym): sym for sym in DESCRIPTIONS}

@@ -1,0 +1,83 @@
+"""Expert GEMM work per rank and its time, beside the communication it may hide."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from moecomm.formulas.conventions import COMPUTE_PER_RANK
+from moecomm.formulas.registry import formula
+from moecomm.formulas.symbols import (
+    B,
+    F_ops,
+    L,
+    P_peak,
+    T,
+    beta_c,
+    beta_d,
+    d_ff,
+    d_s,
+    eta_c,
+    etp,
+    h,
+    k,
+    mu,
+    n_s,
+    t,
+    t_comm,
+)
+
+
+@formula(unit="count", convention=COMPUTE_PER_RANK + "; FLOPs")
+def expert_flops() -> sp.Expr:
+    """Expert GEMM FLOPs of one rank in one MoE layer's forward pass.
+
+    Source: a gated expert has three h × d_ff matrices (gate, up, down; DeepSeek-V3 config.json
+    moe_intermediate_size), 2 FLOPs per multiply-add (Kaplan et al. arXiv 2001.08361 §2.1: ≈ 2N
+    per token). Balanced routing gives each rank T·k (token, expert) pairs; shared experts run on
+    the rank's own T tokens; expert TP splits each matrix over etp ranks.
+    """
+    routed = 2 * 3 * h * d_ff * T * k
+    shared = 2 * 3 * h * d_s * n_s * T
+    return (routed + shared) / etp
+
+
+@formula(unit="seconds", convention=COMPUTE_PER_RANK)
+def compute_seconds() -> sp.Expr:
+    """Time of F FLOPs at the peak rate times an efficiency.
+
+    Source: roofline at a fixed fraction of peak (Williams et al., CACM 2009); peak from the
+    hardware preset's datasheet figure.
+    """
+    return F_ops / (P_peak * eta_c)
+
+
+@formula(unit="seconds", convention="per micro-batch; two-micro-batch overlap")
+def overlap_exposed_seconds() -> sp.Expr:
+    """Communication left exposed when it overlaps the other micro-batch's computation.
+
+    Source: DeepSeek-V3 tech report arXiv 2412.19437 §3.4.1/§3.4.2: two micro-batches run at
+    once, the attention and MoE of one overlapping the dispatch and combine of the other; the
+    all-to-all is hidden when it takes no longer than that computation.
+    """
+    return sp.Max(0, t_comm - t)
+
+
+@formula(unit="seconds", convention="per MoE layer; DeepSeek's decode estimate")
+def ep_decode_layer_seconds_estimate() -> sp.Expr:
+    """DeepSeek's estimate of one decode layer's EP dispatch plus combine over the NIC.
+
+    Source: Zhao et al., 'Insights into DeepSeek-V3' (ISCA '25, arXiv 2505.09343), inference-speed
+    discussion: (1 B + 2 B) × 32 tokens × 9 experts × 7K / 50 GB/s = 120.96 µs — FP8 dispatch,
+    BF16 combine, every (token, expert) selection crossing the 400 Gb/s NIC.
+    """
+    return (beta_d + beta_c) * T * k * h / B
+
+
+@formula(unit="seconds", convention="per output token; DeepSeek's decode estimate")
+def ep_decode_token_seconds_estimate() -> sp.Expr:
+    """DeepSeek's time per output token: the layer estimate over L layers and μ micro-batches.
+
+    Source: arXiv 2505.09343, same passage: with two micro-batches computation and communication
+    alternate, so each layer costs 2 × 120.96 µs; over 61 layers 14.76 ms per token.
+    """
+    return ep_decode_layer_seconds_estimate() * L * mu

@@ -1,0 +1,391 @@
+"""Times of collectives on real hardware, evaluated from the formula layer's time model.
+
+The interface is small on purpose, so that any byte count can be timed:
+
+- ``links(ref, ...)`` resolves a hardware preset (or TOML file) and overrides into ``Links``;
+- ``alltoall_seconds(intra_bytes, inter_bytes, links, intra_peers=, inter_peers=)`` times an
+  all-to-all from the busiest rank's max(send, recv) bytes on each link;
+- ``collective(kind, nbytes, ranks, links)`` times one NCCL collective under nccl-tests'
+  conventions, with algbw and busbw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from moecomm import formulas as F
+from moecomm import presets as P
+from moecomm.errors import MoecommError
+from moecomm.formulas import conventions
+from moecomm.results import convention_field, quantity
+from moecomm.units import GB, Exact
+
+Kind = Literal["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"]
+KINDS: tuple[Kind, ...] = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast")
+Algorithm = Literal["ring", "flat", "2dh"]
+
+DATASHEET_EFFICIENCY = Fraction(370, 450)
+"""Used on a link whose preset has no achieved figure: NCCL's effective NVLink rate over the line
+rate, 370 of 450 GB/s ('protocol overhead ~20%', NVIDIA/nccl-tests issue #212)."""
+
+_WIRE = {
+    "all-reduce": ("allreduce_wire_bytes", "busbw_factor_allreduce", 2),
+    "all-gather": ("allgather_wire_bytes", "busbw_factor_allgather", 1),
+    "reduce-scatter": ("reducescatter_wire_bytes", "busbw_factor_allgather", 1),
+    "broadcast": ("broadcast_wire_bytes", "busbw_factor_broadcast", 1),
+    "all-to-all": ("alltoall_wire_bytes", "busbw_factor_alltoall", 1),
+}
+"""Wire-bytes formula, bus-bandwidth factor and ring passes (steps per rank) of each kind."""
+
+BUFFER = {
+    "all-reduce": "the buffer on each rank (input = output)",
+    "all-gather": "the total output (each rank contributes bytes/ranks)",
+    "reduce-scatter": "the total input (each rank keeps bytes/ranks)",
+    "all-to-all": "each rank's send buffer (bytes/ranks to every rank, itself included)",
+    "broadcast": "the buffer, from one root",
+}
+"""What --bytes counts for each kind, as nccl-tests' size column counts it."""
+
+
+@dataclass(frozen=True)
+class Links:
+    """Link parameters of one hardware as the time model uses them, with their sources."""
+
+    name: str
+    gpus_per_node: int
+    bw_up: float
+    """Scale-up bytes/s per GPU per direction: achieved where published, else datasheet × 37/45."""
+    bw_out: float
+    latency_up: float
+    latency_out: float
+    base_latency: float
+    efficiency: float
+    memory_bytes: int
+    bf16_flops: int
+    fp8_flops: int | None
+    notes: tuple[str, ...]
+
+    def values(self) -> dict[str, Exact]:
+        """The symbol values of collective_seconds that come from the hardware."""
+        return {
+            "B_up": _exact(self.bw_up),
+            "B_out": _exact(self.bw_out),
+            "alpha_up": _exact(self.latency_up),
+            "alpha_out": _exact(self.latency_out),
+            "alpha_0": _exact(self.base_latency),
+            "eta": _exact(self.efficiency),
+        }
+
+    def caption(self) -> str:
+        """Where every number of the time model came from: named in every time output."""
+        return (
+            f"Hardware {self.name}: scale-up {self.bw_up / GB:g} GB/s, scale-out "
+            f"{self.bw_out / GB:g} GB/s per GPU per direction; latency {self.latency_up * 1e6:g} µs "
+            f"(scale-up) / {self.latency_out * 1e6:g} µs (scale-out) per message + "
+            f"{self.base_latency * 1e6:g} µs per collective; efficiency {self.efficiency:g}; "
+            f"{self.gpus_per_node} GPUs per node"
+            + ("" if not self.notes else " (" + "; ".join(self.notes) + ")")
+            + ". GB = 1e9 B."
+        )
+
+
+def _exact(value: float | int) -> Exact:
+    return Fraction(value) if isinstance(value, float) else value
+
+
+def links(
+    ref: str,
+    *,
+    bw_intra: float | None = None,
+    bw_inter: float | None = None,
+    latency_intra: float | None = None,
+    latency_inter: float | None = None,
+    efficiency: float | None = None,
+    gpus_per_node: int | None = None,
+) -> Links:
+    """Resolve a hardware preset name or TOML file, then apply the explicit overrides."""
+    preset = P.load(P.HARDWARE, ref)
+    hw = preset.hardware
+    notes: list[str] = []
+
+    def bandwidth(achieved: int | None, datasheet: int, what: str) -> float:
+        if achieved is not None:
+            return float(achieved)
+        notes.append(f"{what}: datasheet × 370/450 (nccl-tests #212)")
+        return float(datasheet * DATASHEET_EFFICIENCY)
+
+    bw_up = bandwidth(
+        hw.scale_up_achieved_bytes_per_second, hw.scale_up_bytes_per_second, "scale-up"
+    )
+    bw_out = bandwidth(
+        hw.scale_out_achieved_bytes_per_second, hw.scale_out_bytes_per_second, "scale-out"
+    )
+    missing = [
+        name
+        for name, v in (
+            ("scale-up", hw.scale_up_latency_seconds),
+            ("scale-out", hw.scale_out_latency_seconds),
+        )
+        if v is None
+    ]
+    if missing:
+        notes.append(f"no published {' and '.join(missing)} latency: 0")
+    overrides = {
+        "--bw-intra": bw_intra,
+        "--bw-inter": bw_inter,
+        "--latency-intra": latency_intra,
+        "--latency-inter": latency_inter,
+        "--efficiency": efficiency,
+        "--gpus-per-node": gpus_per_node,
+    }
+    for flag, value in overrides.items():
+        if value is None:
+            continue
+        if flag == "--efficiency" and not 0 < value <= 1:
+            raise MoecommError(f"--efficiency must be in (0, 1]; got {value:g}")
+        if flag.startswith("--latency") and value < 0:
+            raise MoecommError(f"{flag} must be at least 0; got {value:g}")
+        if not flag.startswith("--latency") and value <= 0:
+            raise MoecommError(f"{flag} must be positive; got {value:g}")
+        notes.append(f"{flag} {value:g}")
+    return Links(
+        name=preset.name,
+        gpus_per_node=gpus_per_node or hw.gpus_per_node,
+        bw_up=bw_intra if bw_intra is not None else bw_up,
+        bw_out=bw_inter if bw_inter is not None else bw_out,
+        latency_up=_pick(latency_intra, hw.scale_up_latency_seconds),
+        latency_out=_pick(latency_inter, hw.scale_out_latency_seconds),
+        base_latency=hw.base_latency_seconds or 0.0,
+        efficiency=_pick(efficiency, hw.efficiency, 1.0),
+        memory_bytes=hw.memory_bytes,
+        bf16_flops=hw.bf16_dense_flops,
+        fp8_flops=hw.fp8_dense_flops,
+        notes=tuple(notes),
+    )
+
+
+def _pick(*values: float | None, default: float = 0.0) -> float:
+    for v in values:
+        if v is not None:
+            return float(v)
+    return default
+
+
+def placement(ranks: int, per_node: int) -> tuple[int, int]:
+    """(g, N): ranks of a contiguous group on one node, and nodes it spans."""
+    if ranks <= per_node:
+        return ranks, 1
+    if ranks % per_node:
+        raise MoecommError(
+            f"ranks must be at most, or a multiple of, the GPUs per node ({per_node}); got {ranks}"
+        )
+    return per_node, ranks // per_node
+
+
+def link_time(
+    x_up: Exact, x_out: Exact, m_up: int, m_out: int, hw: Links, *, base: bool = True
+) -> float:
+    """collective_seconds for given bytes and messages on each link."""
+    values = {**hw.values(), "x_up": x_up, "x_out": x_out, "m_up": m_up, "m_out": m_out}
+    if not base:
+        values["alpha_0"] = 0
+    return float(F.value("collective_seconds", values))
+
+
+def alltoall_seconds(
+    intra_bytes: Exact,
+    inter_bytes: Exact,
+    hw: Links,
+    *,
+    intra_peers: int,
+    inter_peers: int,
+    per_peer_latency: bool = True,
+) -> float:
+    """Time of an all-to-all given the busiest rank's max(send, recv) bytes on each link.
+
+    ``intra_peers`` ranks are reached over the scale-up link, ``inter_peers`` over the NIC; both
+    links run at once and the slower sets the time (collective_seconds). With
+    ``per_peer_latency`` (NCCL's all-to-all: one send/recv pair per peer) each peer costs one
+    latency; without it (GPU-initiated kernels such as DeepEP, all messages in flight together)
+    each link costs one latency.
+    """
+    if per_peer_latency:
+        m_up, m_out = intra_peers, inter_peers
+    else:
+        m_up, m_out = min(intra_peers, 1), min(inter_peers, 1)
+    return link_time(intra_bytes, inter_bytes, m_up, m_out, hw)
+
+
+def ring_seconds(kind: Kind, nbytes: Exact, ranks: int, hw: Links, per_node: int) -> float:
+    """Time of a ring collective of an nccl-tests-size buffer over ranks spread per_node a node."""
+    wire, _, passes = _WIRE[kind]
+    g, nodes = placement(ranks, per_node)
+    w = F.value(wire, {"X": nbytes, "n": ranks})
+    parts = {"X": w, "g": g, "N": nodes}
+    x_up, x_out = F.value("ring_intra_bytes", parts), F.value("ring_inter_bytes", parts)
+    steps = ranks - 1
+    m_out = passes * (nodes - 1)
+    m_up = passes * steps - m_out
+    return link_time(x_up, x_out, m_up, m_out, hw)
+
+
+@dataclass(frozen=True)
+class CollectiveResult:
+    """Time, algbw and busbw of one collective under nccl-tests' conventions."""
+
+    convention: str = convention_field()
+    kind: str = quantity("collective", "text")
+    algorithm: str = quantity("algorithm", "text")
+    ranks: int = quantity("ranks n", "ranks")
+    gpus_per_node: int = quantity("GPUs per node", "ranks")
+    nodes: int = quantity("nodes", "count")
+    bytes: int = quantity("size (nccl-tests)", "bytes")
+    buffer: str = quantity("size counts", "text", show=False)
+    wire_bytes_per_rank: Exact = quantity("bytes sent per rank", "bytes")
+    intra_bytes_per_rank: Exact = quantity("scale-up bytes (busiest rank)", "bytes")
+    inter_bytes_per_rank: Exact = quantity("scale-out bytes (busiest rank)", "bytes")
+    seconds: float = quantity("time", "duration")
+    algbw_bytes_per_second: float = quantity("algbw", "rate")
+    busbw_bytes_per_second: float = quantity("busbw", "rate")
+    busbw_factor: Exact = quantity("busbw factor", "ratio")
+    hardware: str = quantity("hardware", "text", show=False)
+    efficiency: float = quantity("efficiency", "ratio", show=False)
+
+
+def collective(
+    kind: Kind, nbytes: int, ranks: int, hw: Links, *, algorithm: Algorithm | None = None
+) -> CollectiveResult:
+    """One collective of ``nbytes`` (nccl-tests size) over ``ranks`` ranks on ``hw``."""
+    if kind not in KINDS:
+        raise MoecommError(f"collective must be one of {', '.join(KINDS)}; got {kind!r}")
+    algo: Algorithm = algorithm or ("flat" if kind == "all-to-all" else "ring")
+    if (kind == "all-to-all") != (algo in ("flat", "2dh")):
+        allowed = "flat, 2dh" if kind == "all-to-all" else "ring"
+        raise MoecommError(f"--algorithm for {kind} must be one of {allowed}; got {algo!r}")
+    g, nodes = placement(ranks, hw.gpus_per_node)
+    wire_name, factor_name, _ = _WIRE[kind]
+    wire = F.value(wire_name, {"X": nbytes, "n": ranks})
+    factor = F.value(factor_name, {"n": ranks})
+    v: dict[str, Exact] = {"X": nbytes, "n": ranks, "g": g, "N": nodes}
+    if algo == "ring":
+        parts = {"X": wire, "g": g, "N": nodes}
+        x_up, x_out = F.value("ring_intra_bytes", parts), F.value("ring_inter_bytes", parts)
+        seconds = ring_seconds(kind, nbytes, ranks, hw, hw.gpus_per_node)
+    elif algo == "flat":
+        x_up, x_out = F.value("alltoall_intra_bytes", v), F.value("alltoall_inter_bytes", v)
+        seconds = alltoall_seconds(x_up, x_out, hw, intra_peers=g - 1, inter_peers=ranks - g)
+    else:
+        x_up, x_out = F.value("alltoall_2dh_intra_bytes", v), F.value("alltoall_2dh_inter_bytes", v)
+        seconds = float(F.value("alltoall_2dh_seconds", {**hw.values(), **v}))
+    return CollectiveResult(
+        convention=f"{conventions.COLLECTIVE_PER_RANK}; {conventions.LINK_TIME}",
+        kind=kind,
+        algorithm=algo,
+        ranks=ranks,
+        gpus_per_node=hw.gpus_per_node,
+        nodes=nodes,
+        bytes=nbytes,
+        buffer=BUFFER[kind],
+        wire_bytes_per_rank=wire,
+        intra_bytes_per_rank=x_up,
+        inter_bytes_per_rank=x_out,
+        seconds=seconds,
+        algbw_bytes_per_second=nbytes / seconds,
+        busbw_bytes_per_second=float(nbytes * Fraction(factor)) / seconds,
+        busbw_factor=factor,
+        hardware=hw.name,
+        efficiency=hw.efficiency,
+    )
+
+
+@dataclass(frozen=True)
+class EPTimes:
+    """Time of one MoE layer's dispatch and combine, from the per-rank bytes on each link."""
+
+    ep_ranks_per_node: int = quantity("EP ranks per node (g)", "ranks")
+    dispatch_intra_bytes_per_rank: Exact = quantity("dispatch bytes over scale-up", "bytes")
+    dispatch_inter_bytes_per_rank: Exact = quantity("dispatch bytes over scale-out", "bytes")
+    combine_intra_bytes_per_rank: Exact = quantity("combine bytes over scale-up", "bytes")
+    combine_inter_bytes_per_rank: Exact = quantity("combine bytes over scale-out", "bytes")
+    dispatch_seconds: float = quantity("dispatch time", "duration")
+    combine_seconds: float = quantity("combine time", "duration")
+    hardware: str = quantity("hardware", "text", show=False)
+    efficiency: float = quantity("efficiency", "ratio", show=False)
+
+
+def ep_ranks_per_node(ep: int, per_node: int, stride: int = 1) -> int:
+    """EP ranks on one node when EP ranks sit ``stride`` apart (etp, Megatron order)."""
+    return max(1, min(ep, per_node // stride))
+
+
+def ep_link_times(
+    tokens: Exact, hidden: int, topk: int, ep: int, beta: int, hw: Links, per_node: int
+) -> tuple[Exact, Exact, float]:
+    """(intra bytes, inter bytes, seconds) of one balanced EP all-to-all of tokens·k rows of h·β.
+
+    Timed as DeepEP's kernels run: all messages in flight at once, one latency per link.
+    """
+    if ep > per_node and ep % per_node:
+        raise MoecommError(
+            f"ep must be at most, or a multiple of, the EP ranks per node ({per_node}); got {ep}"
+        )
+    v: dict[str, Exact] = {"b": tokens, "s": 1, "k": topk, "h": hidden, "beta": beta}
+    v.update({"ep": ep, "g": per_node})
+    intra, inter = F.value("ep_intra_bytes", v), F.value("ep_inter_bytes", v)
+    seconds = alltoall_seconds(
+        intra,
+        inter,
+        hw,
+        intra_peers=per_node - 1,
+        inter_peers=ep - per_node,
+        per_peer_latency=False,
+    )
+    return intra, inter, seconds
+
+
+def ep_times(
+    tokens: int, hidden: int, topk: int, ep: int, beta_d: int, beta_c: int, hw: Links
+) -> EPTimes:
+    """Dispatch and combine times of the seed's balanced EP all-to-all (ranks fill nodes)."""
+    g = ep_ranks_per_node(ep, hw.gpus_per_node)
+    d_up, d_out, d_s = ep_link_times(tokens, hidden, topk, ep, beta_d, hw, g)
+    c_up, c_out, c_s = ep_link_times(tokens, hidden, topk, ep, beta_c, hw, g)
+    return EPTimes(g, d_up, d_out, c_up, c_out, d_s, c_s, hw.name, hw.efficiency)
+
+
+@dataclass(frozen=True)
+class TPTimes:
+    """Time of one TP all-reduce of the layer output."""
+
+    allreduce_seconds: float = quantity("all-reduce time (ring)", "duration")
+    hardware: str = quantity("hardware", "text", show=False)
+    efficiency: float = quantity("efficiency", "ratio", show=False)
+
+
+def tp_times(buffer_bytes: int, tp: int, hw: Links) -> TPTimes:
+    """Ring all-reduce of the [tokens, h] buffer over tp ranks filling nodes."""
+    return TPTimes(
+        ring_seconds("all-reduce", buffer_bytes, tp, hw, hw.gpus_per_node), hw.name, hw.efficiency
+    )
+
+
+@dataclass(frozen=True)
+class CompareTimes:
+    """EP and TP times at one group size M of the seed's second analysis."""
+
+    dispatch_seconds: float = quantity("EP dispatch", "duration")
+    combine_seconds: float = quantity("EP combine", "duration")
+    allreduce_seconds: float = quantity("TP all-reduce", "duration")
+    ep_faster: bool = quantity("EP faster", "flag")
+
+
+def compare_times(
+    tokens: int, hidden: int, topk: int, size: int, beta: int, hw: Links
+) -> CompareTimes:
+    """EP dispatch/combine of S/M tokens per GPU against the all-reduce of all S tokens."""
+    g = ep_ranks_per_node(size, hw.gpus_per_node)
+    _, _, a2a = ep_link_times(Fraction(tokens, size), hidden, topk, size, beta, hw, g)
+    ar = ring_seconds("all-reduce", tokens * hidden * beta, size, hw, hw.gpus_per_node)
+    return CompareTimes(a2a, a2a, ar, 2 * a2a < ar)

@@ -1,0 +1,112 @@
+"""Capacity planning: valid layouts, sorting, the memory formula, fast against exact evaluation."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from conftest import ok_json, run
+
+from moecomm import presets as P
+from moecomm import timing
+from moecomm.plan import check_exact, divisors, layouts
+from moecomm.step import StepLayout, approx, exact, step_times
+
+V3 = P.load(P.MODELS, "deepseek-v3").model
+
+
+def test_every_candidate_is_valid_and_sorted() -> None:
+    rows = ok_json(
+        "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--phase", "decode"
+    )
+    assert len(rows) == len(list(layouts(64, V3, 8, max_pp=1)))
+    for r in rows:
+        assert r["tp"] * r["dp"] * r["pp"] == 64
+        assert r["etp"] * r["ep"] * r["edp"] * r["pp"] == 64
+        assert 256 % r["ep"] == 0
+        assert r["tp"] <= 8 and r["etp"] <= 8
+        assert r["pp"] == 1
+    fits = [r["fits"] for r in rows]
+    assert fits == sorted(fits, reverse=True)  # fitting layouts first
+    fitting = [r["comm_seconds_per_token"] for r in rows if r["fits"]]
+    assert fitting == sorted(fitting)
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert rows[0]["reason"] == "best"
+    assert all(r["reason"].startswith("does not fit: ") for r in rows if not r["fits"])
+
+
+def test_memory_matches_the_formula_by_hand() -> None:
+    rows = ok_json(
+        "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--phase", "decode"
+    )
+    best = rows[0]
+    tp, ep, etp, pp = best["tp"], best["ep"], best["etp"], best["pp"]
+    h, d_ff = 7168, 2048
+    experts = Fraction(256, ep) * 3 * h * d_ff // etp * 58 // pp
+    heads, d_h = 128, 56
+    dense = (
+        61 * h * (2 * heads + 2 * heads) * d_h
+        + 3 * 3 * h * 18432
+        + 58 * 3 * h * 2048
+        + 2 * 129280 * h
+    )
+    assert best["memory_bytes_per_gpu"] == experts + Fraction(dense, tp * pp)  # fp8: 1 byte
+    assert best["fits"] is (best["memory_bytes_per_gpu"] <= 80 * 10**9)
+
+
+def test_deepseek_on_h800_picks_ep_over_tp() -> None:
+    """The seed's conclusion: once M > K (8), EP moves less than TP; plan picks tp = etp = 1."""
+    rows = ok_json("plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800")
+    best = rows[0]
+    assert best["tp"] == 1 and best["etp"] == 1 and best["ep"] > 8
+    assert any(r["reason"].startswith("TP all-reduce") for r in rows[1:5])
+
+
+def test_reason_over_ib() -> None:
+    rows = ok_json(
+        "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800",
+        "--allow-tp-across-nodes", "--phase", "decode",
+    )  # fmt: skip
+    assert any(
+        r["reason"].startswith("TP all-reduce over IB") for r in rows if r["tp"] > 8 and r["fits"]
+    )
+
+
+@pytest.mark.parametrize("phase", ["train", "prefill", "decode"])
+def test_fast_evaluation_matches_exact(phase: str) -> None:
+    hw = timing.links("h800")
+    for lay in list(layouts(256, V3, 8))[::17]:
+        tp, dp, ep, edp, etp, pp = lay
+        layout = StepLayout(
+            tp=tp,
+            pp=pp,
+            ep=ep,
+            etp=etp,
+            dp=dp,
+            edp=edp,
+            dispatch_bytes_per_element=Fraction(33, 32),
+        )
+        kw = {"compute_efficiency": 0.5, "peak_flops": hw.bf16_flops}
+        a = step_times(V3, phase, 4096, layout, hw, ev=approx, **kw)  # type: ignore[arg-type]
+        e = step_times(V3, phase, 4096, layout, hw, ev=exact, **kw)  # type: ignore[arg-type]
+        assert a.comm_seconds_per_step == pytest.approx(e.comm_seconds_per_step, rel=1e-9)
+        mem_exact, mem_fast = check_exact(V3, phase, lay, 0, 1)  # type: ignore[arg-type]
+        assert mem_fast == pytest.approx(float(mem_exact), rel=1e-12)
+
+
+def test_divisors_and_layout_count() -> None:
+    assert divisors(12) == [1, 2, 3, 4, 6, 12]
+    # 8 GPUs, one node, pp ≤ 1: tp ∈ {1,2,4,8}, etp ∈ {1,2,4,8}, ep | 8/etp and 256.
+    assert len(list(layouts(8, V3, 8, max_pp=1))) == 4 * (4 + 3 + 2 + 1)
+
+
+def test_plan_table_and_errors() -> None:
+    result = run(
+        "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--top", "3"
+    )
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "88 layouts of 64 GPUs, 48 fit in 80 GB." in text
+    assert "Hardware h800" in text
+    bad = run("plan", "--preset", "deepseek-v3", "--gpus", "0", "--hardware", "h800")
+    assert bad.exit_code == 2 and bad.output == "Error: --gpus must be at least 1; got 0\n"
