@@ -105,7 +105,7 @@ def command(
     k = topk if topk is not None else base.get("top_k")
     if h is None:
         raise InputError("--hidden is required (or --preset)")
-    if rc.n_group is None and base.get("n_group") is not None and rc.dedup != "copies":
+    if rc.n_group is None and base.get("n_group") is not None:
         rc = rc.model_copy(update={"n_group": base["n_group"], "topk_group": base["topk_group"]})
     wire = make_wire(
         h,
