@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from moecomm.formulas.values import value
 
 if TYPE_CHECKING:
-    from moecomm.formulas import collectives, compute, ep, memory, scaling, timing, tp
+    from moecomm.formulas import collectives, compute, ep, memory, routing, scaling, timing, tp
     from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact
 
-MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "timing")
+MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "timing", "routing")
 """Formula modules, in the order their formulas are listed."""
 
 _REGISTRY = ("Formula", "evaluate", "fast", "formula", "get", "names", "to_exact")
@@ -32,6 +32,7 @@ __all__ = [
     "get",
     "memory",
     "names",
+    "routing",
     "scaling",
     "timing",
     "to_exact",

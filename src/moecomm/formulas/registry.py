@@ -91,7 +91,10 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
     missing = sorted(str(sym) for sym in expr.free_symbols - set(subs))
     if missing:
         raise MoecommError(f"values are missing for {', '.join(missing)}")
-    return to_exact(expr.xreplace(subs))
+    result = expr.xreplace(subs)
+    if result.has(sp.Sum):  # finite sums over a substituted range evaluate only on doit()
+        result = result.doit()
+    return to_exact(result)
 
 
 _FAST: dict[str, Callable[..., float]] = {}
