@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ok_json
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -64,3 +63,42 @@ def test_measured_send_matrix_to_the_byte(
         assert out["busiest_rank_bytes"] == max(
             max(r["send_bytes"], r["recv_bytes"]) for r in out["per_rank"]
         )
+
+
+@pytest.mark.parametrize("pad", [False, True])
+@pytest.mark.parametrize("factor", ["0.5", "1", "1.25"])
+def test_capacity_on_measured_counts(tmp_path: Path, factor: str, pad: bool) -> None:
+    """Megatron-Core capacity ceil(tokens·k·F/E) per source rank, applied to real counts."""
+    from fractions import Fraction
+    from math import ceil
+
+    run = RUNS[0][1]
+    counts = tmp_path / "counts.json"
+    counts.write_text(json.dumps({"expert_counts": run["expert_counts"]}))
+    args = ["traffic", "--preset", "deepseek-v3", "--expert-counts", str(counts)]
+    args += ["--capacity-factor", factor] + (["--pad"] if pad else [])
+    out = ok_json(*args)
+    rows = run["expert_counts"]
+    n, per = len(rows), 256 // len(rows)
+    caps = [ceil(sum(r) * Fraction(factor) / 256) for r in rows]  # tokens·k = row sum
+    assert out["expert_capacity"] == max(caps)
+    dropped = [sum(c - min(c, caps[i]) for c in r) for i, r in enumerate(rows)]
+    assert Fraction(out["dropped_copies_per_rank"]) == Fraction(sum(dropped), n)
+    for i, r in enumerate(rows):
+        for j in range(n):
+            kept = [caps[i] if pad else min(c, caps[i]) for c in r[j * per : (j + 1) * per]]
+            assert out["matrix_bytes"][i][j] == (0 if i == j else sum(kept) * 7168 * 2)
+
+
+def test_capacity_on_data_needs_topk(tmp_path: Path) -> None:
+    from conftest import run
+
+    counts = tmp_path / "counts.json"
+    counts.write_text(json.dumps({"expert_counts": [[1, 2], [3, 4]]}))
+    result = run(
+        "traffic", "--hidden", "8", "--expert-counts", str(counts), "--capacity-factor", "1"
+    )
+    assert result.exit_code == 2
+    assert (
+        result.stderr == "Error: --capacity-factor with routing data needs --topk (or --preset)\n"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import accumulate
 
 from moecomm import formulas as F
@@ -16,6 +17,7 @@ from moecomm.eplb import eplb
 from moecomm.errors import MoecommError
 from moecomm.routing import CopyMatrices, Placement, check_ranks, from_counts, from_topk
 from moecomm.scenario import Setting, TrafficResult, Wire, result
+from moecomm.units import Exact
 
 Counts = list[list[int]]
 TopkIds = list[list[list[int]]]
@@ -73,14 +75,42 @@ def zipf_ids(
     return out
 
 
-def matrices(data: Data, placement: Placement, rc: RoutingConfig, num_experts: int) -> CopyMatrices:
+def capacities(data: Data, rc: RoutingConfig, num_experts: int, top_k: int | None) -> list[int]:
+    """Megatron-Core capacity per source rank, ceil(tokens·k·F/E), from that rank's own tokens.
+
+    With top-k ids the tokens are counted; with expert counts, tokens·k is the row's sum.
+    """
+    if rc.capacity_factor is None:
+        return []
+    if top_k is None:
+        raise MoecommError("--capacity-factor with routing data needs --topk (or --preset)")
+    if data.topk_ids is not None:
+        tokens: list[Exact] = [len(rank) for rank in data.topk_ids]
+    else:
+        tokens = [Fraction(sum(row), top_k) for row in data.expert_counts(num_experts)]
+    out = []
+    for t in tokens:
+        cap = F.value(
+            "expert_capacity",
+            {"b": t, "s": 1, "k": top_k, "f_cap": rc.capacity_factor, "E": num_experts},
+        )
+        assert isinstance(cap, int)
+        out.append(cap)
+    return out
+
+
+def matrices(
+    data: Data,
+    placement: Placement,
+    rc: RoutingConfig,
+    num_experts: int,
+    top_k: int | None = None,
+) -> CopyMatrices:
     if rc.dedup != "copies" and data.topk_ids is None:
         raise MoecommError(
             f"--dedup {rc.dedup} needs --topk-ids: expert counts do not say which selections "
             "share a token"
         )
-    if rc.capacity_factor is not None:
-        raise MoecommError("--capacity-factor applies to closed-form scenarios (moecomm ep) only")
     if data.topk_ids is not None and rc.dedup != "copies":
         return from_topk(
             data.topk_ids,
@@ -89,11 +119,14 @@ def matrices(data: Data, placement: Placement, rc: RoutingConfig, num_experts: i
             gpus_per_node=rc.gpus_per_node,
             count_self=rc.count_self,
         )
+    caps = capacities(data, rc, num_experts, top_k)
     return from_counts(
         data.expert_counts(num_experts),
         placement,
         gpus_per_node=rc.gpus_per_node,
         count_self=rc.count_self,
+        capacity=caps or None,
+        pad=rc.pad,
     )
 
 
@@ -107,6 +140,7 @@ def data_traffic(
     scenario: str,
     placement: Placement | None = None,
     redundant: int | None = None,
+    top_k: int | None = None,
 ) -> TrafficResult:
     """Exact traffic of one layer's routing data, optionally re-placed EPLB-style."""
     g = rc.gpus_per_node
@@ -121,10 +155,11 @@ def data_traffic(
     check_ranks(placement, "placement")
     before: CopyMatrices | None = None
     if redundant is not None:
-        before = matrices(data, placement, rc, num_experts)
+        before = matrices(data, placement, rc, num_experts, top_k)
         loads = [sum(col) for col in zip(*data.expert_counts(num_experts), strict=True)]
         placement = eplb(loads, redundant, ep, gpus_per_node=g, n_group=rc.n_group)
-    mats = matrices(data, placement, rc, num_experts)
+    mats = matrices(data, placement, rc, num_experts, top_k)
+    caps = capacities(data, rc, num_experts, top_k)
     setting = Setting(
         scenario=scenario,
         ep=ep,
@@ -135,6 +170,7 @@ def data_traffic(
         tokens=data.tokens(),
         redundant_experts=redundant,
         before=before,
+        expert_capacity=max(caps) if caps else None,
     )
     return result(setting, mats)
 

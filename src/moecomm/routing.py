@@ -106,26 +106,29 @@ def from_counts(
     *,
     gpus_per_node: int | None,
     count_self: bool,
-    capacity: int | None = None,
+    capacity: int | Sequence[int] | None = None,
     pad: bool = False,
 ) -> CopyMatrices:
     """Copies per (source rank, expert) → matrices, one copy per (token, expert).
 
     A count for an expert with n replicas is split into n near-equal parts, the remainder going
-    to replicas starting at the source rank's index (so sources spread it). With a capacity, each
-    (source, expert) keeps at most ``capacity`` copies; with ``pad`` it sends exactly that many.
+    to replicas starting at the source rank's index (so sources spread it). With a capacity (one
+    for all sources, or one per source rank), each (source, expert) keeps at most that many
+    copies; with ``pad`` it sends exactly that many.
     """
     ep = placement.ep
     intra, inter = zeros(ep), zeros(ep)
     dropped: list[Exact] = [0] * ep
+    caps = [capacity] * len(counts) if capacity is None or isinstance(capacity, int) else capacity
     for src, row in enumerate(counts):
+        cap = caps[src]
         for e, c in enumerate(row):
             kept = c
-            if capacity is not None:
-                kept = min(c, capacity)
+            if cap is not None:
+                kept = min(c, cap)
                 dropped[src] += c - kept
                 if pad:
-                    kept = capacity
+                    kept = cap
             ranks = placement.replicas[e]
             for dst, part in zip(ranks, split(kept, len(ranks), src % len(ranks)), strict=True):
                 if dst == src and not count_self:

@@ -173,7 +173,6 @@ def command(
     if e is None:
         e = len(layers[0].expert_counts(0)[0]) if layers[0].counts is not None else 0
     place = load_placement(placement, ep, e) if placement is not None else None
-    del k
     results = [
         data_traffic(
             d,
@@ -184,6 +183,7 @@ def command(
             scenario=what,
             placement=place,
             redundant=redundant_experts,
+            top_k=k,
         )
         for d in layers
     ]
