@@ -17,7 +17,7 @@ from moecomm.eplb import eplb
 from moecomm.expected import expected_traffic
 from moecomm.observed import Data, data_traffic
 from moecomm.routing import Placement, from_counts, from_topk
-from moecomm.scenario import make_wire
+from moecomm.wire import make_wire
 
 H = 7168
 FP8_LL = make_wire(H, DType.FP8, DType.BF16, 128, 16)  # DeepEP low-latency: 7408 B / 14336 B

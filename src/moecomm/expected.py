@@ -13,8 +13,9 @@ from moecomm import formulas as F
 from moecomm.config import EPConfig, RoutingConfig
 from moecomm.errors import MoecommError
 from moecomm.routing import CopyMatrices, pair_matrices, zeros
-from moecomm.scenario import Setting, TrafficResult, make_wire, result
+from moecomm.scenario import Setting, TrafficResult, result
 from moecomm.units import Exact
+from moecomm.wire import make_wire
 
 
 def groups(cfg: EPConfig, rc: RoutingConfig) -> tuple[int | None, int | None]:

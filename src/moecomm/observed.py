@@ -16,8 +16,9 @@ from moecomm.config import RoutingConfig
 from moecomm.eplb import eplb
 from moecomm.errors import MoecommError
 from moecomm.routing import CopyMatrices, Placement, check_ranks, from_counts, from_topk
-from moecomm.scenario import Setting, TrafficResult, Wire, result
+from moecomm.scenario import Setting, TrafficResult, result
 from moecomm.units import Exact
+from moecomm.wire import Wire
 
 Counts = list[list[int]]
 TopkIds = list[list[list[int]]]

@@ -11,62 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from moecomm import formulas as F
 from moecomm.config import RoutingConfig
-from moecomm.dtypes import DType
-from moecomm.errors import MoecommError
 from moecomm.results import convention_field, quantity
 from moecomm.routing import CopyMatrices, Matrix, scale, transpose, zeros
 from moecomm.units import Exact, normalize
+from moecomm.wire import Wire
 
 CONVENTION = "per rank, per MoE layer; dispatch sends tokens to experts, combine sends them back"
-
-
-@dataclass(frozen=True)
-class Wire:
-    """Bytes per token copy in each phase, and the sizes they come from."""
-
-    hidden: int
-    dispatch_dtype: DType
-    combine_dtype: DType
-    scale_block: int | None
-    header_bytes: int
-
-    def _token(self, dtype: DType) -> int:
-        if self.scale_block is not None and dtype is DType.FP8:
-            v = F.value("fp8_token_bytes", {"h": self.hidden, "N_sb": self.scale_block})
-        else:
-            v = F.value("token_bytes", {"h": self.hidden, "beta": dtype.bytes})
-        assert isinstance(v, int)
-        return v
-
-    @property
-    def dispatch_copy_bytes(self) -> int:
-        v = F.value(
-            "message_bytes", {"w": self._token(self.dispatch_dtype), "hdr": self.header_bytes}
-        )
-        assert isinstance(v, int)
-        return v
-
-    @property
-    def combine_copy_bytes(self) -> int:
-        return self._token(self.combine_dtype)
-
-
-def make_wire(
-    hidden: int, dispatch: DType, combine: DType, scale_block: int | None, header_bytes: int
-) -> Wire:
-    if scale_block is not None:
-        if DType.FP8 not in (dispatch, combine):
-            raise MoecommError(
-                f"--scale-block applies to fp8 only; got --dispatch-dtype {dispatch.value} "
-                f"and --combine-dtype {combine.value}"
-            )
-        if hidden % scale_block:
-            raise MoecommError(
-                f"--scale-block must divide the hidden size ({hidden}); got {scale_block}"
-            )
-    return Wire(hidden, dispatch, combine, scale_block, header_bytes)
 
 
 @dataclass(frozen=True)

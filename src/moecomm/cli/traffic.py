@@ -96,7 +96,7 @@ def command(
     ep_size = first_given(ep_size, None if dep is None else dep.ep)
     from moecomm.observed import Data, data_traffic, zipf_ids
     from moecomm.routing_files import load_counts, load_placement, load_topk_ids
-    from moecomm.scenario import make_wire
+    from moecomm.wire import make_wire
 
     model = base_model(preset, hf_config, dep)
     base: dict[str, Any] = {} if model is None else model.model_dump(exclude_none=True)

@@ -30,6 +30,11 @@ def ep_tokens_sent(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction) -> Fr
     return b*k*s*(ep - 1)/ep
 
 
+def ep_phase_bytes(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, w: Fraction) -> Fraction:
+    """Bytes each EP rank sends in one phase (dispatch or combine) when a token copy is w bytes."""
+    return b*k*s*w*(ep - 1)/ep
+
+
 def ep_dispatch_bytes(*, b: Fraction, beta_d: Fraction, ep: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
     """Bytes each EP rank sends in the dispatch all-to-all."""
     return b*beta_d*h*k*s*(ep - 1)/ep
@@ -153,6 +158,16 @@ def alltoall_2dh_intra_bytes(*, X: Fraction, g: Fraction) -> Fraction:
 def alltoall_2dh_inter_bytes(*, N: Fraction, X: Fraction) -> Fraction:
     """Bytes one rank sends over its NIC in the inter-node phase of a 2D all-to-all."""
     return X*(N - 1)/N
+
+
+def ep_phase_intra_bytes(*, b: Fraction, ep: Fraction, g: Fraction, k: Fraction, s: Fraction, w: Fraction) -> Fraction:
+    """EP bytes one rank sends to the other EP ranks on its node in one phase, w bytes a copy."""
+    return b*k*s*w*(g - 1)/ep
+
+
+def ep_phase_inter_bytes(*, b: Fraction, ep: Fraction, g: Fraction, k: Fraction, s: Fraction, w: Fraction) -> Fraction:
+    """EP bytes one rank sends to EP ranks on other nodes in one phase, w bytes a copy."""
+    return b*k*s*w*(ep - g)/ep
 
 
 def ep_intra_bytes(*, b: Fraction, beta: Fraction, ep: Fraction, g: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:

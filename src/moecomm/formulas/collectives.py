@@ -10,7 +10,7 @@ import sympy as sp
 
 from moecomm.formulas.conventions import COLLECTIVE_PER_RANK
 from moecomm.formulas.registry import formula
-from moecomm.formulas.symbols import N, X, b, beta, ep, g, h, k, n, s
+from moecomm.formulas.symbols import N, X, b, beta, ep, g, h, k, n, s, w
 
 _PERF = "NVIDIA/nccl-tests doc/PERFORMANCE.md"
 
@@ -166,21 +166,44 @@ def alltoall_2dh_inter_bytes() -> sp.Expr:
     return X * (N - 1) / N
 
 
-@formula(unit="bytes", convention=COLLECTIVE_PER_RANK + "; EP all-to-all, balanced routing")
+_EP = COLLECTIVE_PER_RANK + "; EP all-to-all, balanced routing"
+
+
+@formula(unit="bytes", convention=_EP + "; w bytes per token copy")
+def ep_phase_intra_bytes() -> sp.Expr:
+    """EP bytes one rank sends to the other EP ranks on its node in one phase, w bytes a copy.
+
+    Source: the seed's b·s·k token copies spread evenly over the ep ranks (first analysis), g of
+    them on the own node: alltoall_intra_bytes with X = b·s·k·w and n = ep. w is the wire format
+    of one copy (token_bytes, fp8_token_bytes, message_bytes).
+    """
+    return alltoall_intra_bytes().xreplace({X: b * s * k * w, n: ep})
+
+
+@formula(unit="bytes", convention=_EP + "; w bytes per token copy")
+def ep_phase_inter_bytes() -> sp.Expr:
+    """EP bytes one rank sends to EP ranks on other nodes in one phase, w bytes a copy.
+
+    Source: alltoall_inter_bytes with X = b·s·k·w and n = ep; ep_phase_intra_bytes + this =
+    ep_phase_bytes.
+    """
+    return alltoall_inter_bytes().xreplace({X: b * s * k * w, n: ep})
+
+
+@formula(unit="bytes", convention=_EP)
 def ep_intra_bytes() -> sp.Expr:
     """EP bytes one rank sends to the other EP ranks on its node (dispatch, or combine, at β).
 
-    Source: the seed's b·s·k rows of h·β bytes spread evenly over the ep ranks (first analysis),
-    g of them on the own node: alltoall_intra_bytes with X = b·s·k·h·β and n = ep.
+    Source: ep_phase_intra_bytes with copies of h·β bytes (token_bytes; seed notes §4).
     """
-    return alltoall_intra_bytes().xreplace({X: b * s * k * h * beta, n: ep})
+    return ep_phase_intra_bytes().xreplace({w: h * beta})
 
 
-@formula(unit="bytes", convention=COLLECTIVE_PER_RANK + "; EP all-to-all, balanced routing")
+@formula(unit="bytes", convention=_EP)
 def ep_inter_bytes() -> sp.Expr:
     """EP bytes one rank sends to EP ranks on other nodes (dispatch, or combine, at β).
 
-    Source: alltoall_inter_bytes with X = b·s·k·h·β and n = ep; ep_intra_bytes + this =
+    Source: ep_phase_inter_bytes with copies of h·β bytes; ep_intra_bytes + this =
     ep_dispatch_bytes (β = β_d) or ep_combine_bytes (β = β_c).
     """
-    return alltoall_inter_bytes().xreplace({X: b * s * k * h * beta, n: ep})
+    return ep_phase_inter_bytes().xreplace({w: h * beta})

@@ -6,7 +6,7 @@ import sympy as sp
 
 from moecomm.formulas.conventions import EP_PER_RANK
 from moecomm.formulas.registry import formula
-from moecomm.formulas.symbols import b, beta_c, beta_d, ep, h, k, s
+from moecomm.formulas.symbols import b, beta_c, beta_d, ep, h, k, s, w
 
 
 @formula(unit="ranks", convention=EP_PER_RANK)
@@ -29,6 +29,17 @@ def ep_tokens_sent() -> sp.Expr:
     return b * s * k * ep_leave_fraction()
 
 
+@formula(unit="bytes", convention=EP_PER_RANK + "; w bytes per token copy")
+def ep_phase_bytes() -> sp.Expr:
+    """Bytes each EP rank sends in one phase (dispatch or combine) when a token copy is w bytes.
+
+    Source: seed notes §4, first analysis (ep_tokens_sent copies per phase). w is the wire format
+    of one copy: token_bytes (h·β), or fp8_token_bytes (h + 4·h/N_sb, DeepSeek-V3 §3.3, DeepEP)
+    plus message_bytes' header in dispatch.
+    """
+    return ep_tokens_sent() * w
+
+
 @formula(unit="bytes", convention=EP_PER_RANK)
 def ep_dispatch_bytes() -> sp.Expr:
     """Bytes each EP rank sends in the dispatch all-to-all.
@@ -36,7 +47,7 @@ def ep_dispatch_bytes() -> sp.Expr:
     Source: seed notes §4, first analysis: 2·b·s·h·topk·(ep−1)/ep in half precision; β_d bytes
     per element in general.
     """
-    return ep_tokens_sent() * h * beta_d
+    return ep_phase_bytes().xreplace({w: h * beta_d})
 
 
 @formula(unit="bytes", convention=EP_PER_RANK)
@@ -46,7 +57,7 @@ def ep_combine_bytes() -> sp.Expr:
     Source: seed notes §4, first analysis: dispatch and combine move the same amount; β_c bytes
     per element for the combine dtype.
     """
-    return ep_tokens_sent() * h * beta_c
+    return ep_phase_bytes().xreplace({w: h * beta_c})
 
 
 @formula(unit="bytes", convention=EP_PER_RANK)
