@@ -30,11 +30,6 @@ def ep_tokens_sent(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction) -> Fr
     return b*k*s*(ep - 1)/ep
 
 
-def ep_phase_bytes(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, w: Fraction) -> Fraction:
-    """Bytes each EP rank sends in one phase (dispatch or combine) when a token copy is w bytes."""
-    return b*k*s*w*(ep - 1)/ep
-
-
 def ep_dispatch_bytes(*, b: Fraction, beta_d: Fraction, ep: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
     """Bytes each EP rank sends in the dispatch all-to-all."""
     return b*beta_d*h*k*s*(ep - 1)/ep
@@ -53,6 +48,11 @@ def ep_total_bytes(*, b: Fraction, beta_c: Fraction, beta_d: Fraction, ep: Fract
 def ep_total_bytes_approx(*, b: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
     """The seed's half-precision approximation of dispatch plus combine, ignoring (ep−1)/ep."""
     return 4*b*h*k*s
+
+
+def ep_phase_bytes(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, w: Fraction) -> Fraction:
+    """Bytes each EP rank sends in one phase (dispatch or combine) when a token copy is w bytes."""
+    return b*k*s*w*(ep - 1)/ep
 
 
 def tp_allreduce_bytes(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction, tp: Fraction) -> Fraction:

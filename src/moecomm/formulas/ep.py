@@ -29,17 +29,6 @@ def ep_tokens_sent() -> sp.Expr:
     return b * s * k * ep_leave_fraction()
 
 
-@formula(unit="bytes", convention=EP_PER_RANK + "; w bytes per token copy")
-def ep_phase_bytes() -> sp.Expr:
-    """Bytes each EP rank sends in one phase (dispatch or combine) when a token copy is w bytes.
-
-    Source: seed notes §4, first analysis (ep_tokens_sent copies per phase). w is the wire format
-    of one copy: token_bytes (h·β), or fp8_token_bytes (h + 4·h/N_sb, DeepSeek-V3 §3.3, DeepEP)
-    plus message_bytes' header in dispatch.
-    """
-    return ep_tokens_sent() * w
-
-
 @formula(unit="bytes", convention=EP_PER_RANK)
 def ep_dispatch_bytes() -> sp.Expr:
     """Bytes each EP rank sends in the dispatch all-to-all.
@@ -76,3 +65,14 @@ def ep_total_bytes_approx() -> sp.Expr:
     Source: seed notes §4, first analysis: "≈ 4·b·s·topk·h".
     """
     return 4 * b * s * k * h
+
+
+@formula(unit="bytes", convention=EP_PER_RANK + "; w bytes per token copy")
+def ep_phase_bytes() -> sp.Expr:
+    """Bytes each EP rank sends in one phase (dispatch or combine) when a token copy is w bytes.
+
+    Source: seed notes §4, first analysis (ep_tokens_sent copies per phase). w is the wire format
+    of one copy: token_bytes (h·β), or fp8_token_bytes (h + 4·h/N_sb, DeepSeek-V3 §3.3, DeepEP)
+    plus message_bytes' header in dispatch.
+    """
+    return ep_tokens_sent() * w
