@@ -118,13 +118,14 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (
         ("formula", "no-such-formula"),
         "formula must be one of ep_leave_fraction, ep_tokens_sent, ep_dispatch_bytes, "
-        "ep_combine_bytes, ep_total_bytes, ep_total_bytes_approx, tp_allreduce_bytes, "
+        "ep_combine_bytes, ep_total_bytes, ep_total_bytes_approx, ep_phase_bytes, tp_allreduce_bytes, "
         "tp_allreduce_bytes_bound, scaling_ep_bytes, scaling_tp_bytes, scaling_ratio, "
         "scaling_crossover_size, allreduce_wire_bytes, allgather_wire_bytes, "
         "reducescatter_wire_bytes, alltoall_wire_bytes, broadcast_wire_bytes, "
         "busbw_factor_allreduce, busbw_factor_allgather, busbw_factor_alltoall, "
         "busbw_factor_broadcast, ring_inter_bytes, ring_intra_bytes, alltoall_intra_bytes, "
         "alltoall_inter_bytes, alltoall_2dh_intra_bytes, alltoall_2dh_inter_bytes, "
+        "ep_phase_intra_bytes, ep_phase_inter_bytes, "
         "ep_intra_bytes, ep_inter_bytes, expert_flops, compute_seconds, overlap_exposed_seconds, "
         "ep_decode_layer_seconds_estimate, ep_decode_token_seconds_estimate, dense_params, "
         "expert_params_per_gpu, dense_params_per_gpu, inference_memory_bytes, "
