@@ -19,6 +19,10 @@ def test_ep_json_deepseek_v3() -> None:
         "ep": 64,
         "dispatch_dtype": "bf16",
         "combine_dtype": "bf16",
+        "scale_block": None,
+        "header_bytes": 0,
+        "dispatch_copy_bytes": 14336,
+        "combine_copy_bytes": 14336,
         "tokens_per_rank": 32256,
         "dispatch_bytes_per_rank": 462_422_016,
         "combine_bytes_per_rank": 462_422_016,
@@ -90,6 +94,8 @@ EP_TABLE = """\
 │ EP size                             │           3 │            │
 │ dispatch dtype                      │        bf16 │            │
 │ combine dtype                       │        bf16 │            │
+│ bytes per dispatched copy           │           2 │      0.000 │
+│ bytes per combined copy             │           2 │      0.000 │
 │ token copies sent (b·s·k·(ep−1)/ep) │ 2/3 ≈ 0.667 │            │
 │ dispatch bytes                      │ 4/3 ≈ 1.333 │      0.000 │
 │ combine bytes                       │ 4/3 ≈ 1.333 │      0.000 │

@@ -118,10 +118,16 @@ def test_ep_deployment_fills_sizes_and_dtypes() -> None:
         "ep": 32,
         "dispatch_dtype": "fp8",
         "combine_dtype": "bf16",
+        # The deployment's wire format: fp8 with one fp32 scale per 128 channels, no header
+        # (DeepEP normal kernels): 7168 + 4·7168/128 = 7392 B per dispatched copy.
+        "scale_block": 128,
+        "header_bytes": 0,
+        "dispatch_copy_bytes": 7392,
+        "combine_copy_bytes": 14336,
         "tokens_per_rank": 31744,
-        "dispatch_bytes_per_rank": 31744 * 7168,
+        "dispatch_bytes_per_rank": 31744 * 7392,
         "combine_bytes_per_rank": 31744 * 7168 * 2,
-        "ep_bytes_per_rank": 31744 * 7168 * 3,
+        "ep_bytes_per_rank": 31744 * (7392 + 14336),
         "ep_bytes_per_rank_approx": 4 * 4096 * 8 * 7168,
         "expectation": False,
     }

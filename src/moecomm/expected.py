@@ -13,7 +13,8 @@ from moecomm import formulas as F
 from moecomm.config import EPConfig, RoutingConfig
 from moecomm.errors import MoecommError
 from moecomm.routing import CopyMatrices, pair_matrices, zeros
-from moecomm.scenario import Setting, TrafficResult, result
+from moecomm.scenario import Setting, TrafficResult, on_hardware, result
+from moecomm.timing import Links
 from moecomm.units import Exact
 from moecomm.wire import make_wire
 
@@ -70,10 +71,14 @@ def distinct(
     return None
 
 
-def expected_traffic(cfg: EPConfig, rc: RoutingConfig) -> TrafficResult:
-    """Traffic under balanced (copies) or uniform top-k (rank, node) routing, exact expectation."""
+def expected_traffic(cfg: EPConfig, rc: RoutingConfig, links: Links | None = None) -> TrafficResult:
+    """Traffic under balanced (copies) or uniform top-k (rank, node) routing, exact expectation.
+
+    With ``links``, bytes split by the hardware's nodes and the result carries times.
+    """
     model = cfg.model
     e, k, ep = model.num_experts, model.top_k, cfg.ep
+    rc = on_hardware(rc, ep, links)
     b, s = cfg.workload.b_s
     if cfg.redundant_experts:
         raise MoecommError(
@@ -123,6 +128,7 @@ def expected_traffic(cfg: EPConfig, rc: RoutingConfig) -> TrafficResult:
         distinct_ranks=dist_ranks,
         distinct_nodes=dist_nodes,
         expert_capacity=capacity,
+        links=links,
     )
     return result(setting, mats)
 

@@ -16,7 +16,8 @@ from moecomm.config import RoutingConfig
 from moecomm.eplb import eplb
 from moecomm.errors import MoecommError
 from moecomm.routing import CopyMatrices, Placement, check_ranks, from_counts, from_topk
-from moecomm.scenario import Setting, TrafficResult, result
+from moecomm.scenario import Setting, TrafficResult, on_hardware, result
+from moecomm.timing import Links
 from moecomm.units import Exact
 from moecomm.wire import Wire
 
@@ -142,8 +143,14 @@ def data_traffic(
     placement: Placement | None = None,
     redundant: int | None = None,
     top_k: int | None = None,
+    links: Links | None = None,
 ) -> TrafficResult:
-    """Exact traffic of one layer's routing data, optionally re-placed EPLB-style."""
+    """Exact traffic of one layer's routing data, optionally re-placed EPLB-style.
+
+    With ``links``, bytes split by the hardware's nodes and the result carries times (before and
+    after EPLB).
+    """
+    rc = on_hardware(rc, ep, links)
     g = rc.gpus_per_node
     if g is not None and ep % g:
         raise MoecommError(f"--gpus-per-node must divide --ep ({ep}); got {g}")
@@ -172,6 +179,7 @@ def data_traffic(
         redundant_experts=redundant,
         before=before,
         expert_capacity=max(caps) if caps else None,
+        links=links,
     )
     return result(setting, mats)
 

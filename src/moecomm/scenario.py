@@ -14,6 +14,7 @@ from fractions import Fraction
 from moecomm.config import RoutingConfig
 from moecomm.results import convention_field, quantity
 from moecomm.routing import CopyMatrices, Matrix, scale, transpose, zeros
+from moecomm.timing import Links, ep_alltoall_seconds, ep_ranks_per_node
 from moecomm.units import Exact, normalize
 from moecomm.wire import Wire
 
@@ -76,6 +77,24 @@ class TrafficResult:
     redundant_experts: int | None = quantity("redundant experts (EPLB)", "count")
     busiest_rank_recv_bytes_before: Exact | None = quantity("busiest recv before EPLB", "bytes")
     imbalance_before: Exact | None = quantity("imbalance before EPLB", "ratio")
+    dispatch_busiest_intra_node_bytes: Exact | None = quantity(
+        "dispatch max(send, recv) on scale-up, busiest rank", "bytes"
+    )
+    dispatch_busiest_inter_node_bytes: Exact | None = quantity(
+        "dispatch max(send, recv) on scale-out, busiest rank", "bytes"
+    )
+    combine_busiest_intra_node_bytes: Exact | None = quantity(
+        "combine max(send, recv) on scale-up, busiest rank", "bytes"
+    )
+    combine_busiest_inter_node_bytes: Exact | None = quantity(
+        "combine max(send, recv) on scale-out, busiest rank", "bytes"
+    )
+    dispatch_seconds: float | None = quantity("dispatch time", "duration")
+    combine_seconds: float | None = quantity("combine time", "duration")
+    dispatch_seconds_before: float | None = quantity("dispatch time before EPLB", "duration")
+    combine_seconds_before: float | None = quantity("combine time before EPLB", "duration")
+    hardware: str | None = quantity("hardware", "text", show=False)
+    efficiency: float | None = quantity("efficiency", "ratio", show=False)
     per_rank: list[RankTraffic] = quantity("per rank", "text", show=False)
     matrix_bytes: Matrix = quantity("dispatch matrix", "text", show=False)
     combine_matrix_bytes: Matrix = quantity("combine matrix", "text", show=False)
@@ -97,6 +116,61 @@ class Setting:
     expert_capacity: int | None = None
     redundant_experts: int | None = None
     before: CopyMatrices | None = None
+    links: Links | None = None
+    """With hardware, the result carries dispatch and combine times (``routing`` split by node)."""
+
+
+def on_hardware(rc: RoutingConfig, ep: int, links: Links | None) -> RoutingConfig:
+    """With hardware, bytes split by its nodes: min(ep, GPUs per node) EP ranks share one.
+
+    The same placement as the balanced EP times (``timing.ep_ranks_per_node``); --gpus-per-node
+    reaches here through the hardware's override.
+    """
+    if links is None:
+        return rc
+    return rc.model_copy(update={"gpus_per_node": ep_ranks_per_node(ep, links.gpus_per_node)})
+
+
+def link_busiest(m: Matrix) -> Exact:
+    """Max over ranks of max(sent, received) on one link; copies a rank keeps cross no link."""
+    n = len(m)
+    sent = [sum((m[i][j] for j in range(n) if j != i), Fraction(0)) for i in range(n)]
+    received = [sum((m[i][j] for i in range(n) if i != j), Fraction(0)) for j in range(n)]
+    return normalize(max([Fraction(0), *sent, *received]))
+
+
+@dataclass(frozen=True)
+class LinkTimes:
+    """The busiest rank's bytes on each link in dispatch and combine, and the times they take."""
+
+    dispatch_intra: Exact
+    dispatch_inter: Exact
+    combine_intra: Exact
+    combine_inter: Exact
+    dispatch_seconds: float
+    combine_seconds: float
+
+
+def link_times(setting: Setting, mats: CopyMatrices) -> LinkTimes:
+    """Dispatch and combine times of one scenario's copy matrices on ``setting.links``.
+
+    Combine sends the transposed matrix, and max(sent, received) does not change under
+    transposition, so both phases have the same busiest copies, priced at their own bytes.
+    """
+    links, g = setting.links, setting.routing.gpus_per_node
+    assert links is not None and g is not None  # on_hardware sets the split with the links
+    up, out = link_busiest(mats.intra), link_busiest(mats.inter)
+    d, c = setting.wire.dispatch_copy_bytes, setting.wire.combine_copy_bytes
+    d_up, d_out = normalize(Fraction(up) * d), normalize(Fraction(out) * d)
+    c_up, c_out = normalize(Fraction(up) * c), normalize(Fraction(out) * c)
+    return LinkTimes(
+        d_up,
+        d_out,
+        c_up,
+        c_out,
+        ep_alltoall_seconds(d_up, d_out, links, ep=setting.ep, per_node=g),
+        ep_alltoall_seconds(c_up, c_out, links, ep=setting.ep, per_node=g),
+    )
 
 
 def _mean(values: Sequence[Exact]) -> Exact:
@@ -137,6 +211,12 @@ def result(setting: Setting, mats: CopyMatrices) -> TrafficResult:
     before_ratio: Exact | None = None
     if setting.before is not None:
         _, before_recv, _, before_ratio = _busiest(_col_sums(scale(setting.before.total(), d)))
+    times = link_times(setting, mats) if setting.links is not None else None
+    times_before = (
+        link_times(setting, setting.before)
+        if setting.links is not None and setting.before is not None
+        else None
+    )
     return TrafficResult(
         convention=f"{CONVENTION}; {_count_text(rc)}",
         scenario=setting.scenario,
@@ -175,6 +255,16 @@ def result(setting: Setting, mats: CopyMatrices) -> TrafficResult:
         redundant_experts=setting.redundant_experts,
         busiest_rank_recv_bytes_before=before_recv,
         imbalance_before=before_ratio,
+        dispatch_busiest_intra_node_bytes=None if times is None else times.dispatch_intra,
+        dispatch_busiest_inter_node_bytes=None if times is None else times.dispatch_inter,
+        combine_busiest_intra_node_bytes=None if times is None else times.combine_intra,
+        combine_busiest_inter_node_bytes=None if times is None else times.combine_inter,
+        dispatch_seconds=None if times is None else times.dispatch_seconds,
+        combine_seconds=None if times is None else times.combine_seconds,
+        dispatch_seconds_before=None if times_before is None else times_before.dispatch_seconds,
+        combine_seconds_before=None if times_before is None else times_before.combine_seconds,
+        hardware=None if setting.links is None else setting.links.name,
+        efficiency=None if setting.links is None else setting.links.efficiency,
         per_rank=[RankTraffic(r, send[r], recv[r], csend[r], crecv[r]) for r in range(setting.ep)],
         matrix_bytes=disp,
         combine_matrix_bytes=comb,

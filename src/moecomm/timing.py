@@ -320,38 +320,58 @@ def ep_ranks_per_node(ep: int, per_node: int, stride: int = 1) -> int:
     return max(1, min(ep, per_node // stride))
 
 
-def ep_link_times(
-    tokens: Exact, hidden: int, topk: int, ep: int, beta: int, hw: Links, per_node: int
-) -> tuple[Exact, Exact, float]:
-    """(intra bytes, inter bytes, seconds) of one balanced EP all-to-all of tokens·k rows of h·β.
+EP_TIME = (
+    "EP times: the busiest rank's max(send, recv) bytes on each link (scale-up, scale-out), copies "
+    "a rank keeps left out; both links at once, one latency per link (GPU-initiated kernels such "
+    "as DeepEP's, all messages in flight together; NCCL's all-to-all would pay one per peer)"
+)
+"""The convention of every EP dispatch/combine time, stated in captions."""
 
-    Timed as DeepEP's kernels run: all messages in flight at once, one latency per link.
+
+def ep_alltoall_seconds(
+    intra_bytes: Exact, inter_bytes: Exact, hw: Links, *, ep: int, per_node: int
+) -> float:
+    """Time of one EP dispatch or combine from the busiest rank's max(send, recv) on each link.
+
+    The one EP time rule, for balanced (``ep``) and routing-aware (``traffic``) byte counts alike:
+    ``per_node`` EP ranks share a node, so ``per_node − 1`` peers are reached over the scale-up
+    link and ``ep − per_node`` over the NIC; messages are all in flight at once, as DeepEP's
+    kernels run, so each link in use costs one latency.
     """
-    if ep > per_node and ep % per_node:
-        raise MoecommError(
-            f"ep must be at most, or a multiple of, the EP ranks per node ({per_node}); got {ep}"
-        )
-    v: dict[str, Exact] = {"b": tokens, "s": 1, "k": topk, "h": hidden, "beta": beta}
-    v.update({"ep": ep, "g": per_node})
-    intra, inter = F.value("ep_intra_bytes", v), F.value("ep_inter_bytes", v)
-    seconds = alltoall_seconds(
-        intra,
-        inter,
+    return alltoall_seconds(
+        intra_bytes,
+        inter_bytes,
         hw,
         intra_peers=per_node - 1,
         inter_peers=ep - per_node,
         per_peer_latency=False,
     )
-    return intra, inter, seconds
+
+
+def ep_link_times(
+    tokens: Exact, topk: int, ep: int, copy_bytes: int, hw: Links, per_node: int
+) -> tuple[Exact, Exact, float]:
+    """(intra bytes, inter bytes, seconds) of one balanced EP all-to-all of tokens·k copies.
+
+    Each copy is ``copy_bytes`` on the wire (``Wire``: dtype, fp8 scales, header).
+    """
+    if ep > per_node and ep % per_node:
+        raise MoecommError(
+            f"ep must be at most, or a multiple of, the EP ranks per node ({per_node}); got {ep}"
+        )
+    v: dict[str, Exact] = {"b": tokens, "s": 1, "k": topk, "w": copy_bytes}
+    v.update({"ep": ep, "g": per_node})
+    intra, inter = F.value("ep_phase_intra_bytes", v), F.value("ep_phase_inter_bytes", v)
+    return intra, inter, ep_alltoall_seconds(intra, inter, hw, ep=ep, per_node=per_node)
 
 
 def ep_times(
-    tokens: int, hidden: int, topk: int, ep: int, beta_d: int, beta_c: int, hw: Links
+    tokens: int, topk: int, ep: int, dispatch_copy_bytes: int, combine_copy_bytes: int, hw: Links
 ) -> EPTimes:
     """Dispatch and combine times of the seed's balanced EP all-to-all (ranks fill nodes)."""
     g = ep_ranks_per_node(ep, hw.gpus_per_node)
-    d_up, d_out, d_s = ep_link_times(tokens, hidden, topk, ep, beta_d, hw, g)
-    c_up, c_out, c_s = ep_link_times(tokens, hidden, topk, ep, beta_c, hw, g)
+    d_up, d_out, d_s = ep_link_times(tokens, topk, ep, dispatch_copy_bytes, hw, g)
+    c_up, c_out, c_s = ep_link_times(tokens, topk, ep, combine_copy_bytes, hw, g)
     return EPTimes(g, d_up, d_out, c_up, c_out, d_s, c_s, hw.name, hw.efficiency)
 
 
@@ -386,6 +406,8 @@ def compare_times(
 ) -> CompareTimes:
     """EP dispatch/combine of S/M tokens per GPU against the all-reduce of all S tokens."""
     g = ep_ranks_per_node(size, hw.gpus_per_node)
-    _, _, a2a = ep_link_times(Fraction(tokens, size), hidden, topk, size, beta, hw, g)
+    copy = F.value("token_bytes", {"h": hidden, "beta": beta})
+    assert isinstance(copy, int)
+    _, _, a2a = ep_link_times(Fraction(tokens, size), topk, size, copy, hw, g)
     ar = ring_seconds("all-reduce", tokens * hidden * beta, size, hw, hw.gpus_per_node)
     return CompareTimes(a2a, a2a, ar, 2 * a2a < ar)

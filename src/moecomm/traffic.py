@@ -10,6 +10,7 @@ from moecomm.config import CompareConfig, EPConfig, TPConfig
 from moecomm.formulas import conventions
 from moecomm.results import convention_field, quantity
 from moecomm.units import Exact, is_integral, normalize
+from moecomm.wire import Wire, make_wire
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,10 @@ class EPResult:
     ep: int = quantity("EP size", "ranks")
     dispatch_dtype: str = quantity("dispatch dtype", "text")
     combine_dtype: str = quantity("combine dtype", "text")
+    scale_block: int | None = quantity("fp8 scale block (channels)", "count")
+    header_bytes: int = quantity("header per dispatched message", "bytes", show=False)
+    dispatch_copy_bytes: int = quantity("bytes per dispatched copy", "bytes")
+    combine_copy_bytes: int = quantity("bytes per combined copy", "bytes")
     tokens_per_rank: Exact = quantity("token copies sent (b·s·k·(ep−1)/ep)", "tokens")
     dispatch_bytes_per_rank: Exact = quantity("dispatch bytes", "bytes")
     combine_bytes_per_rank: Exact = quantity("combine bytes", "bytes")
@@ -64,28 +69,26 @@ class Comparison:
     """Smallest integer M with EP < TP (K + 1), whether or not it is among the sizes."""
 
 
-def _wire(cfg: EPConfig) -> dict[str, Exact]:
+def ep_traffic(cfg: EPConfig, wire: Wire | None = None) -> EPResult:
+    """Balanced-routing EP volume per rank (seed, first analysis), each copy in ``wire``'s format.
+
+    Without a wire format a copy is h·β bytes (the seed's); a deployment or --scale-block and
+    --header-bytes give fp8 scales and a dispatch header (DeepEP).
+    """
+    if wire is None:
+        wire = make_wire(cfg.model.hidden_size, cfg.dispatch_dtype, cfg.combine_dtype, None, 0)
     bb, ss = cfg.workload.b_s
-    return {
-        "b": bb,
-        "s": ss,
-        "h": cfg.model.hidden_size,
-        "k": cfg.model.top_k,
-        "ep": cfg.ep,
-        "beta_d": cfg.dispatch_dtype.bytes,
-        "beta_c": cfg.combine_dtype.bytes,
-    }
-
-
-def ep_traffic(cfg: EPConfig) -> EPResult:
-    """Balanced-routing EP volume per rank (seed, first analysis)."""
-    v = _wire(cfg)
+    v: dict[str, Exact] = {"b": bb, "s": ss, "k": cfg.model.top_k, "ep": cfg.ep}
+    dispatch = F.value("ep_phase_bytes", {**v, "w": wire.dispatch_copy_bytes})
+    combine = F.value("ep_phase_bytes", {**v, "w": wire.combine_copy_bytes})
     values = {
         "tokens_per_rank": F.value("ep_tokens_sent", v),
-        "dispatch_bytes_per_rank": F.value("ep_dispatch_bytes", v),
-        "combine_bytes_per_rank": F.value("ep_combine_bytes", v),
-        "ep_bytes_per_rank": F.value("ep_total_bytes", v),
-        "ep_bytes_per_rank_approx": F.value("ep_total_bytes_approx", v),
+        "dispatch_bytes_per_rank": dispatch,
+        "combine_bytes_per_rank": combine,
+        "ep_bytes_per_rank": normalize(Fraction(dispatch) + Fraction(combine)),
+        "ep_bytes_per_rank_approx": F.value(
+            "ep_total_bytes_approx", {**v, "h": cfg.model.hidden_size}
+        ),
     }
     return EPResult(
         convention=conventions.EP_PER_RANK,
@@ -93,6 +96,10 @@ def ep_traffic(cfg: EPConfig) -> EPResult:
         ep=cfg.ep,
         dispatch_dtype=cfg.dispatch_dtype.value,
         combine_dtype=cfg.combine_dtype.value,
+        scale_block=wire.scale_block,
+        header_bytes=wire.header_bytes,
+        dispatch_copy_bytes=wire.dispatch_copy_bytes,
+        combine_copy_bytes=wire.combine_copy_bytes,
         expectation=not all(is_integral(x) for x in values.values()),
         **values,
     )

@@ -28,9 +28,11 @@ from moecomm.cli.options import (
     workload_options,
 )
 from moecomm.config import EPConfig
+from moecomm.dtypes import DType
 from moecomm.render import render_record
 from moecomm.results import merge
 from moecomm.traffic import ep_traffic
+from moecomm.wire import make_wire
 
 
 @click.command("ep")
@@ -70,26 +72,30 @@ def command(
     Counts the b·s tokens on this rank, each sent to its top-k experts; (ep−1)/ep of the copies
     leave the rank in dispatch and come back in combine.
 
-    A --deployment fills the model, ep, redundant experts and the dispatch/combine dtypes;
-    explicit flags (and --preset or --hf-config for the model) override it.
+    A --deployment fills the model, ep, redundant experts, the dispatch/combine dtypes and the
+    wire format (fp8 scale block, dispatch header); explicit flags (and --preset or --hf-config
+    for the model) override it.
 
-    With --hardware, adds dispatch_seconds and combine_seconds: ranks fill nodes, the share of
-    peers on the own node goes over the scale-up link, the rest over the NIC.
+    Wire format: a copy is h·β bytes; --scale-block N makes an fp8 copy h + 4·h/N bytes (one fp32
+    scale per N channels) and --header-bytes adds a header to each dispatched copy. They apply to
+    every output (JSON dispatch_copy_bytes, combine_copy_bytes) and switch nothing.
 
-    Routing-aware options (--dedup, --count, --gpus-per-node without --hardware, --scale-block,
-    --header-bytes, --n-group/--topk-group, --capacity-factor, --pad, --imbalance,
-    --export-matrix) switch to exact expectations under uniform top-k routing (no times); see
-    docs/traffic.md. With a --deployment, its scale block, header bytes and GPUs per node are
-    their defaults.
+    With --hardware, adds dispatch_seconds and combine_seconds: EP ranks fill nodes of the
+    hardware's scale-up domain (or --gpus-per-node); the busiest rank's max(send, recv) on each
+    link sets the time, one latency per link (DeepEP-style kernels).
+
+    Routing-aware options (--dedup, --count, --gpus-per-node without --hardware, --n-group/
+    --topk-group, --capacity-factor, --pad, --imbalance, --export-matrix) switch to exact
+    expectations under uniform top-k routing, timed the same way with --hardware; see
+    docs/traffic.md.
 
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
     # --gpus-per-node serves the time model with --hardware, else the routing-aware split.
     keys = [k for k in (*ROUTING_KEYS, "export_matrix") if k != "gpus_per_node"]
     routing = {key: options.pop(key) for key in keys}
-    routing["gpus_per_node"] = options["gpus_per_node"]
-    routed = routing_used(routing)
-    if routed and options["hardware"] is None:
+    routing["gpus_per_node"] = options["gpus_per_node"] if options["hardware"] is None else None
+    if routing["gpus_per_node"] is not None:
         options["gpus_per_node"] = None
     hw = pop_hardware(options)
     dep = load_deployment(deployment)
@@ -111,34 +117,49 @@ def command(
         },
         FLAGS,
     )
-    if routed:
+    fp8 = DType.FP8 in (cfg.dispatch_dtype, cfg.combine_dtype)
+    rc = resolve_routing(routing, routing_defaults(dep, fp8=fp8, links=hw))
+    if routing_used(routing):
         from moecomm.cli.routing_view import export, render_traffic
         from moecomm.expected import expected_traffic
 
-        rc = resolve_routing(routing, routing_defaults(dep))
-        result_routed = expected_traffic(cfg, rc)
+        result_routed = expected_traffic(cfg, rc, hw)
         export(routing["export_matrix"], [result_routed])
-        emit(render_traffic([result_routed], fmt, layered=False))
+        emit(render_traffic([result_routed], fmt, layered=False, links=hw))
         return
-    result: Any = ep_traffic(cfg)
+    wire = make_wire(
+        cfg.model.hidden_size,
+        cfg.dispatch_dtype,
+        cfg.combine_dtype,
+        rc.scale_block,
+        rc.header_bytes,
+    )
+    result: Any = ep_traffic(cfg, wire)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
     if result.expectation:
         caption += " Fractions are exact expectations under balanced routing."
     if hw is not None:
-        from moecomm.timing import ep_times
+        from moecomm.timing import EP_TIME, ep_times
 
         times = ep_times(
             cfg.workload.tokens_per_rank,
-            cfg.model.hidden_size,
             cfg.model.top_k,
             cfg.ep,
-            cfg.dispatch_dtype.bytes,
-            cfg.combine_dtype.bytes,
+            wire.dispatch_copy_bytes,
+            wire.combine_copy_bytes,
             hw,
         )
         result = merge(result, times)
-        caption += " " + hw.caption()
-    emit(render_record(result, fmt, title="EP all-to-all per rank, one MoE layer", caption=caption))
+        caption += f" {EP_TIME}. {hw.caption()}"
+    emit(
+        render_record(
+            result,
+            fmt,
+            title="EP all-to-all per rank, one MoE layer",
+            caption=caption,
+            skip_none=True,
+        )
+    )
 
 
 _dtype = dtype

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from moecomm.cli.base import InputError, build
 from moecomm.config import Deployment, MoEModel, RoutingConfig, Workload
 from moecomm.dtypes import DTYPE_NAMES, DType
 from moecomm.render import FORMATS
+
+if TYPE_CHECKING:
+    from moecomm.timing import Links
 
 FLAGS = {
     "hidden_size": "--hidden",
@@ -246,22 +249,40 @@ ROUTING_KEYS = (
 )
 
 
+WIRE_KEYS = ("scale_block", "header_bytes")
+"""Wire-format options: they set the bytes per copy of every EP output and switch nothing."""
+
+
 def routing_used(options: dict[str, Any]) -> bool:
-    """Whether any routing-aware option was given (else ``ep`` keeps the seed's output)."""
-    return any(options.get(key) is not None for key in (*ROUTING_KEYS, "export_matrix"))
+    """Whether a routing-aware option was given (else ``ep`` keeps the seed's balanced output).
+
+    The wire format (``WIRE_KEYS``) applies to both outputs and does not count.
+    """
+    keys = (*ROUTING_KEYS, "export_matrix")
+    return any(options.get(key) is not None for key in keys if key not in WIRE_KEYS)
 
 
-def routing_defaults(dep: Deployment | None) -> dict[str, Any]:
-    """Wire-format and node defaults a deployment preset gives the routing options."""
-    if dep is None:
-        return {}
-    return _given(
-        {
-            "scale_block": dep.scale_block,
-            "header_bytes": dep.header_bytes,
-            "gpus_per_node": dep.gpus_per_node,
-        }
-    )
+def routing_defaults(
+    dep: Deployment | None, *, fp8: bool = True, links: Links | None = None
+) -> dict[str, Any]:
+    """Defaults that a deployment preset and the hardware give the routing and wire options.
+
+    A deployment gives its wire format (its scale block only when a phase is fp8, so that
+    --dtype bf16 overrides it cleanly) and its GPUs per node; with --hardware, the hardware's
+    scale-up domain (or its --gpus-per-node override) sets the GPUs per node instead.
+    """
+    out: dict[str, Any] = {}
+    if dep is not None:
+        out = _given(
+            {
+                "scale_block": dep.scale_block if fp8 else None,
+                "header_bytes": dep.header_bytes,
+                "gpus_per_node": dep.gpus_per_node,
+            }
+        )
+    if links is not None:
+        out["gpus_per_node"] = links.gpus_per_node
+    return out
 
 
 def resolve_routing(

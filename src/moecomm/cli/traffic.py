@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from moecomm.cli.base import InputError, build, emit
+from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
     base_model,
@@ -17,7 +18,6 @@ from moecomm.cli.options import (
     dtype_option,
     first_given,
     format_option,
-    gpus_per_node_option,
     load_deployment,
     model_options,
     resolve_model,
@@ -29,6 +29,7 @@ from moecomm.cli.options import (
 )
 from moecomm.cli.routing_view import export, render_traffic
 from moecomm.config import EPConfig
+from moecomm.dtypes import DType
 
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -44,7 +45,7 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
 @routing_options
-@gpus_per_node_option
+@hardware_options
 @click.option("--expert-counts", type=_file, help="Per-source expert counts (JSON or CSV).")
 @click.option("--topk-ids", type=_file, help="Chosen expert ids per token per rank (JSON or .npy).")
 @click.option("--placement", type=_file, help="Expert → rank(s) map (JSON).")
@@ -87,12 +88,22 @@ def command(
     imbalance (max/mean), under the wire format, dedup and count options. Counts from data are
     exact integers; --routing uniform is an exact expectation, zipf:S a seeded sample.
 
+    With --hardware, adds dispatch_seconds and combine_seconds (and before EPLB): bytes split by
+    the hardware's nodes (or --gpus-per-node), and the busiest rank's max(send, recv) on each
+    link sets the time, one latency per link (DeepEP-style kernels), as in `moecomm ep`.
+
     Example: moecomm traffic --preset deepseek-v3 --expert-counts counts.json --dtype bf16
     """
     dep = load_deployment(deployment)
-    rc = resolve_routing(options, routing_defaults(dep))
+    # --gpus-per-node splits bytes by node; with --hardware it also overrides its scale-up domain.
+    flags = dict(options)
+    if options["hardware"] is None:
+        options["gpus_per_node"] = None
+    hw = pop_hardware(options)
     d_dtype = dtype(dispatch_dtype, dtype_name, None if dep is None else dep.dispatch_dtype)
     c_dtype = dtype(combine_dtype, dtype_name, None if dep is None else dep.combine_dtype)
+    fp8 = DType.FP8 in (d_dtype, c_dtype)
+    rc = resolve_routing(flags, routing_defaults(dep, fp8=fp8, links=hw))
     ep_size = first_given(ep_size, None if dep is None else dep.ep)
     from moecomm.observed import Data, data_traffic, zipf_ids
     from moecomm.routing_files import load_counts, load_placement, load_topk_ids
@@ -148,9 +159,9 @@ def command(
             },
             FLAGS,
         )
-        result = expected_traffic(cfg, rc)
+        result = expected_traffic(cfg, rc, hw)
         export(options["export_matrix"], [result])
-        emit(render_traffic([result], fmt, layered=False))
+        emit(render_traffic([result], fmt, layered=False, links=hw))
         return
     else:
         exponent = _zipf(routing)
@@ -184,11 +195,12 @@ def command(
             placement=place,
             redundant=redundant_experts,
             top_k=k,
+            links=hw,
         )
         for d in layers
     ]
     export(options["export_matrix"], results)
-    emit(render_traffic(results, fmt, layered=len(results) > 1))
+    emit(render_traffic(results, fmt, layered=len(results) > 1, links=hw))
 
 
 def _zipf(text: str) -> float:
