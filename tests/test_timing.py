@@ -99,11 +99,14 @@ def test_deepseek_decode_worked_check() -> None:
 
 def test_deepep_low_latency_ep64_golden() -> None:
     """DeepEP README (H800, CX7 400 Gb/s IB; 128 tokens, h 7168, top-8): EP64 dispatch 173 µs,
-    combine 314 µs. The model with the h800 preset (40 GB/s IB) lands within 10%."""
+    combine 314 µs. The model with the h800 preset (40 GB/s IB) and DeepEP's low-latency wire
+    format (7408 B per FP8 copy with scales and header) lands within 10%."""
     data = ok_json(
         "ep", "--preset", "deepseek-v3", "--tokens", "128", "--ep", "64",
         "--dispatch-dtype", "fp8", "--combine-dtype", "bf16", "--hardware", "h800",
+        "--scale-block", "128", "--header-bytes", "16",
     )  # fmt: skip
+    assert data["dispatch_copy_bytes"] == 7408
     assert data["dispatch_seconds"] == pytest.approx(173e-6, rel=0.10)
     assert data["combine_seconds"] == pytest.approx(314e-6, rel=0.10)
     assert (

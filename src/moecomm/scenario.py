@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from moecomm.config import RoutingConfig
+from moecomm.errors import MoecommError
 from moecomm.results import convention_field, quantity
 from moecomm.routing import CopyMatrices, Matrix, scale, transpose, zeros
 from moecomm.timing import Links, ep_alltoall_seconds, ep_ranks_per_node
@@ -128,7 +129,12 @@ def on_hardware(rc: RoutingConfig, ep: int, links: Links | None) -> RoutingConfi
     """
     if links is None:
         return rc
-    return rc.model_copy(update={"gpus_per_node": ep_ranks_per_node(ep, links.gpus_per_node)})
+    g = ep_ranks_per_node(ep, links.gpus_per_node)
+    if ep % g:
+        raise MoecommError(
+            f"ep must be at most, or a multiple of, the EP ranks per node ({g}); got {ep}"
+        )
+    return rc.model_copy(update={"gpus_per_node": g})
 
 
 def link_busiest(m: Matrix) -> Exact:
