@@ -22,7 +22,12 @@ _OPTIONS = [
     click.option("--latency-intra", type=float, help="Override scale-up latency, µs per message."),
     click.option("--latency-inter", type=float, help="Override scale-out latency, µs per message."),
     click.option("--efficiency", type=float, help="Override the link efficiency η in (0, 1]."),
-    click.option("--gpus-per-node", type=int, help="Override GPUs per scale-up domain."),
+    click.option(
+        "--gpus-per-node",
+        type=int,
+        help="GPUs per node (scale-up domain): overrides the hardware's; on ep and traffic it "
+        "also splits bytes into intra- and inter-node, with or without --hardware.",
+    ),
 ]
 
 OVERRIDES = (

@@ -224,15 +224,10 @@ routing_options = _stack(
 )
 """Options of routing-aware traffic, shared by ``ep`` and ``traffic``; see resolve_routing.
 
-``--gpus-per-node`` (the intra/inter-node split) comes from ``gpus_per_node_option`` or, in
-commands that take ``--hardware``, from the hardware options.
+``--gpus-per-node`` (the intra/inter-node split) comes from the hardware options
+(``cli.hardware``): without ``--hardware`` it only splits bytes; with it, it overrides the
+hardware's scale-up domain, which then splits bytes (``routing_defaults``).
 """
-
-
-def gpus_per_node_option(fn: Fn) -> Fn:
-    return click.option(
-        "--gpus-per-node", type=int, help="GPUs per node: split bytes into intra- and inter-node."
-    )(fn)
 
 
 ROUTING_KEYS = (
