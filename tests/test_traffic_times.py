@@ -427,3 +427,19 @@ def test_traffic_table_names_the_hardware(counts: str) -> None:
     assert "│ dispatch time │ 39.40 µs │" in flat
     assert "EP times: the busiest rank's max(send, recv) bytes on each link" in flat
     assert "2 EP ranks per node. Hardware h100-sxm: scale-up 1 GB/s" in flat
+
+
+def test_deployment_times_load_neither_sympy_nor_numpy() -> None:
+    """The wire format and the times evaluate through the generated evaluators."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from moecomm.cli import cli\n"
+        "cli.main(['ep', '--deployment', 'deepseek-v3-decode', '--tokens', '128', '--hardware',"
+        " 'h800'], standalone_mode=False)\n"
+        "assert 'sympy' not in sys.modules and 'numpy' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
