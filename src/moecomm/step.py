@@ -318,7 +318,8 @@ def step_times(
     ev: Evaluate = exact,
 ) -> StepResult:
     """Communication and expert compute of one step on one rank (its pipeline stage's layers)."""
-    layers, moe_layers = int(_shape(model)["L"]), int(_shape(model)["L_moe"])
+    shape = _shape(model)
+    layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
     g = ep_ranks_per_node(lay.ep, hw.gpus_per_node, lay.etp)
     if lay.ep > g and lay.ep % g:
         raise MoecommError(
