@@ -27,7 +27,7 @@ algbw = S / t and busbw = algbw * factor with factor 2(n-1)/n (all_reduce),
 (n-1)/n (all_gather, reduce_scatter, all_to_all) and 1 (broadcast).
 "GB/s" means 1e9 bytes/s, as in nccl-tests.
 
-Timing.  Per size: ``--warmup`` untimed calls, then
+Timing.  Per size: ``--warmup`` untimed calls, then (eager mode, the default)
 
 * per-iteration: ``--iters`` times {tiny all-reduce + device synchronize as a
   barrier; start event; op; end event}.  Each iteration's time is the MAX over
@@ -39,6 +39,10 @@ Timing.  Per size: ``--warmup`` untimed calls, then
   This is what nccl-tests' ``time`` column reports (launch skew amortised).
 
 algbw/busbw are given for both (``*_median`` and ``*_batched``).
+With ``--cuda-graph OPS`` (NCCL only) OPS back-to-back ops are captured in one
+CUDA graph and each of ``--iters`` replays is timed (barrier before each);
+per-op time = replay / OPS.  This strips PyTorch's per-call host overhead
+(~20-40 us), so small sizes show NCCL latency.  all_reduce then uses AVG.
 
 MoE dispatch/combine emulation (``moe`` section).  N ranks form one EP group
 holding E experts, expert e on rank e // (E/N).  Each rank has T tokens; each
@@ -56,6 +60,7 @@ Recorded per T: ``send_rows`` / ``send_bytes_*`` (N x N, [src][dst]),
 ``expert_counts`` ([src][expert], E values per source rank), timings, and for
 T <= ``--save-routing-max-T`` the raw top-k ids ([rank][token][k]).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +78,13 @@ import warnings
 import torch
 import torch.distributed as dist
 
-COLLECTIVES = ["all_reduce", "all_gather_into_tensor", "reduce_scatter_tensor",
-               "all_to_all_single", "broadcast"]
+COLLECTIVES = [
+    "all_reduce",
+    "all_gather_into_tensor",
+    "reduce_scatter_tensor",
+    "all_to_all_single",
+    "broadcast",
+]
 
 
 def parse_size(s: str) -> int:
@@ -135,6 +145,7 @@ class Ctx:
                 e.record()
                 e.synchronize()
                 return s.elapsed_time(e) / 1e3
+
             return start, stop
         t0 = [0.0]
 
@@ -143,6 +154,7 @@ class Ctx:
 
         def stop():
             return time.perf_counter() - t0[0]
+
         return start, stop
 
     def gather_floats(self, vals: list[float]) -> list[list[float]]:
@@ -155,6 +167,8 @@ class Ctx:
 def time_op(ctx: Ctx, fn, warmup: int, iters: int) -> dict:
     for _ in range(warmup):
         fn()
+    if GRAPH_OPS and ctx.cuda:
+        return time_op_graph(ctx, fn, iters)
     ctx.barrier()
     start, stop = ctx.timer()
     per = []
@@ -168,7 +182,7 @@ def time_op(ctx: Ctx, fn, warmup: int, iters: int) -> dict:
     for _ in range(iters):
         fn()
     batched = stop() / iters
-    allv = ctx.gather_floats(per + [batched])  # [rank][iters+1]
+    allv = ctx.gather_floats([*per, batched])  # [rank][iters+1]
     per_iter_max = [max(allv[r][i] for r in range(ctx.world)) for i in range(iters)]
     return {
         "median_s": statistics.median(per_iter_max),
@@ -178,6 +192,44 @@ def time_op(ctx: Ctx, fn, warmup: int, iters: int) -> dict:
         "batched_avg_s": max(allv[r][iters] for r in range(ctx.world)),
         "iters": iters,
         "warmup": warmup,
+    }
+
+
+GRAPH_OPS = 0  # set by --cuda-graph N
+
+
+def time_op_graph(ctx: Ctx, fn, iters: int) -> dict:
+    """Capture GRAPH_OPS back-to-back ops in one CUDA graph; time `iters` replays.
+
+    Removes the PyTorch/c10d host launch overhead (tens of microseconds per
+    call), so small sizes show NCCL's own latency as nccl-tests would.
+    """
+    ctx.barrier()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for _ in range(GRAPH_OPS):
+            fn()
+    ctx.barrier()
+    g.replay()  # one untimed replay
+    start, stop = ctx.timer()
+    per = []
+    for _ in range(iters):
+        ctx.barrier()
+        start()
+        g.replay()
+        per.append(stop() / GRAPH_OPS)
+    allv = ctx.gather_floats(per)
+    per_iter_max = [max(allv[r][i] for r in range(ctx.world)) for i in range(iters)]
+    del g
+    return {
+        "median_s": statistics.median(per_iter_max),
+        "min_s": min(per_iter_max),
+        "max_s": max(per_iter_max),
+        "rank_median_s": [statistics.median(allv[r]) for r in range(ctx.world)],
+        "batched_avg_s": statistics.mean(per_iter_max),
+        "iters": iters,
+        "timing": f"cuda_graph: {GRAPH_OPS} ops per graph, per-op time = replay time / {GRAPH_OPS}; "
+        "batched_avg_s = mean over replays",
     }
 
 
@@ -223,7 +275,8 @@ def run_collectives(ctx: Ctx, args, dtype) -> tuple[dict, dict]:
             scale = 1e-30 if coll == "all_reduce" else 1.0
             if coll == "all_reduce":
                 buf = rand_fill(torch.empty(count, dtype=dtype, device=dev), scale, gen)
-                fn = lambda: dist.all_reduce(buf)
+                op = dist.ReduceOp.AVG if GRAPH_OPS else dist.ReduceOp.SUM
+                fn = lambda: dist.all_reduce(buf, op=op)
             elif coll == "all_gather_into_tensor":
                 inp = rand_fill(torch.empty(count // n, dtype=dtype, device=dev), 1.0, gen)
                 out = torch.empty(count, dtype=dtype, device=dev)
@@ -249,15 +302,22 @@ def run_collectives(ctx: Ctx, args, dtype) -> tuple[dict, dict]:
             row["busbw_GBps_batched"] = row["algbw_GBps_batched"] * factor
             rows.append(row)
             if rank == 0:
-                print(f"[{coll}] {S_eff:>12d} B  median {st['median_s']*1e6:10.1f} us  "
-                      f"busbw {row['busbw_GBps_median']:7.2f} GB/s  (batched {st['batched_avg_s']*1e6:10.1f} us, "
-                      f"{row['busbw_GBps_batched']:7.2f} GB/s)", flush=True)
+                print(
+                    f"[{coll}] {S_eff:>12d} B  median {st['median_s'] * 1e6:10.1f} us  "
+                    f"busbw {row['busbw_GBps_median']:7.2f} GB/s  (batched {st['batched_avg_s'] * 1e6:10.1f} us, "
+                    f"{row['busbw_GBps_batched']:7.2f} GB/s)",
+                    flush=True,
+                )
             # free before the next size
             buf = inp = out = fn = None
             if ctx.cuda:
                 torch.cuda.empty_cache()
-        results[coll] = {"busbw_factor": factor, "size_convention": SIZE_CONVENTION[coll],
-                         "dtype": str(dtype).replace("torch.", ""), "rows": rows}
+        results[coll] = {
+            "busbw_factor": factor,
+            "size_convention": SIZE_CONVENTION[coll],
+            "dtype": str(dtype).replace("torch.", ""),
+            "rows": rows,
+        }
     return results, checks
 
 
@@ -307,12 +367,15 @@ def run_moe(ctx: Ctx, args, act_dtype) -> dict:
     bf16_row = 2 * h
     act_esz = torch.tensor([], dtype=act_dtype).element_size()
     out: dict = {
-        "experts": E, "topk": k, "hidden": h, "experts_per_rank": epr,
+        "experts": E,
+        "topk": k,
+        "hidden": h,
+        "experts_per_rank": epr,
         "placement": "contiguous: expert e on rank e // (E/N)",
         "mode": "copies: one row per (token, expert) pair; diagonal = local copy",
         "routing": "uniform top-k without replacement: k largest of E uniform draws, "
-                   f"torch.Generator(cpu).manual_seed({args.seed} + rank + 1000*T); "
-                   "ids = torch.rand(T, E, generator=g).topk(k).indices, sorted per token",
+        f"torch.Generator(cpu).manual_seed({args.seed} + rank + 1000*T); "
+        "ids = torch.rand(T, E, generator=g).topk(k).indices, sorted per token",
         "row_bytes": {"dispatch_bf16": bf16_row, "dispatch_fp8": fp8_row, "combine_bf16": bf16_row},
         "activation_dtype": str(act_dtype).replace("torch.", ""),
         "timed_region": "all_to_all_single only (no permute, no expert compute)",
@@ -339,7 +402,7 @@ def run_moe(ctx: Ctx, args, act_dtype) -> dict:
         n_send, n_recv = sum(in_splits), sum(out_splits)
 
         run = {"T": T, "send_rows": mat.tolist(), "expert_counts": expert_counts}
-        if T <= args.save_routing_max_T:
+        if args.save_routing_max_T >= T:
             ids_all = ctx_gather_ids(ctx, ids)
             run["topk_ids"] = ids_all
 
@@ -347,8 +410,9 @@ def run_moe(ctx: Ctx, args, act_dtype) -> dict:
         chk_send = torch.full((n_send, 8), float(rank), dtype=act_dtype, device=dev)
         chk_recv = torch.full((n_recv, 8), -1.0, dtype=act_dtype, device=dev)
         dist.all_to_all_single(chk_recv, chk_send, out_splits, in_splits)
-        exp = torch.repeat_interleave(torch.arange(n, dtype=act_dtype),
-                                      torch.tensor(out_splits)).to(dev)
+        exp = torch.repeat_interleave(
+            torch.arange(n, dtype=act_dtype), torch.tensor(out_splits)
+        ).to(dev)
         ok = bool((chk_recv[:, 0] == exp).all()) if n_recv else True
         okt = torch.tensor([1 if ok else 0], dtype=torch.int32, device=dev)
         dist.all_reduce(okt, op=dist.ReduceOp.MIN)
@@ -362,7 +426,7 @@ def run_moe(ctx: Ctx, args, act_dtype) -> dict:
             # combine: send back what was received
             ("combine_bf16", act_dtype, h, out_splits, in_splits, n_recv, n_send, bf16_row),
         ]
-        for name, dt, width, isp, osp, ns, nr, row_b in variants:
+        for name, dt, width, isp, osp, ns, nr, _row_b in variants:
             src = rand_fill(torch.empty((ns, width), dtype=dt, device=dev), 1.0, gen)
             dst = torch.empty((nr, width), dtype=dt, device=dev)
             fn = lambda: dist.all_to_all_single(dst, src, osp, isp)
@@ -371,8 +435,10 @@ def run_moe(ctx: Ctx, args, act_dtype) -> dict:
             if dt is act_dtype and act_esz != 2:
                 st["note"] = f"activation dtype {act_dtype} ({act_esz} B/elt) used instead of bf16"
             # bytes per rank actually moved off-rank (send side), per source rank
-            send_b = [[c * row_b_eff for c in r] for r in (mat.tolist() if name != "combine_bf16"
-                                                            else mat.t().tolist())]
+            send_b = [
+                [c * row_b_eff for c in r]
+                for r in (mat.tolist() if name != "combine_bf16" else mat.t().tolist())
+            ]
             off = [sum(r) - r[i] for i, r in enumerate(send_b)]
             recv_off = [sum(send_b[s][d] for s in range(n) if s != d) for d in range(n)]
             st["send_bytes"] = send_b  # [src][dst]
@@ -381,9 +447,12 @@ def run_moe(ctx: Ctx, args, act_dtype) -> dict:
             st["offrank_GBps_median"] = st["max_offrank_send_or_recv_bytes"] / st["median_s"] / 1e9
             run[name] = st
             if rank == 0:
-                print(f"[moe T={T:>6d}] {name:14s} median {st['median_s']*1e6:9.1f} us  "
-                      f"batched {st['batched_avg_s']*1e6:9.1f} us  max off-rank {st['max_offrank_send_or_recv_bytes']/1e6:8.2f} MB  "
-                      f"{st['offrank_GBps_median']:7.2f} GB/s", flush=True)
+                print(
+                    f"[moe T={T:>6d}] {name:14s} median {st['median_s'] * 1e6:9.1f} us  "
+                    f"batched {st['batched_avg_s'] * 1e6:9.1f} us  max off-rank {st['max_offrank_send_or_recv_bytes'] / 1e6:8.2f} MB  "
+                    f"{st['offrank_GBps_median']:7.2f} GB/s",
+                    flush=True,
+                )
             src = dst = fn = None
             if ctx.cuda:
                 torch.cuda.empty_cache()
@@ -400,7 +469,7 @@ def ctx_gather_ids(ctx: Ctx, ids: torch.Tensor) -> list:
 
 def metadata(ctx: Ctx, args) -> dict:
     md = {
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
@@ -408,8 +477,13 @@ def metadata(ctx: Ctx, args) -> dict:
         "backend": ctx.backend,
         "world_size": ctx.world,
         "argv": sys.argv,
-        "env": {k: v for k, v in sorted(os.environ.items())
-                if k.startswith(("NCCL_", "TORCH_NCCL", "TORCH_SYMM", "NVSHMEM_", "CUDA_VISIBLE", "OMP_NUM"))},
+        "env": {
+            k: v
+            for k, v in sorted(os.environ.items())
+            if k.startswith(
+                ("NCCL_", "TORCH_NCCL", "TORCH_SYMM", "NVSHMEM_", "CUDA_VISIBLE", "OMP_NUM")
+            )
+        },
     }
     if ctx.cuda:
         v = torch.cuda.nccl.version()
@@ -419,9 +493,17 @@ def metadata(ctx: Ctx, args) -> dict:
         md["gpu_names"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         props = torch.cuda.get_device_properties(ctx.dev)
         md["gpu_memory_bytes"] = props.total_memory
-        for cmd, key in ((["nvidia-smi", "topo", "-m"], "nvidia_smi_topo"),
-                         (["nvidia-smi", "--query-gpu=name,driver_version,clocks.max.sm,clocks.sm,power.limit",
-                           "--format=csv"], "nvidia_smi_query")):
+        for cmd, key in (
+            (["nvidia-smi", "topo", "-m"], "nvidia_smi_topo"),
+            (
+                [
+                    "nvidia-smi",
+                    "--query-gpu=name,driver_version,clocks.max.sm,clocks.sm,power.limit",
+                    "--format=csv",
+                ],
+                "nvidia_smi_query",
+            ),
+        ):
             try:
                 md[key] = subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
             except Exception as exc:
@@ -432,7 +514,9 @@ def metadata(ctx: Ctx, args) -> dict:
 
 
 def main():
-    warnings.filterwarnings("ignore", category=FutureWarning)  # reduce_scatter_tensor rename in new torch
+    warnings.filterwarnings(
+        "ignore", category=FutureWarning
+    )  # reduce_scatter_tensor rename in new torch
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--backend", choices=["nccl", "gloo"], default="nccl")
@@ -441,18 +525,33 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--collectives", default=",".join(COLLECTIVES))
-    ap.add_argument("--dtype", default="bfloat16",
-                    help="data type of the collectives sweep (bfloat16, uint8 for non-reducing ones, float32)")
-    ap.add_argument("--tokens", default="128,512,4096,16384", help="MoE tokens per rank T; empty = skip MoE")
+    ap.add_argument(
+        "--dtype",
+        default="bfloat16",
+        help="data type of the collectives sweep (bfloat16, uint8 for non-reducing ones, float32)",
+    )
+    ap.add_argument(
+        "--tokens", default="128,512,4096,16384", help="MoE tokens per rank T; empty = skip MoE"
+    )
     ap.add_argument("--hidden", type=int, default=7168)
     ap.add_argument("--topk", type=int, default=8)
     ap.add_argument("--experts", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--moe-iters", type=int, default=20)
     ap.add_argument("--save-routing-max-T", type=int, default=128)
+    ap.add_argument(
+        "--cuda-graph",
+        type=int,
+        default=0,
+        metavar="OPS",
+        help="nccl only: time CUDA-graph replays of OPS back-to-back ops instead of eager calls "
+        "(all_reduce then uses AVG so repeated in-place sums cannot overflow)",
+    )
     args = ap.parse_args()
     args.collectives = [c for c in args.collectives.split(",") if c]
     args.tokens = [int(t) for t in args.tokens.split(",") if t]
+    global GRAPH_OPS
+    GRAPH_OPS = args.cuda_graph if args.backend == "nccl" else 0
 
     backend = args.backend
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -487,8 +586,13 @@ def main():
             "algbw": "bytes / time, GB/s = 1e9 B/s",
             "busbw": "algbw x factor: all_reduce 2(n-1)/n; all_gather, reduce_scatter, all_to_all (n-1)/n; broadcast 1",
             "median_s": "median over iterations of the max over ranks of the per-iteration device time "
-                        "(barrier before each iteration)",
+            "(barrier before each iteration)",
             "batched_avg_s": "nccl-tests style: iters back-to-back ops / iters, max over ranks",
+            "timing_mode": (
+                f"cuda_graph ({GRAPH_OPS} ops per replay, all_reduce with AVG)"
+                if GRAPH_OPS
+                else "eager (one PyTorch call per op, includes c10d launch overhead)"
+            ),
         },
         "checks": checks,
         "collectives": coll,
@@ -498,7 +602,10 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(result, f, separators=(",", ":"))
-        print(f"wrote {args.out} ({os.path.getsize(args.out)/1e6:.2f} MB) in {md['elapsed_s']:.1f} s", flush=True)
+        print(
+            f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB) in {md['elapsed_s']:.1f} s",
+            flush=True,
+        )
     dist.barrier()
     dist.destroy_process_group()
 

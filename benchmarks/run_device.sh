@@ -16,5 +16,11 @@ for N in 4 2; do
     benchmarks/measure_collectives.py --backend nccl --min-bytes 8K --max-bytes 1G \
     --iters "$ITERS" --warmup "$WARMUP" --moe-iters "$ITERS" --tokens 128,512,4096,16384 \
     --out "$OUT/h100x${N}_nccl.json" > "$OUT/h100x${N}.log" 2>&1
-  echo "rc=$?"; grep -E "MiB|GiB|1048576 B|16777216 B|268435456 B|1073741824 B|moe|wrote|Error|error" "$OUT/h100x${N}.log" | grep -v Warning | tail -60
+  echo "rc=$?"; grep -E " (1048576|16777216|268435456|1073741824) B|moe|wrote|Error|error" "$OUT/h100x${N}.log" | grep -v Warning | tail -40
+  echo "=== N=$N CUDA graph mode ==="
+  CUDA_VISIBLE_DEVICES=$VIS timeout 180 torchrun --standalone --nproc-per-node "$N" \
+    benchmarks/measure_collectives.py --backend nccl --min-bytes 8K --max-bytes 1G \
+    --iters 20 --warmup 5 --moe-iters 20 --cuda-graph 10 --tokens 128,512,4096,16384 \
+    --out "$OUT/h100x${N}_nccl_graph.json" > "$OUT/h100x${N}_graph.log" 2>&1
+  echo "rc=$?"; grep -E " (8192|1048576|16777216|1073741824) B|moe|wrote|Error|error" "$OUT/h100x${N}_graph.log" | grep -v Warning | tail -30
 done

@@ -80,7 +80,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     ),
     (
         ("ep", "--nope"),
-        "No such option '--nope'. (Did you mean one of: '--dtype', '--ep', '--topk'?)",
+        "No such option '--nope'. (Did you mean one of: '--dtype', '--n-group', '--topk'?)",
     ),
     (("tp", "--hidden", "8", "--tokens", "4"), "--tp is required"),
     (("tp", "--hidden", "8", "--tokens", "4", "--tp", "0"), "--tp must be at least 1; got 0"),
@@ -128,7 +128,17 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "ep_intra_bytes, ep_inter_bytes, expert_flops, compute_seconds, overlap_exposed_seconds, "
         "ep_decode_layer_seconds_estimate, ep_decode_token_seconds_estimate, dense_params, "
         "expert_params_per_gpu, dense_params_per_gpu, inference_memory_bytes, "
-        "train_memory_bytes, link_seconds, collective_seconds, alltoall_2dh_seconds, algbw; "
+        "train_memory_bytes, link_seconds, collective_seconds, alltoall_2dh_seconds, algbw, "
+        "token_bytes, fp8_token_bytes, message_bytes, lowlatency_dispatch_message_bytes, "
+        "unit_hit_probability, unit_hit_probability_multigroup, expected_distinct_units, "
+        "expected_distinct_other_units, expected_distinct_units_grouped, "
+        "expected_distinct_units_multigroup, pair_copies, copies_sent, copies_sent_intra_node, "
+        "copies_sent_inter_node, rank_dedup_pair_copies, rank_dedup_copies_sent, "
+        "rank_dedup_copies_sent_intra_node, rank_dedup_copies_sent_inter_node, "
+        "node_dedup_pair_copies, node_dedup_copies_sent_inter_node, "
+        "node_dedup_forward_pair_copies, node_dedup_copies_sent_intra_node, expert_capacity, "
+        "padded_pair_copies, padded_copies_sent, loaded_pair_copies, capped_pair_copies, "
+        "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies; "
         "got 'no-such-formula'",
     ),
     (

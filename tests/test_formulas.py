@@ -65,7 +65,11 @@ def test_generated_evaluators_are_current() -> None:
 
 @given(data=st.data())
 def test_generated_evaluators_equal_exact_sympy(data: st.DataObject) -> None:
+    # Routing formulas have integer domains (binomials of E/R, sums up to n_g/R): they are
+    # checked at valid points in test_routing_formulas.py.
     for name in F.names():
+        if F.get(name).build.__module__ == "moecomm.formulas.routing":
+            continue
         symbols = F.get(name).symbols
         values: dict[str, int | Fraction] = {
             str(s): data.draw(st.integers(1, 10**6), label=f"{name}.{s}") for s in symbols

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -140,6 +141,54 @@ class EPConfig(_Strict):
             )
             raise ValueError(f"ep must divide {what}; got {self.ep}")
         return self
+
+
+Dedup = Literal["copies", "rank", "node"]
+Count = Literal["wire", "logical"]
+
+
+class RoutingConfig(_Strict):
+    """How EP traffic is routed and counted: wire format, dedup, node limits, capacity, imbalance.
+
+    The defaults reproduce the seed's balanced, one-copy-per-expert, bytes-that-leave convention.
+    """
+
+    dedup: Dedup = Field("copies", description="one copy per (token, expert), rank or node")
+    count: Count = Field("wire", description="wire: bytes that leave; logical: also to itself")
+    gpus_per_node: int | None = Field(None, ge=1, description="GPUs per node (NVLink domain)")
+    scale_block: int | None = Field(None, ge=1, description="fp8: one fp32 scale per N channels")
+    header_bytes: int = Field(0, ge=0, description="bytes added per dispatched message")
+    n_group: int | None = Field(None, ge=1, description="expert groups (group-limited routing)")
+    topk_group: int | None = Field(None, ge=1, description="groups a token may reach")
+    capacity_factor: Fraction | None = Field(None, gt=0, description="Megatron-Core capacity")
+    pad: bool = Field(False, description="send every expert slot full, to capacity")
+    imbalance: Fraction | None = Field(None, ge=1, description="busiest rank over mean received")
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.dedup == "node" and self.gpus_per_node is None:
+            raise ValueError("--dedup node needs --gpus-per-node")
+        if self.pad and self.capacity_factor is None:
+            raise ValueError("--pad needs --capacity-factor")
+        if self.dedup != "copies" and self.capacity_factor is not None:
+            raise ValueError(f"--capacity-factor needs --dedup copies; got --dedup {self.dedup}")
+        if self.dedup != "copies" and self.imbalance is not None:
+            raise ValueError(f"--imbalance needs --dedup copies; got --dedup {self.dedup}")
+        if (self.n_group is None) != (self.topk_group is None):
+            raise ValueError("--n-group and --topk-group must be given together")
+        if (
+            self.n_group is not None
+            and self.topk_group is not None
+            and (self.topk_group > self.n_group)
+        ):
+            raise ValueError(
+                f"--topk-group must be at most --n-group ({self.n_group}); got {self.topk_group}"
+            )
+        return self
+
+    @property
+    def count_self(self) -> bool:
+        return self.count == "logical"
 
 
 class TPConfig(_Strict):

@@ -124,20 +124,34 @@ def _rich(table: Table, width: int | None) -> str:
     return console.file.getvalue()
 
 
-def record_cells(obj: Any) -> list[tuple[str, str, str]]:
-    """(label, value, GB) for each shown field of one result."""
+def record_cells(obj: Any, *, skip_none: bool = False) -> list[tuple[str, str, str]]:
+    """(label, value, GB) for each shown field of one result (``skip_none``: only those set)."""
     out = []
     for f in _fields(obj):
         if not shown(f):
             continue
         value = getattr(obj, f.name)
+        if skip_none and value is None:
+            continue
         gb = gb_text(value) if unit(f) == "bytes" else ""
         out.append((label(f), cell(value, unit(f)), gb))
     return out
 
 
-def render_record(obj: Any, fmt: str, *, title: str, caption: str, width: int | None = None) -> str:
-    """One result: a two-column table (with GB beside bytes), or one JSON object / CSV row."""
+def render_record(
+    obj: Any,
+    fmt: str,
+    *,
+    title: str,
+    caption: str,
+    width: int | None = None,
+    skip_none: bool = False,
+) -> str:
+    """One result: a two-column table (with GB beside bytes), or one JSON object / CSV row.
+
+    ``skip_none`` keeps fields whose value is None (options not used) out of tables and
+    Markdown; JSON and CSV always carry every field.
+    """
     if fmt == "json":
         return dumps(obj) + "\n"
     if fmt == "csv":
@@ -146,7 +160,7 @@ def render_record(obj: Any, fmt: str, *, title: str, caption: str, width: int | 
         writer.writerow([f.name for f in _fields(obj)])
         writer.writerow([_csv_cell(getattr(obj, f.name)) for f in _fields(obj)])
         return buf.getvalue()
-    cells = record_cells(obj)
+    cells = record_cells(obj, skip_none=skip_none)
     has_bytes = any(gb for _, _, gb in cells)
     header = ["quantity", "value"] + ([GB_HEADER] if has_bytes else [])
     rows = [[lab, val, gb][: len(header)] for lab, val, gb in cells]

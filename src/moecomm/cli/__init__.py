@@ -9,7 +9,18 @@ import click
 
 from moecomm.cli.base import MoecommGroup
 
-COMMANDS = ("ep", "tp", "compare", "groups", "presets", "formula", "collective", "step", "plan")
+COMMANDS = (
+    "ep",
+    "traffic",
+    "tp",
+    "compare",
+    "groups",
+    "presets",
+    "formula",
+    "collective",
+    "step",
+    "plan",
+)
 
 
 @click.group(

@@ -10,6 +10,7 @@ from moecomm.cli.base import build, emit
 from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import (
     FLAGS,
+    ROUTING_KEYS,
     deployment_option,
     dtype,
     dtype_choice,
@@ -19,7 +20,11 @@ from moecomm.cli.options import (
     load_deployment,
     model_options,
     resolve_model,
+    resolve_routing,
     resolve_workload,
+    routing_defaults,
+    routing_options,
+    routing_used,
     workload_options,
 )
 from moecomm.config import EPConfig
@@ -40,6 +45,7 @@ from moecomm.traffic import ep_traffic
 )
 @click.option("--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype].")
 @hardware_options
+@routing_options
 @format_option
 def command(
     deployment: str | None,
@@ -57,7 +63,7 @@ def command(
     dispatch_dtype: str | None,
     combine_dtype: str | None,
     fmt: str,
-    **hardware: Any,
+    **options: Any,
 ) -> None:
     """EP all-to-all bytes per rank for one MoE layer, balanced routing (the seed's first analysis).
 
@@ -70,9 +76,22 @@ def command(
     With --hardware, adds dispatch_seconds and combine_seconds: ranks fill nodes, the share of
     peers on the own node goes over the scale-up link, the rest over the NIC.
 
+    Routing-aware options (--dedup, --count, --gpus-per-node without --hardware, --scale-block,
+    --header-bytes, --n-group/--topk-group, --capacity-factor, --pad, --imbalance,
+    --export-matrix) switch to exact expectations under uniform top-k routing (no times); see
+    docs/traffic.md. With a --deployment, its scale block, header bytes and GPUs per node are
+    their defaults.
+
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
-    hw = pop_hardware(hardware)
+    # --gpus-per-node serves the time model with --hardware, else the routing-aware split.
+    keys = [k for k in (*ROUTING_KEYS, "export_matrix") if k != "gpus_per_node"]
+    routing = {key: options.pop(key) for key in keys}
+    routing["gpus_per_node"] = options["gpus_per_node"]
+    routed = routing_used(routing)
+    if routed and options["hardware"] is None:
+        options["gpus_per_node"] = None
+    hw = pop_hardware(options)
     dep = load_deployment(deployment)
     cfg = build(
         EPConfig,
@@ -92,6 +111,15 @@ def command(
         },
         FLAGS,
     )
+    if routed:
+        from moecomm.cli.routing_view import export, render_traffic
+        from moecomm.expected import expected_traffic
+
+        rc = resolve_routing(routing, routing_defaults(dep))
+        result_routed = expected_traffic(cfg, rc)
+        export(routing["export_matrix"], [result_routed])
+        emit(render_traffic([result_routed], fmt, layered=False))
+        return
     result: Any = ep_traffic(cfg)
     caption = f"Convention: {result.convention}. GB = 1e9 B."
     if result.expectation:

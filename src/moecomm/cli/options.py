@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import click
 
 from moecomm import presets as P
 from moecomm.cli.base import InputError, build
-from moecomm.config import Deployment, MoEModel, Workload
+from moecomm.config import Deployment, MoEModel, RoutingConfig, Workload
 from moecomm.dtypes import DTYPE_NAMES, DType
 from moecomm.render import FORMATS
 
@@ -30,6 +33,15 @@ FLAGS = {
     "world": "--world",
     "sizes": "--sizes",
     "redundant_experts": "--redundant-experts",
+    "dedup": "--dedup",
+    "count": "--count",
+    "gpus_per_node": "--gpus-per-node",
+    "scale_block": "--scale-block",
+    "header_bytes": "--header-bytes",
+    "n_group": "--n-group",
+    "topk_group": "--topk-group",
+    "capacity_factor": "--capacity-factor",
+    "imbalance": "--imbalance",
 }
 """How each config field is spelt on the command line, for error messages."""
 
@@ -145,6 +157,120 @@ def resolve_model(
 
 def resolve_workload(batch: int | None, seq: int | None, tokens: int | None) -> Workload:
     return build(Workload, _given({"batch": batch, "seq": seq, "tokens": tokens}), FLAGS)
+
+
+# ---- routing-aware traffic (docs/traffic.md) -------------------------------------------------
+
+_NUMBER = re.compile(r"^(\d+)(?:/(\d+)|\.(\d+))?$")
+
+
+def parse_number(flag: str, text: str) -> Fraction:
+    """A positive integer, fraction p/q or decimal, parsed exactly here (never evaluated)."""
+    m = _NUMBER.match(text.strip())
+    if not m or (m.group(2) is not None and int(m.group(2)) == 0):
+        raise click.BadParameter(
+            f"must be a number such as 1.25 or 5/4; got {text!r}", param_hint=flag
+        )
+    whole, den, dec = m.groups()
+    if den is not None:
+        return Fraction(int(whole), int(den))
+    if dec is not None:
+        return Fraction(int(whole + dec), 10 ** len(dec))
+    return Fraction(int(whole))
+
+
+def _number(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
+    return None if value is None else parse_number(f"--{param.name}".replace("_", "-"), value)
+
+
+routing_options = _stack(
+    click.option(
+        "--dedup",
+        type=click.Choice(["copies", "rank", "node"]),
+        help="One copy per (token, expert) [default], per destination rank (DeepEP intranode) or "
+        "per destination node, forwarded over NVLink (DeepEP internode; needs --gpus-per-node).",
+    ),
+    click.option(
+        "--count",
+        type=click.Choice(["wire", "logical"]),
+        help="wire [default]: bytes that leave the rank; logical: also those to the rank itself "
+        "(DeepEP's GB/s convention).",
+    ),
+    click.option("--scale-block", type=int, help="fp8: one fp32 scale per N channels (h + 4h/N)."),
+    click.option("--header-bytes", type=int, help="Bytes added per dispatched message."),
+    click.option("--n-group", type=int, help="Expert groups for group-limited routing."),
+    click.option("--topk-group", type=int, help="Groups a token may reach."),
+    click.option(
+        "--capacity-factor",
+        callback=_number,
+        metavar="F",
+        help="Capacity ceil(b·s·k·F/E) per expert per source rank (Megatron-Core).",
+    ),
+    click.option("--pad", is_flag=True, default=None, help="Send every expert slot full."),
+    click.option(
+        "--imbalance",
+        callback=_number,
+        metavar="X",
+        help="Busiest rank receives X times the mean.",
+    ),
+    click.option(
+        "--export-matrix",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the ranks × ranks byte matrices to FILE (.json or .csv).",
+    ),
+)
+"""Options of routing-aware traffic, shared by ``ep`` and ``traffic``; see resolve_routing.
+
+``--gpus-per-node`` (the intra/inter-node split) comes from ``gpus_per_node_option`` or, in
+commands that take ``--hardware``, from the hardware options.
+"""
+
+
+def gpus_per_node_option(fn: Fn) -> Fn:
+    return click.option(
+        "--gpus-per-node", type=int, help="GPUs per node: split bytes into intra- and inter-node."
+    )(fn)
+
+
+ROUTING_KEYS = (
+    "dedup",
+    "count",
+    "gpus_per_node",
+    "scale_block",
+    "header_bytes",
+    "n_group",
+    "topk_group",
+    "capacity_factor",
+    "pad",
+    "imbalance",
+)
+
+
+def routing_used(options: dict[str, Any]) -> bool:
+    """Whether any routing-aware option was given (else ``ep`` keeps the seed's output)."""
+    return any(options.get(key) is not None for key in (*ROUTING_KEYS, "export_matrix"))
+
+
+def routing_defaults(dep: Deployment | None) -> dict[str, Any]:
+    """Wire-format and node defaults a deployment preset gives the routing options."""
+    if dep is None:
+        return {}
+    return _given(
+        {
+            "scale_block": dep.scale_block,
+            "header_bytes": dep.header_bytes,
+            "gpus_per_node": dep.gpus_per_node,
+        }
+    )
+
+
+def resolve_routing(
+    options: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> RoutingConfig:
+    """The routing config: ``defaults`` (e.g. from a deployment preset), overridden by flags."""
+    data = dict(defaults or {})
+    data.update(_given({key: options.get(key) for key in ROUTING_KEYS}))
+    return build(RoutingConfig, data, FLAGS)
 
 
 def first_given(*values: Any) -> Any:

@@ -7,6 +7,19 @@ import math  # noqa: F401
 from fractions import Fraction
 
 
+def _whole(x: Fraction | int) -> int:
+    """An integral Fraction as an int; others are outside the domain."""
+    if Fraction(x).denominator != 1:
+        raise ValueError(f"expected an integer; got {x}")
+    return int(x)
+
+
+def _binomial(n: Fraction, r: Fraction) -> Fraction:
+    """C(n, r) for integers, 0 outside 0 <= r <= n (as sympy.binomial for n >= 0)."""
+    nn, rr = _whole(n), _whole(r)
+    return Fraction(math.comb(nn, rr)) if 0 <= rr <= nn else Fraction(0)
+
+
 def ep_leave_fraction(*, ep: Fraction) -> Fraction:
     """Share of a rank's routed copies that go to another rank under balanced routing."""
     return (ep - 1)/ep
@@ -220,3 +233,153 @@ def alltoall_2dh_seconds(*, B_out: Fraction, B_up: Fraction, N: Fraction, X: Fra
 def algbw(*, X: Fraction, t: Fraction) -> Fraction:
     """Algorithm bandwidth: the nccl-tests buffer size over the time."""
     return X/t
+
+
+def token_bytes(*, beta: Fraction, h: Fraction) -> Fraction:
+    """Bytes of one token copy of h elements of β bytes each."""
+    return beta*h
+
+
+def fp8_token_bytes(*, N_sb: Fraction, h: Fraction) -> Fraction:
+    """Bytes of one FP8 token copy with one fp32 scale per N_sb channels: h + 4·h/N_sb."""
+    return h + 4*h/N_sb
+
+
+def message_bytes(*, hdr: Fraction, w: Fraction) -> Fraction:
+    """Bytes of one dispatched message: the token copy's w bytes plus a header."""
+    return hdr + w
+
+
+def lowlatency_dispatch_message_bytes(*, N_sb: Fraction, h: Fraction, hdr: Fraction) -> Fraction:
+    """Bytes of one DeepEP low-latency FP8 dispatch message (7408 B for h 7168, N_sb 128, 16 B header)."""
+    return h + hdr + 4*h/N_sb
+
+
+def unit_hit_probability(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Probability that a token reaches a given unit (rank or node) under group-limited routing."""
+    return k_g*(1 - _binomial(E*k_g/n_g - E/U, k)/_binomial(E*k_g/n_g, k))/n_g
+
+
+def unit_hit_probability_multigroup(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Probability that a token reaches a given unit holding n_g/U whole groups (group-limited)."""
+    return 1 - sum((_binomial(n_g/U, j)*_binomial(n_g - n_g/U, -j + k_g)*_binomial(-E*j/n_g + E*k_g/n_g, k)/(_binomial(n_g, k_g)*_binomial(E*k_g/n_g, k)) for j in map(Fraction, range(_whole(0), _whole(n_g/U) + 1))), Fraction(0))
+
+
+def expected_distinct_units(*, E: Fraction, U: Fraction, k: Fraction) -> Fraction:
+    """Expected distinct units (ranks or nodes) one token reaches: U·(1 − C(E − E/U, k)/C(E, k))."""
+    return U*(1 - _binomial(E - E/U, k)/_binomial(E, k))
+
+
+def expected_distinct_other_units(*, E: Fraction, U: Fraction, k: Fraction) -> Fraction:
+    """Expected distinct units one token reaches other than its own: (U−1)·(1 − C(E−E/U,k)/C(E,k))."""
+    return (1 - _binomial(E - E/U, k)/_binomial(E, k))*(U - 1)
+
+
+def expected_distinct_units_grouped(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Expected distinct units one token reaches under group-limited routing: U·p."""
+    return U*k_g*(1 - _binomial(E*k_g/n_g - E/U, k)/_binomial(E*k_g/n_g, k))/n_g
+
+
+def expected_distinct_units_multigroup(*, E: Fraction, U: Fraction, k: Fraction, k_g: Fraction, n_g: Fraction) -> Fraction:
+    """Expected distinct units one token reaches when each unit holds n_g/U whole groups: U·p."""
+    return U*(1 - sum((_binomial(n_g/U, j)*_binomial(n_g - n_g/U, -j + k_g)*_binomial(-E*j/n_g + E*k_g/n_g, k)/(_binomial(n_g, k_g)*_binomial(E*k_g/n_g, k)) for j in map(Fraction, range(_whole(0), _whole(n_g/U) + 1))), Fraction(0)))
+
+
+def pair_copies(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """Token copies one rank sends to one given rank, one per (token, expert), balanced routing."""
+    return b*k*s/ep
+
+
+def copies_sent(*, b: Fraction, ep: Fraction, k: Fraction, lam: Fraction, s: Fraction) -> Fraction:
+    """Copies one rank sends per phase, one per (token, chosen expert): b·s·k·(ep − 1 + λ)/ep."""
+    return b*k*s*(ep + lam - 1)/ep
+
+
+def copies_sent_intra_node(*, G: Fraction, b: Fraction, ep: Fraction, k: Fraction, lam: Fraction, s: Fraction) -> Fraction:
+    """Copies one rank sends to ranks of its own node, one per (token, expert): (G − 1 + λ)·b·s·k/ep."""
+    return b*k*s*(G + lam - 1)/ep
+
+
+def copies_sent_inter_node(*, G: Fraction, b: Fraction, ep: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """Copies one rank sends to other nodes, one per (token, expert): (ep − G)·b·s·k/ep."""
+    return b*k*s*(-G + ep)/ep
+
+
+def rank_dedup_pair_copies(*, b: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """Copies one rank sends to one given rank, one per (token, destination rank): b·s·p."""
+    return b*p*s
+
+
+def rank_dedup_copies_sent(*, b: Fraction, ep: Fraction, lam: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """Copies one rank sends per phase, one per (token, destination rank): (ep − 1 + λ)·b·s·p."""
+    return b*p*s*(ep + lam - 1)
+
+
+def rank_dedup_copies_sent_intra_node(*, G: Fraction, b: Fraction, lam: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """Copies per (token, destination rank) one rank sends inside its node: (G − 1 + λ)·b·s·p."""
+    return b*p*s*(G + lam - 1)
+
+
+def rank_dedup_copies_sent_inter_node(*, G: Fraction, b: Fraction, ep: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """Copies per (token, destination rank) one rank sends to other nodes: (ep − G)·b·s·p."""
+    return b*p*s*(-G + ep)
+
+
+def node_dedup_pair_copies(*, b: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """Copies one rank sends over the network to one given node: b·s·p with U = ep/G nodes."""
+    return b*p*s
+
+
+def node_dedup_copies_sent_inter_node(*, G: Fraction, b: Fraction, ep: Fraction, lam: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """Network copies one rank sends, one per (token, destination node): (ep/G − 1 + λ)·b·s·p."""
+    return b*p*s*(lam - 1 + ep/G)
+
+
+def node_dedup_forward_pair_copies(*, G: Fraction, b: Fraction, ep: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """NVLink copies a forwarding rank sends to one other rank of its node: (ep/G)·b·s·p (p per rank)."""
+    return b*ep*p*s/G
+
+
+def node_dedup_copies_sent_intra_node(*, G: Fraction, b: Fraction, ep: Fraction, lam: Fraction, p: Fraction, s: Fraction) -> Fraction:
+    """NVLink copies one rank forwards per phase: (G − 1 + λ)·(ep/G)·b·s·p (p per rank)."""
+    return b*ep*p*s*(G + lam - 1)/G
+
+
+def expert_capacity(*, E: Fraction, b: Fraction, f_cap: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies."""
+    return Fraction(math.ceil(b*f_cap*k*s/E))
+
+
+def padded_pair_copies(*, C: Fraction, E: Fraction, ep: Fraction) -> Fraction:
+    """Copies one rank sends to one given rank when every expert slot is padded full: C·E/ep."""
+    return C*E/ep
+
+
+def padded_copies_sent(*, C: Fraction, E: Fraction, ep: Fraction, lam: Fraction) -> Fraction:
+    """Rows one rank sends per phase with padding: C·(E − E/ep) on the wire (+ C·E/ep if λ = 1)."""
+    return C*E*(ep + lam - 1)/ep
+
+
+def loaded_pair_copies(*, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, u: Fraction) -> Fraction:
+    """Copies one rank sends to one rank whose experts carry u times the mean load: u·b·s·k/ep."""
+    return b*k*s*u/ep
+
+
+def capped_pair_copies(*, C: Fraction, E: Fraction, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, u: Fraction) -> Fraction:
+    """Copies one rank sends to one rank whose experts carry u times the mean load, capped at C."""
+    return E*min(Fraction(C), Fraction(b*k*s*u/E))/ep
+
+
+def dropped_pair_copies(*, C: Fraction, E: Fraction, b: Fraction, ep: Fraction, k: Fraction, s: Fraction, u: Fraction) -> Fraction:
+    """Copies one rank drops at one rank whose experts carry u times the mean load: beyond C."""
+    return E*max(Fraction(0), Fraction(-C + b*k*s*u/E))/ep
+
+
+def imbalance_other_load(*, X_imb: Fraction, ep: Fraction) -> Fraction:
+    """Load of each non-busiest rank relative to the mean when the busiest carries X_imb times it."""
+    return (-X_imb + ep)/(ep - 1)
+
+
+def imbalance_busiest_recv_copies(*, X_imb: Fraction, b: Fraction, ep: Fraction, k: Fraction, lam: Fraction, s: Fraction) -> Fraction:
+    """Copies the busiest rank receives per phase: X_imb times the mean (ep − 1 + λ)·b·s·k/ep."""
+    return X_imb*b*k*s*(ep + lam - 1)/ep

@@ -36,6 +36,21 @@ class _ExactPrinter(PythonCodePrinter):  # type: ignore[misc]
     def _print_floor(self, expr: sp.Expr) -> str:
         return f"math.floor({self._print(expr.args[0])})"
 
+    def _print_ceiling(self, expr: sp.Expr) -> str:
+        return f"Fraction(math.ceil({self._print(expr.args[0])}))"
+
+    def _print_binomial(self, expr: sp.Expr) -> str:
+        n, r = (self._print(a) for a in expr.args)
+        return f"_binomial({n}, {r})"
+
+    def _print_Sum(self, expr: sp.Expr) -> str:
+        (index, lower, upper), body = expr.limits[0], expr.function
+        return (
+            f"sum(({self._print(body)} for {index} in "
+            f"map(Fraction, range(_whole({self._print(lower)}), _whole({self._print(upper)}) + 1))),"
+            " Fraction(0))"
+        )
+
 
 def function_source(name: str) -> str:
     formula = get(name)
@@ -57,7 +72,16 @@ def generate() -> str:
         "Regenerate with ``python -m moecomm.formulas.codegen``; tests fail if this file drifts.\n"
         '"""\n\n'
         "import math  # noqa: F401\n"
-        "from fractions import Fraction\n"
+        "from fractions import Fraction\n\n\n"
+        "def _whole(x: Fraction | int) -> int:\n"
+        '    """An integral Fraction as an int; others are outside the domain."""\n'
+        "    if Fraction(x).denominator != 1:\n"
+        '        raise ValueError(f"expected an integer; got {x}")\n'
+        "    return int(x)\n\n\n"
+        "def _binomial(n: Fraction, r: Fraction) -> Fraction:\n"
+        '    """C(n, r) for integers, 0 outside 0 <= r <= n (as sympy.binomial for n >= 0)."""\n'
+        "    nn, rr = _whole(n), _whole(r)\n"
+        "    return Fraction(math.comb(nn, rr)) if 0 <= rr <= nn else Fraction(0)\n"
     )
     return header + "\n\n" + "\n\n".join(function_source(n) for n in names())
 

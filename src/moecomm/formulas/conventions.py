@@ -5,6 +5,11 @@ EP_PER_RANK = (
 )
 TP_PER_RANK = "per rank, per all-reduce of one layer output; tokens b·s on this rank"
 SCALING_PER_GPU = "per GPU, per MoE layer; global batch S spread over M GPUs"
+ROUTED_PER_RANK = (
+    "per rank, per MoE layer, per phase; tokens b·s on this rank; token copies that leave the rank"
+    " (λ = 1 adds those to the rank itself)"
+)
+WIRE_PER_COPY = "per token copy (one row on the wire)"
 COLLECTIVE_PER_RANK = (
     "per rank, one collective; X = the buffer nccl-tests counts (all-reduce, broadcast: the buffer; "
     "all-gather: the total output; reduce-scatter: the total input; all-to-all: the send buffer)"

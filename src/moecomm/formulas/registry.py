@@ -92,7 +92,10 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
     missing = sorted(str(sym) for sym in expr.free_symbols - set(subs))
     if missing:
         raise MoecommError(f"values are missing for {', '.join(missing)}")
-    return to_exact(expr.xreplace(subs))
+    result = expr.xreplace(subs)
+    if result.has(sp.Sum):  # finite sums over a substituted range evaluate only on doit()
+        result = result.doit()
+    return to_exact(result)
 
 
 _FAST: dict[str, Callable[..., float]] = {}
@@ -125,12 +128,15 @@ def vector(name: str) -> Callable[..., Any]:
 
     Takes numbers or arrays (broadcast together) and returns float64 arrays: the same expression,
     printed the same way, as ``fast``, so each element equals ``fast`` on that element. Checked
-    against ``value`` (exact) in the tests. Imports numpy: for ``moecomm plan`` only.
+    against ``value`` (exact) in the tests. Imports numpy: for ``moecomm plan`` only. Formulas
+    with a sum or a binomial (the routing probabilities) have none.
     """
     if name not in _VECTOR:
         import numpy as np
 
         f = get(name)
+        if f.expr.has(sp.Sum, sp.binomial):
+            raise MoecommError(f"formula {name!r} has a sum or a binomial: no array evaluator")
         args = f.symbols
         fn = sp.lambdify(args, f.expr, modules="numpy")
         names_ = [str(s) for s in args]

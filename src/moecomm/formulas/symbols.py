@@ -18,6 +18,23 @@ beta = sp.Symbol("beta", **_pos)
 beta_d = sp.Symbol("beta_d", **_pos)
 beta_c = sp.Symbol("beta_c", **_pos)
 
+# Routing-aware traffic (docs/traffic.md): wire formats, destinations, capacity, imbalance.
+_nonneg = {"nonnegative": True, "integer": True}
+N_sb = sp.Symbol("N_sb", **_pos)
+w = sp.Symbol("w", **_pos)
+hdr = sp.Symbol("hdr", **_nonneg)
+U = sp.Symbol("U", **_pos)
+G = sp.Symbol("G", **_pos)
+n_g = sp.Symbol("n_g", **_pos)
+k_g = sp.Symbol("k_g", **_pos)
+lam = sp.Symbol("lam", **_nonneg)
+f_cap = sp.Symbol("f_cap", positive=True, rational=True)
+u = sp.Symbol("u", nonnegative=True, rational=True)
+X_imb = sp.Symbol("X_imb", positive=True, rational=True)
+C = sp.Symbol("C", **_nonneg)
+j = sp.Symbol("j", **_nonneg)
+p = sp.Symbol("p", nonnegative=True, rational=True)
+
 # Seed, second analysis: S tokens per batch, hidden D, top-K, M GPUs.
 S = sp.Symbol("S", **_pos)
 D = sp.Symbol("D", **_pos)
@@ -84,6 +101,19 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     beta: "bytes per element",
     beta_d: "bytes per element, dispatch",
     beta_c: "bytes per element, combine",
+    N_sb: "channels per fp32 scale (fp8 scale block)",
+    w: "bytes of one token copy on the wire",
+    hdr: "header bytes per dispatched message",
+    U: "destination units (ranks or nodes), experts spread evenly over them",
+    G: "GPUs per node",
+    n_g: "expert groups (n_group)",
+    k_g: "groups a token may reach (topk_group)",
+    lam: "1 to count traffic to the rank itself (logical), 0 for wire",
+    f_cap: "capacity factor",
+    u: "load on a destination rank's experts relative to the mean",
+    X_imb: "imbalance: busiest rank's received copies over the mean",
+    p: "probability that a token reaches a given rank or node",
+    C: "expert capacity (copies per expert per source rank)",
     S: "tokens in the global batch",
     D: "hidden size",
     K: "experts per token (top-K)",
@@ -139,6 +169,13 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     beta: r"\beta",
     beta_d: r"\beta_{\mathrm{d}}",
     beta_c: r"\beta_{\mathrm{c}}",
+    hdr: r"H_{\mathrm{hdr}}",
+    N_sb: r"N_{\mathrm{sb}}",
+    f_cap: r"f_{\mathrm{cap}}",
+    X_imb: r"X_{\mathrm{imb}}",
+    n_g: r"n_{\mathrm{g}}",
+    k_g: r"k_{\mathrm{g}}",
+    lam: r"\lambda",
     alpha_0: r"\alpha_{0}",
     alpha_up: r"\alpha_{\mathrm{up}}",
     alpha_out: r"\alpha_{\mathrm{out}}",

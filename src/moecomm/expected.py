@@ -1,0 +1,184 @@
+"""Closed-form routing scenarios: balanced or uniform routing, node limits, capacity, imbalance.
+
+Every per-pair copy count is a formula of ``formulas/routing.py``, evaluated exactly; the
+matrices only arrange them by rank so that every scenario reports and exports the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+from moecomm import formulas as F
+from moecomm.config import EPConfig, RoutingConfig
+from moecomm.errors import MoecommError
+from moecomm.routing import CopyMatrices, pair_matrices, zeros
+from moecomm.scenario import Setting, TrafficResult, make_wire, result
+from moecomm.units import Exact
+
+
+def groups(cfg: EPConfig, rc: RoutingConfig) -> tuple[int | None, int | None]:
+    """Group-limited routing: the flags, else the model preset's n_group / topk_group."""
+    if rc.n_group is not None:
+        return rc.n_group, rc.topk_group
+    return cfg.model.n_group, cfg.model.topk_group
+
+
+def check_groups(num_experts: int, top_k: int, n_group: int, topk_group: int) -> None:
+    if num_experts % n_group:
+        raise MoecommError(
+            f"--n-group must divide the number of routed experts ({num_experts}); got {n_group}"
+        )
+    reach = topk_group * (num_experts // n_group)
+    if top_k > reach:
+        raise MoecommError(
+            f"--topk must be at most the experts in --topk-group groups ({reach}); got {top_k}"
+        )
+
+
+def hit_probability(
+    num_experts: int, top_k: int, units: int, n_group: int | None, topk_group: int | None, what: str
+) -> Exact:
+    """Probability that a token reaches one given rank or node (exact)."""
+    ng, kg = (n_group or 1), (topk_group or 1)
+    v = {"E": num_experts, "k": top_k, "U": units, "n_g": ng, "k_g": kg}
+    if units % ng == 0:
+        return F.value("unit_hit_probability", v)
+    if ng % units == 0:
+        return F.value("unit_hit_probability_multigroup", v)
+    raise MoecommError(
+        f"group-limited expectation needs {what} nested in groups or whole groups per {what[:-1]}:"
+        f" --n-group ({ng}) and the {what} ({units}) must divide one another"
+    )
+
+
+def distinct(
+    num_experts: int, top_k: int, units: int, n_group: int | None, topk_group: int | None
+) -> Exact | None:
+    """Expected distinct units a token reaches, through the formula that fits the grouping.
+
+    None when group-limited routing puts units across group boundaries (no closed form here).
+    """
+    if n_group is None or topk_group is None or n_group == 1:
+        return F.value("expected_distinct_units", {"E": num_experts, "k": top_k, "U": units})
+    v = {"E": num_experts, "k": top_k, "U": units, "n_g": n_group, "k_g": topk_group}
+    if units % n_group == 0:
+        return F.value("expected_distinct_units_grouped", v)
+    if n_group % units == 0:
+        return F.value("expected_distinct_units_multigroup", v)
+    return None
+
+
+def expected_traffic(cfg: EPConfig, rc: RoutingConfig) -> TrafficResult:
+    """Traffic under balanced (copies) or uniform top-k (rank, node) routing, exact expectation."""
+    model = cfg.model
+    e, k, ep = model.num_experts, model.top_k, cfg.ep
+    b, s = cfg.workload.b_s
+    if cfg.redundant_experts:
+        raise MoecommError(
+            "--redundant-experts needs routing data (--expert-counts or --topk-ids) to place them"
+        )
+    wire = make_wire(
+        model.hidden_size, cfg.dispatch_dtype, cfg.combine_dtype, rc.scale_block, rc.header_bytes
+    )
+    g = rc.gpus_per_node
+    if g is not None and ep % g:
+        raise MoecommError(f"--gpus-per-node must divide --ep ({ep}); got {g}")
+    ng, kg = groups(cfg, rc)
+    if ng is not None and kg is not None:
+        check_groups(e, k, ng, kg)
+    lam = 1 if rc.count_self else 0
+    base: dict[str, Exact] = {"b": b, "s": s, "k": k, "E": e, "ep": ep, "lam": lam}
+    dist_ranks = distinct(e, k, ep, ng, kg)
+    dist_nodes = distinct(e, k, ep // g, ng, kg) if g is not None else None
+    capacity: int | None = None
+    if rc.dedup == "copies":
+        mats, capacity, text = _copies(base, rc, ep)
+    elif rc.dedup == "rank":
+        p = hit_probability(e, k, ep, ng, kg, "ranks")
+        pair = F.value("rank_dedup_pair_copies", {**base, "p": p})
+        mats = pair_matrices(ep, g, lambda i, jj: pair, rc.count_self)
+        text = "uniform top-k routing, exact expectation"
+    else:
+        assert g is not None  # RoutingConfig requires --gpus-per-node for node dedup
+        mats = _node(
+            base,
+            g,
+            hit_probability(e, k, ep, ng, kg, "ranks"),
+            hit_probability(e, k, ep // g, ng, kg, "nodes"),
+            rc.count_self,
+        )
+        text = "uniform top-k routing, exact expectation"
+    if rc.dedup != "copies" and ng is not None:
+        text = f"group-limited routing (n_group {ng}, topk_group {kg}): {text}"
+    setting = Setting(
+        scenario=text,
+        ep=ep,
+        wire=wire,
+        routing=rc,
+        n_group=ng,
+        topk_group=kg,
+        tokens=b * s,
+        distinct_ranks=dist_ranks,
+        distinct_nodes=dist_nodes,
+        expert_capacity=capacity,
+    )
+    return result(setting, mats)
+
+
+def _copies(
+    base: dict[str, Exact], rc: RoutingConfig, ep: int
+) -> tuple[CopyMatrices, int | None, str]:
+    x = rc.imbalance
+    if x is not None and x > ep:
+        raise MoecommError(f"--imbalance must be at most --ep ({ep}); got {x}")
+    loads: list[Exact] = [1] * ep
+    text = "balanced routing (exact expectation)"
+    if x is not None and ep > 1:
+        other = F.value("imbalance_other_load", {"ep": ep, "X_imb": x})
+        loads = [x, *([other] * (ep - 1))]
+        text = f"imbalanced: rank 0 receives {_ratio(x)}× the mean, the others share the rest"
+    capacity: int | None = None
+    dropped: list[Exact] = [0] * ep
+    pair: Callable[[int, int], Exact]
+    if rc.capacity_factor is None:
+        by_dest = [F.value("loaded_pair_copies", {**base, "u": u}) for u in loads]
+        pair = lambda i, jj: by_dest[jj]  # noqa: E731
+    else:
+        cap = F.value("expert_capacity", {**base, "f_cap": rc.capacity_factor})
+        assert isinstance(cap, int)
+        capacity = cap
+        v = {**base, "C": cap}
+        lost = sum(
+            (Fraction(F.value("dropped_pair_copies", {**v, "u": u})) for u in loads), Fraction(0)
+        )
+        dropped = [lost.numerator if lost.denominator == 1 else lost] * ep
+        if rc.pad:
+            padded = F.value("padded_pair_copies", v)
+            pair = lambda i, jj: padded  # noqa: E731
+        else:
+            by_dest = [F.value("capped_pair_copies", {**v, "u": u}) for u in loads]
+            pair = lambda i, jj: by_dest[jj]  # noqa: E731
+    mats = pair_matrices(ep, rc.gpus_per_node, pair, rc.count_self)
+    return CopyMatrices(mats.intra, mats.inter, dropped), capacity, text
+
+
+def _node(
+    base: dict[str, Exact], g: int, p_rank: Exact, p_node: Exact, count_self: bool
+) -> CopyMatrices:
+    ep = int(base["ep"])
+    rdma = F.value("node_dedup_pair_copies", {**base, "p": p_node})
+    nvl = F.value("node_dedup_forward_pair_copies", {**base, "G": g, "p": p_rank})
+    intra, inter = zeros(ep), zeros(ep)
+    for i in range(ep):
+        for jj in range(ep):
+            same_node, same_local = i // g == jj // g, i % g == jj % g
+            if same_local and (i != jj or count_self):
+                inter[i][jj] = rdma
+            if same_node and (i != jj or count_self):
+                intra[i][jj] = nvl
+    return CopyMatrices(intra, inter, [0] * ep)
+
+
+def _ratio(x: Fraction) -> str:
+    return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"

@@ -1,0 +1,184 @@
+"""Traffic from routing data: expert counts, top-k ids, sampled synthetic routing, EPLB placement.
+
+Counts are exact integers from the data; nothing here is an expectation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import accumulate
+
+from moecomm import formulas as F
+from moecomm.config import RoutingConfig
+from moecomm.eplb import eplb
+from moecomm.errors import MoecommError
+from moecomm.routing import CopyMatrices, Placement, check_ranks, from_counts, from_topk
+from moecomm.scenario import Setting, TrafficResult, Wire, result
+from moecomm.units import Exact
+
+Counts = list[list[int]]
+TopkIds = list[list[list[int]]]
+
+
+@dataclass(frozen=True)
+class Data:
+    """One layer's routing: per-source expert counts, or top-k ids (which also give counts)."""
+
+    counts: Counts | None = None
+    topk_ids: TopkIds | None = None
+
+    def expert_counts(self, num_experts: int) -> Counts:
+        if self.counts is not None:
+            return self.counts
+        assert self.topk_ids is not None
+        out = []
+        for tokens in self.topk_ids:
+            row = [0] * num_experts
+            for ids in tokens:
+                for e in ids:
+                    if e >= 0:
+                        row[e] += 1
+            out.append(row)
+        return out
+
+    def tokens(self) -> int | None:
+        if self.topk_ids is None:
+            return None
+        sizes = {len(t) for t in self.topk_ids}
+        return sizes.pop() if len(sizes) == 1 else None
+
+
+def zipf_ids(
+    num_experts: int, top_k: int, ep: int, tokens: int, exponent: float, seed: int
+) -> TopkIds:
+    """Sampled routing: each token picks top_k distinct experts, expert e weighted (e+1)^−S.
+
+    Sequential weighted draws without replacement from ``random.Random(seed)``.
+    """
+    rng = random.Random(seed)
+    cum = list(accumulate((e + 1) ** -exponent for e in range(num_experts)))
+    population = range(num_experts)
+    out: TopkIds = []
+    for _ in range(ep):
+        rank = []
+        for _ in range(tokens):
+            chosen: list[int] = []
+            while len(chosen) < top_k:
+                for e in rng.choices(population, cum_weights=cum, k=top_k - len(chosen)):
+                    if e not in chosen and len(chosen) < top_k:
+                        chosen.append(e)
+            rank.append(chosen)
+        out.append(rank)
+    return out
+
+
+def capacities(data: Data, rc: RoutingConfig, num_experts: int, top_k: int | None) -> list[int]:
+    """Megatron-Core capacity per source rank, ceil(tokens·k·F/E), from that rank's own tokens.
+
+    With top-k ids the tokens are counted; with expert counts, tokens·k is the row's sum.
+    """
+    if rc.capacity_factor is None:
+        return []
+    if top_k is None:
+        raise MoecommError("--capacity-factor with routing data needs --topk (or --preset)")
+    if data.topk_ids is not None:
+        tokens: list[Exact] = [len(rank) for rank in data.topk_ids]
+    else:
+        tokens = [Fraction(sum(row), top_k) for row in data.expert_counts(num_experts)]
+    out = []
+    for t in tokens:
+        cap = F.value(
+            "expert_capacity",
+            {"b": t, "s": 1, "k": top_k, "f_cap": rc.capacity_factor, "E": num_experts},
+        )
+        assert isinstance(cap, int)
+        out.append(cap)
+    return out
+
+
+def matrices(
+    data: Data,
+    placement: Placement,
+    rc: RoutingConfig,
+    num_experts: int,
+    top_k: int | None = None,
+) -> CopyMatrices:
+    if rc.dedup != "copies" and data.topk_ids is None:
+        raise MoecommError(
+            f"--dedup {rc.dedup} needs --topk-ids: expert counts do not say which selections "
+            "share a token"
+        )
+    if data.topk_ids is not None and rc.dedup != "copies":
+        return from_topk(
+            data.topk_ids,
+            placement,
+            dedup=rc.dedup,
+            gpus_per_node=rc.gpus_per_node,
+            count_self=rc.count_self,
+        )
+    caps = capacities(data, rc, num_experts, top_k)
+    return from_counts(
+        data.expert_counts(num_experts),
+        placement,
+        gpus_per_node=rc.gpus_per_node,
+        count_self=rc.count_self,
+        capacity=caps or None,
+        pad=rc.pad,
+    )
+
+
+def data_traffic(
+    data: Data,
+    *,
+    ep: int,
+    num_experts: int,
+    wire: Wire,
+    rc: RoutingConfig,
+    scenario: str,
+    placement: Placement | None = None,
+    redundant: int | None = None,
+    top_k: int | None = None,
+) -> TrafficResult:
+    """Exact traffic of one layer's routing data, optionally re-placed EPLB-style."""
+    g = rc.gpus_per_node
+    if g is not None and ep % g:
+        raise MoecommError(f"--gpus-per-node must divide --ep ({ep}); got {g}")
+    if placement is None:
+        if num_experts % ep:
+            raise MoecommError(
+                f"--ep must divide the number of routed experts ({num_experts}); got {ep}"
+            )
+        placement = Placement.contiguous(num_experts, ep)
+    check_ranks(placement, "placement")
+    before: CopyMatrices | None = None
+    if redundant is not None:
+        before = matrices(data, placement, rc, num_experts, top_k)
+        loads = [sum(col) for col in zip(*data.expert_counts(num_experts), strict=True)]
+        placement = eplb(loads, redundant, ep, gpus_per_node=g, n_group=rc.n_group)
+    mats = matrices(data, placement, rc, num_experts, top_k)
+    caps = capacities(data, rc, num_experts, top_k)
+    setting = Setting(
+        scenario=scenario,
+        ep=ep,
+        wire=wire,
+        routing=rc,
+        n_group=rc.n_group,
+        topk_group=rc.topk_group,
+        tokens=data.tokens(),
+        redundant_experts=redundant,
+        before=before,
+        expert_capacity=max(caps) if caps else None,
+    )
+    return result(setting, mats)
+
+
+def distinct_per_token(ids: Sequence[Sequence[int]], placement: Placement, unit: int) -> float:
+    """Mean distinct destination units (ranks when unit = 1, nodes when unit = G) per token."""
+    seen = [len({placement.replicas[e][0] // unit for e in t if e >= 0}) for t in ids]
+    return sum(seen) / len(seen)
+
+
+__all__ = ["Data", "F", "data_traffic", "zipf_ids"]
