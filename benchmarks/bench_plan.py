@@ -6,7 +6,7 @@ The issue asks for 10^4 candidates "well under a second" and 1024 GPUs within 2 
     deployment (E + R = 288 = 2^5·3^2, arXiv 2412.19437 §3.4.1) on 1536 GPUs with
     --allow-tp-across-nodes has 9840 valid layouts; ``plan`` enumerates, evaluates and ranks
     them. ``evaluate_vector`` alone is also timed on exactly 10^4 layouts (those 9840, then the
-    first 160 again). Cold = the first call in the process (imports numpy, lambdifies).
+    first 160 again). Cold = the first call in the process (imports sympy and numpy, lambdifies).
 (b) Whole process: ``python -m moecomm plan --preset deepseek-v3 --gpus 1024 --hardware h800``
     per phase, with numpy and with numpy hidden (``sys.modules["numpy"] = None``: the fallback),
     beside ``python -c "import click, rich, pydantic, sympy"``.
@@ -60,7 +60,7 @@ def in_process(repeat: int) -> None:
     start = time.perf_counter()
     plan(model, gpus, hw, "train", vectorised=True, **kw)
     print(
-        f"    plan, vectorised, cold (numpy import + lambdify): {time.perf_counter() - start:.3f} s"
+        f"    plan, vectorised, cold (imports sympy + numpy, lambdifies): {time.perf_counter() - start:.3f} s"
     )
     phases: tuple[Phase, ...] = ("train", "prefill", "decode")
     for phase in phases:
