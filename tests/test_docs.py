@@ -65,3 +65,13 @@ def test_formula_reference_is_current() -> None:
     from moecomm.reference import markdown
 
     assert (ROOT / "docs" / "formulas.md").read_text(encoding="utf-8") == markdown()
+
+
+def test_readme_python_example_prints_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        expected = re.findall(r"print\(.*\)\s*# (.+)$", block, re.M)
+        exec(compile(block, "README.md", "exec"), {})
+        assert capsys.readouterr().out.split() == [e.strip() for e in expected]

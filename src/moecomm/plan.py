@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
+from typing import Any
 
 from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
 from moecomm.results import quantity
 from moecomm.step import (
+    Evaluate,
     StepLayout,
-    StepResult,
     _shape,
     approx,
     dense_param_count,
@@ -44,6 +46,10 @@ class Candidate:
     reason: str = quantity("why not first", "text")
 
 
+Layout = tuple[int, int, int, int, int, int]
+"""(tp, dp, ep, edp, etp, pp)."""
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -56,7 +62,7 @@ def layouts(
     redundant: int = 0,
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
-) -> Iterator[tuple[int, int, int, int, int, int]]:
+) -> Iterator[Layout]:
     """(tp, dp, ep, edp, etp, pp) with tp·dp·pp = etp·ep·edp·pp = gpus, ep | E + R, tp in a node."""
     layers = model.num_layers or 1
     for pp in divisors(gpus):
@@ -79,8 +85,9 @@ def layouts(
 
 
 def memory_values(
-    model: MoEModel, lay: tuple[int, int, int, int, int, int], redundant: int, weight_bytes: int
-) -> dict[str, Exact]:
+    model: MoEModel, lay: Sequence[Any], redundant: int, weight_bytes: int
+) -> dict[str, Any]:
+    """Symbol values of the memory formulas: ints for one layout, or arrays (``vector.sizes``)."""
     tp, dp, ep, edp, etp, pp = lay
     shape = _shape(model)
     heads = model.num_attention_heads or 1
@@ -97,10 +104,41 @@ def memory_values(
     }
 
 
-def memory_bytes(phase: Phase, values: dict[str, Exact], ev: Callable[..., Exact] = exact) -> Exact:
+def memory_bytes(phase: Phase, values: dict[str, Any], ev: Evaluate = exact) -> Any:
     name = "train_memory_bytes" if phase == "train" else "inference_memory_bytes"
     params = {k: v for k, v in values.items() if not (phase == "train" and k == "beta_w")}
     return ev(name, params)
+
+
+PARTS = ("tp", "ep", "grad", "pp")
+"""Parts of the communication per step, in the order a row's reason names them on a tie."""
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Every layout's communication by part, memory and tokens per step, as columns."""
+
+    parts: dict[str, list[float]]
+    """Seconds per step of each of PARTS."""
+    comm: list[float]
+    step_tokens: list[float]
+    memory: list[float]
+    memory_exact: list[Exact]
+
+
+def _tokens(pp: int, gpus: int, tokens_per_gpu: int | None, global_batch: int | None) -> Exact:
+    if global_batch is not None:
+        return Fraction(global_batch * pp, gpus)
+    return tokens_per_gpu or 1
+
+
+def numpy_available() -> bool:
+    """Whether the vectorised path can run (numpy installed: ``pip install moecomm[plan]``)."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def plan(
@@ -118,9 +156,15 @@ def plan(
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
     rank_by: str = "token",
+    vectorised: bool | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Candidate]:
-    """Every valid layout, best first: fitting layouts by communication per step, then the rest."""
+    """Every valid layout, best first: fitting layouts by communication per step, then the rest.
+
+    All layouts are evaluated at once over numpy arrays when numpy is installed (``vectorised``
+    None or True); else, or with ``vectorised=False``, one at a time through ``formulas.fast``.
+    Both give the same floats, memory exact, and the same order.
+    """
     found = list(
         layouts(
             gpus,
@@ -131,30 +175,48 @@ def plan(
             max_pp=max_pp,
         )
     )
+    if vectorised is None:
+        vectorised = numpy_available()
+    evaluate = evaluate_vector if vectorised else partial(evaluate_scalar, progress=progress)
+    ev = evaluate(
+        model,
+        gpus,
+        hw,
+        phase,
+        found,
+        tokens_per_gpu,
+        global_batch,
+        base,
+        compute_efficiency=compute_efficiency,
+        peak_flops=peak_flops,
+        weight_bytes=weight_bytes,
+    )
+    return rank(found, ev, hw, rank_by)
+
+
+def evaluate_scalar(
+    model: MoEModel,
+    gpus: int,
+    hw: Links,
+    phase: Phase,
+    found: list[Layout],
+    tokens_per_gpu: int | None,
+    global_batch: int | None,
+    base: StepLayout,
+    *,
+    compute_efficiency: float,
+    peak_flops: int,
+    weight_bytes: int,
+    progress: Callable[[int], None] | None = None,
+) -> Evaluated:
+    """One layout at a time: ``step_times`` through the float evaluators of ``formulas.fast``."""
     dense_param_count(model, approx)  # build the lambdified evaluators once, before the loop
-    rows = []
+    parts: dict[str, list[float]] = {p: [] for p in PARTS}
+    comm, step_tokens, memory, memory_exact = [], [], [], []
     for i, lay in enumerate(found):
         tp, dp, ep, edp, etp, pp = lay
-        tokens: Exact
-        if global_batch is not None:
-            tokens = Fraction(global_batch * pp, gpus)
-        else:
-            tokens = tokens_per_gpu or 1
-        layout = StepLayout(
-            tp=tp,
-            pp=pp,
-            ep=ep,
-            etp=etp,
-            dp=dp,
-            edp=edp,
-            sequence_parallel=base.sequence_parallel,
-            dispatch_bytes_per_element=base.dispatch_bytes_per_element,
-            combine_bytes_per_element=base.combine_bytes_per_element,
-            activation_bytes=base.activation_bytes,
-            grad_bytes=base.grad_bytes,
-            redundant_experts=base.redundant_experts,
-            shared_as_routed=base.shared_as_routed,
-        )
+        tokens = _tokens(pp, gpus, tokens_per_gpu, global_batch)
+        layout = replace(base, tp=tp, pp=pp, ep=ep, etp=etp, dp=dp, edp=edp)
         r = step_times(
             model,
             phase,
@@ -165,27 +227,92 @@ def plan(
             peak_flops=peak_flops,
             ev=approx,
         )
-        mem = memory_bytes(
-            phase, memory_values(model, lay, base.redundant_experts, weight_bytes), approx
-        )
-        step_tokens = float(tokens) * gpus / pp
-        rows.append((lay, r, mem, step_tokens))
+        values = memory_values(model, lay, base.redundant_experts, weight_bytes)
+        parts["tp"].append(r.tp_seconds_per_step)
+        parts["ep"].append(r.ep_seconds_per_step)
+        parts["grad"].append(r.grad_seconds_per_step)
+        parts["pp"].append(r.pp_seconds_per_step)
+        comm.append(r.comm_seconds_per_step)
+        step_tokens.append(float(tokens) * gpus / pp)
+        memory.append(float(memory_bytes(phase, values, approx)))
+        memory_exact.append(memory_bytes(phase, values))
         if progress is not None and i % 256 == 0:
             progress(i)
-    fits = [float(m) <= hw.memory_bytes for _, _, m, _ in rows]
+    return Evaluated(parts, comm, step_tokens, memory, memory_exact)
 
-    def key(i: int) -> tuple[bool, float, float]:
-        _, r, mem, step_tokens = rows[i]
-        comm = r.comm_seconds_per_step
-        return (not fits[i], comm / step_tokens if rank_by == "token" else comm, float(mem))
 
-    order = sorted(range(len(rows)), key=key)
+def evaluate_vector(
+    model: MoEModel,
+    gpus: int,
+    hw: Links,
+    phase: Phase,
+    found: list[Layout],
+    tokens_per_gpu: int | None,
+    global_batch: int | None,
+    base: StepLayout,
+    *,
+    compute_efficiency: float,
+    peak_flops: int,
+    weight_bytes: int,
+) -> Evaluated:
+    """All layouts at once: ``step.components`` and the memory formulas over numpy arrays."""
+    from moecomm import vector as V
+
+    n = len(found)
+    lay = V.sizes(found)
+    pp = lay.pp.astype(float)
+    tokens = (
+        (global_batch * lay.pp).astype(float) / gpus
+        if global_batch is not None
+        else float(tokens_per_gpu or 1)
+    )
+    c = V.step_components(
+        model,
+        phase,
+        tokens,
+        lay,
+        base,
+        hw,
+        compute_efficiency=compute_efficiency,
+        peak_flops=peak_flops,
+    )
+    values = memory_values(model, lay, base.redundant_experts, weight_bytes)
+    parts = {
+        "tp": V.column(c.tp_step, n),
+        "ep": V.column(c.ep_step, n),
+        "grad": V.column(c.grad, n),
+        "pp": V.column(c.pp_step, n),
+    }
+    return Evaluated(
+        parts,
+        V.column(c.comm_step, n),
+        V.column(tokens * gpus / pp, n),
+        V.column(memory_bytes(phase, values, V.evaluate), n),
+        list(memory_bytes(phase, values, V.evaluate_exact)) if n else [],
+    )
+
+
+def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Candidate]:
+    """Sort the evaluated layouts (fitting first, then by communication, then memory); explain."""
+    fits = [m <= hw.memory_bytes for m in ev.memory]
+    per = (
+        ev.comm
+        if rank_by == "step"
+        else [c / t for c, t in zip(ev.comm, ev.step_tokens, strict=True)]
+    )
+    order = sorted(range(len(found)), key=lambda i: (not fits[i], per[i], ev.memory[i]))
     out: list[Candidate] = []
-    best = rows[order[0]][1] if order else None
+    best = [ev.parts[p][order[0]] for p in PARTS] if order else []
     for place, i in enumerate(order, start=1):
-        lay, r, _, step_tokens = rows[i]
-        mem = memory_bytes(phase, memory_values(model, lay, base.redundant_experts, weight_bytes))
-        tp, dp, ep, edp, etp, pp = lay
+        tp, dp, ep, edp, etp, pp = found[i]
+        times = [ev.parts[p][i] for p in PARTS]
+        mem = ev.memory_exact[i]
+        if place == 1:
+            reason = "best"
+        elif not fits[i]:
+            reason = f"does not fit: {ev.memory[i] / GB:.0f} GB > {hw.memory_bytes / GB:.0f} GB"
+        else:
+            reason = _reason(found[i], times, best, hw)
         out.append(
             Candidate(
                 rank=place,
@@ -195,45 +322,36 @@ def plan(
                 edp=edp,
                 etp=etp,
                 pp=pp,
-                comm_seconds_per_step=r.comm_seconds_per_step,
-                comm_seconds_per_token=r.comm_seconds_per_step / step_tokens,
-                ep_seconds_per_step=r.ep_seconds_per_step,
-                tp_seconds_per_step=r.tp_seconds_per_step,
-                grad_seconds_per_step=r.grad_seconds_per_step,
-                pp_seconds_per_step=r.pp_seconds_per_step,
+                comm_seconds_per_step=ev.comm[i],
+                comm_seconds_per_token=ev.comm[i] / ev.step_tokens[i],
+                ep_seconds_per_step=times[1],
+                tp_seconds_per_step=times[0],
+                grad_seconds_per_step=times[2],
+                pp_seconds_per_step=times[3],
                 memory_bytes_per_gpu=mem,
                 fits=fits[i],
-                reason="best" if place == 1 else _reason(lay, r, mem, fits[i], best, hw),
+                reason=reason,
             )
         )
     return out
 
 
-def _reason(
-    lay: tuple[int, ...], r: StepResult, mem: Exact, fits: bool, best: StepResult | None, hw: Links
-) -> str:
-    if not fits:
-        return f"does not fit: {float(mem) / GB:.0f} GB > {hw.memory_bytes / GB:.0f} GB"
-    assert best is not None
+def _reason(lay: Layout, times: list[float], best: list[float], hw: Links) -> str:
+    """Why a fitting layout loses to the best: its largest extra part of the communication."""
     tp, _, ep, _, etp, _ = lay
-    gaps = {
-        "tp": r.tp_seconds_per_step - best.tp_seconds_per_step,
-        "ep": r.ep_seconds_per_step - best.ep_seconds_per_step,
-        "grad": r.grad_seconds_per_step - best.grad_seconds_per_step,
-        "pp": r.pp_seconds_per_step - best.pp_seconds_per_step,
-    }
-    worst = max(gaps, key=lambda k: gaps[k])
+    gaps = [t - b for t, b in zip(times, best, strict=True)]
+    worst = max(range(len(PARTS)), key=lambda j: gaps[j])
     extra = gaps[worst]
     if extra <= 0:
         return "ties the best"
     ms = f"+{extra * 1e3:.3g} ms"
-    if worst == "tp":
+    if PARTS[worst] == "tp":
         where = "over IB" if tp > hw.gpus_per_node else "on NVLink"
         return f"TP all-reduce {where} ({ms})"
-    if worst == "ep":
+    if PARTS[worst] == "ep":
         where = "over IB" if ep > ep_ranks_per_node(ep, hw.gpus_per_node, etp) else "on NVLink"
         return f"EP all-to-all {where} ({ms})"
-    if worst == "pp":
+    if PARTS[worst] == "pp":
         return f"pipeline send/recv ({ms})"
     return f"gradient reduction over DP/EDP ({ms})"
 
@@ -241,7 +359,7 @@ def _reason(
 def check_exact(
     model: MoEModel,
     phase: Phase,
-    lay: tuple[int, int, int, int, int, int],
+    lay: Layout,
     redundant: int,
     weight_bytes: int,
 ) -> tuple[Exact, float]:

@@ -1,8 +1,9 @@
 """Whole-model step totals: EP, TP and gradient collectives beside the expert GEMMs, per rank.
 
-One function, ``step_times``, serves ``moecomm step`` (exact evaluation through the generated
-evaluators) and ``moecomm plan`` (float evaluation through ``formulas.fast`` over thousands of
-layouts); the tests check the two against each other.
+One function, ``components``, is the step model. It serves ``moecomm step`` (``step_times``:
+exact evaluation through the generated evaluators) and ``moecomm plan`` (numpy arrays through
+``formulas.vector``, one element per layout, or floats through ``formulas.fast`` where numpy is
+missing); the tests check each against exact evaluation.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
+from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.results import convention_field, quantity
 from moecomm.timing import Links, ep_ranks_per_node
@@ -92,12 +94,13 @@ class StepResult:
     )
 
 
-def _ring(ev: Evaluate, kind: str, buffer: Number, n: int, stride: int, hw: Links) -> Number:
-    """A ring collective over n ranks placed ``stride`` apart (Megatron order)."""
-    if n <= 1:
-        return 0
-    per_node = max(1, hw.gpus_per_node // stride)
-    g, nodes = (n, 1) if n <= per_node else (per_node, -(-n // per_node))
+def _ring(
+    ev: Evaluate, kind: str, buffer: Number, n: Number, stride: Number, hw: Links, ops: Ops
+) -> Number:
+    """A ring collective over n ranks placed ``stride`` apart (Megatron order); 0 for n = 1."""
+    per_node = ops.maximum(1, hw.gpus_per_node // stride)
+    g = ops.minimum(n, per_node)
+    nodes = -(-n // per_node)
     wire_name = {
         "all-reduce": "allreduce_wire_bytes",
         "all-gather": "allgather_wire_bytes",
@@ -114,16 +117,16 @@ def _ring(ev: Evaluate, kind: str, buffer: Number, n: int, stride: int, hw: Link
         "m_up": passes * (n - 1) - m_out,
         "m_out": m_out,
     }
-    return ev("collective_seconds", values)
+    return ops.where(n > 1, ev("collective_seconds", values), 0)
 
 
-def _tp_pair(ev: Evaluate, buffer: Number, n: int, sp: bool, hw: Links) -> Number:
+def _tp_pair(ev: Evaluate, buffer: Number, n: Number, sp: bool, hw: Links, ops: Ops) -> Number:
     """One TP all-reduce of the activations, or reduce-scatter + all-gather under SP."""
     if sp:
-        return _ring(ev, "reduce-scatter", buffer, n, 1, hw) + _ring(
-            ev, "all-gather", buffer, n, 1, hw
+        return _ring(ev, "reduce-scatter", buffer, n, 1, hw, ops) + _ring(
+            ev, "all-gather", buffer, n, 1, hw, ops
         )
-    return _ring(ev, "all-reduce", buffer, n, 1, hw)
+    return _ring(ev, "all-reduce", buffer, n, 1, hw, ops)
 
 
 def _a2a(
@@ -131,20 +134,22 @@ def _a2a(
     tokens: Number,
     model: MoEModel,
     k: int,
-    lay: StepLayout,
+    ep: Number,
     beta: Exact,
     hw: Links,
-    g: int,
+    g: Number,
+    ops: Ops,
 ) -> Number:
-    v = {"b": tokens, "s": 1, "k": k, "h": model.hidden_size, "beta": beta, "ep": lay.ep, "g": g}
+    """One balanced EP all-to-all (DeepEP: one latency per link); 0 for ep = 1."""
+    v = {"b": tokens, "s": 1, "k": k, "h": model.hidden_size, "beta": beta, "ep": ep, "g": g}
     values = {
         **hw.values(),
         "x_up": ev("ep_intra_bytes", v),
         "x_out": ev("ep_inter_bytes", v),
-        "m_up": min(g - 1, 1),
-        "m_out": min(lay.ep - g, 1),
+        "m_up": ops.minimum(g - 1, 1),
+        "m_out": ops.minimum(ep - g, 1),
     }
-    return ev("collective_seconds", values)
+    return ops.where(ep > 1, ev("collective_seconds", values), 0)
 
 
 def dense_param_count(model: MoEModel, ev: Evaluate = exact) -> Number:
@@ -174,6 +179,133 @@ def _shape(model: MoEModel) -> dict[str, Number]:
     }
 
 
+def _selections(model: MoEModel, lay: StepLayout) -> int:
+    """Expert selections per token on the wire: top-k, plus the shared expert in DeepSeek decode."""
+    return model.top_k + (model.num_shared_experts if lay.shared_as_routed else 0)
+
+
+class Sizes(NamedTuple):
+    """The parallel sizes of a layout: ints for one layout, arrays for many (``vector.NUMPY``)."""
+
+    tp: Number
+    dp: Number
+    ep: Number
+    edp: Number
+    etp: Number
+    pp: Number
+
+
+class Components(NamedTuple):
+    """What one step costs on one rank, by part: per layer, then per step of a pipeline stage."""
+
+    ep_ranks_per_node: Number
+    dispatch: Number
+    combine: Number
+    tp_attn: Number
+    tp_mlp: Number
+    tp_moe: Number
+    flops: Number
+    compute: Number
+    ep_step: Number
+    tp_step: Number
+    grad: Number
+    pp_step: Number
+    compute_step: Number
+
+    @property
+    def comm_step(self) -> Number:
+        return self.ep_step + self.tp_step + self.grad + self.pp_step
+
+
+def components(
+    model: MoEModel,
+    phase: Phase,
+    tokens: Number,
+    sizes: Sizes,
+    lay: StepLayout,
+    hw: Links,
+    *,
+    compute_efficiency: float,
+    peak_flops: int,
+    ev: Evaluate = exact,
+    ops: Ops = SCALAR,
+) -> Components:
+    """The step model: every part of one step on one rank, for one layout or for arrays of them.
+
+    ``sizes`` gives the parallel sizes (``lay``'s own are ignored); ``lay`` the wire formats.
+    Branches on the sizes go through ``ops``, so the same code serves ``step_times`` (numbers,
+    exact or float) and ``moecomm plan`` (numpy arrays, one element per layout).
+    """
+    shape = _shape(model)
+    layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
+    if model.moe_intermediate_size is None:
+        raise MoecommError("moe_intermediate_size is required for expert FLOPs")
+    tp, dp, ep, edp, etp, pp = sizes
+    k = _selections(model, lay)
+    g = ep_ranks_per_node(ep, hw.gpus_per_node, etp, ops)
+    dispatch = _a2a(ev, tokens, model, k, ep, lay.dispatch_bytes_per_element, hw, g, ops)
+    combine = _a2a(ev, tokens, model, k, ep, lay.combine_bytes_per_element, hw, g, ops)
+    # TP ranks are adjacent (Megatron order); the group holds tp·T tokens of h activations.
+    act = tokens * tp * model.hidden_size * lay.activation_bytes
+    tp_attn = _tp_pair(ev, act, tp, lay.sequence_parallel, hw, ops)
+    tp_mlp = tp_attn
+    act_moe = tokens * etp * model.hidden_size * lay.activation_bytes
+    tp_moe = _tp_pair(ev, act_moe, etp, lay.sequence_parallel, hw, ops)
+    shared = 0 if lay.shared_as_routed else model.num_shared_experts
+    flops = ev(
+        "expert_flops",
+        {
+            "T": tokens,
+            "k": model.top_k + model.num_shared_experts - shared,
+            "h": model.hidden_size,
+            "d_ff": model.moe_intermediate_size,
+            "d_s": shape["d_s"],
+            "n_s": shared,
+            "etp": etp,
+        },
+    )
+    passes = 3 if phase == "train" else 1  # forward + backward (2× the forward GEMMs)
+    comm_passes = 2 if phase == "train" else 1
+    compute = ev("compute_seconds", {"F": flops, "P": peak_flops, "eta_c": compute_efficiency})
+    per_gpu = ops.reciprocal(pp)
+    ep_step = comm_passes * (dispatch + combine) * moe_layers * per_gpu
+    tp_step = (
+        comm_passes
+        * (tp_attn * layers + tp_mlp * (layers - moe_layers) + tp_moe * moe_layers)
+        * per_gpu
+    )
+    grad: Number = 0
+    if phase == "train":
+        dense = ev(
+            "dense_params_per_gpu",
+            {"W_dense": dense_param_count(model, ev), "tp": tp, "pp": pp},
+        )
+        experts = ev(
+            "expert_params_per_gpu",
+            shape | {"R": lay.redundant_experts, "ep": ep, "etp": etp, "pp": pp},
+        )
+        grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, dp, tp, hw, ops) + _ring(
+            ev, "all-reduce", experts * lay.grad_bytes, edp, etp * ep, hw, ops
+        )
+    # One stage hands its T·h activations to the next (and gradients back in training); stages
+    # sit world/pp ranks apart, so across nodes once that reaches a node.
+    act_one = tokens * model.hidden_size * lay.activation_bytes
+    remote = tp * dp >= hw.gpus_per_node
+    values = {
+        **hw.values(),
+        "x_up": ops.where(remote, 0, act_one),
+        "x_out": ops.where(remote, act_one, 0),
+        "m_up": ops.where(remote, 0, 1),
+        "m_out": ops.where(remote, 1, 0),
+    }
+    pp_step = ops.where(pp > 1, comm_passes * ev("collective_seconds", values), 0)
+    compute_step = passes * compute * moe_layers * per_gpu
+    return Components(
+        g, dispatch, combine, tp_attn, tp_mlp, tp_moe, flops, compute,
+        ep_step, tp_step, grad, pp_step, compute_step,
+    )  # fmt: skip
+
+
 def step_times(
     model: MoEModel,
     phase: Phase,
@@ -188,92 +320,26 @@ def step_times(
     """Communication and expert compute of one step on one rank (its pipeline stage's layers)."""
     shape = _shape(model)
     layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
-    if model.moe_intermediate_size is None:
-        raise MoecommError("moe_intermediate_size is required for expert FLOPs")
-    k = model.top_k + (model.num_shared_experts if lay.shared_as_routed else 0)
     g = ep_ranks_per_node(lay.ep, hw.gpus_per_node, lay.etp)
     if lay.ep > g and lay.ep % g:
         raise MoecommError(
             f"ep must be at most, or a multiple of, the EP ranks per node ({g}); got {lay.ep}"
         )
-    dispatch = (
-        _a2a(ev, tokens, model, k, lay, lay.dispatch_bytes_per_element, hw, g) if lay.ep > 1 else 0
+    sizes = Sizes(lay.tp, lay.dp, lay.ep, lay.edp, lay.etp, lay.pp)
+    c = components(
+        model,
+        phase,
+        tokens,
+        sizes,
+        lay,
+        hw,
+        compute_efficiency=compute_efficiency,
+        peak_flops=peak_flops,
+        ev=ev,
     )
-    combine = (
-        _a2a(ev, tokens, model, k, lay, lay.combine_bytes_per_element, hw, g) if lay.ep > 1 else 0
-    )
-    # TP ranks are adjacent (Megatron order); the group holds tp·T tokens of h activations.
-    act = tokens * lay.tp * model.hidden_size * lay.activation_bytes
-    tp_attn = _tp_pair(ev, act, lay.tp, lay.sequence_parallel, hw) if lay.tp > 1 else 0
-    tp_mlp = tp_attn
-    tp_moe = (
-        _tp_pair(
-            ev,
-            tokens * lay.etp * model.hidden_size * lay.activation_bytes,
-            lay.etp,
-            lay.sequence_parallel,
-            hw,
-        )
-        if lay.etp > 1
-        else 0
-    )
-    routed_k = model.top_k
-    shared = 0 if lay.shared_as_routed else model.num_shared_experts
-    flops = ev(
-        "expert_flops",
-        {
-            "T": tokens,
-            "k": routed_k + model.num_shared_experts - shared,
-            "h": model.hidden_size,
-            "d_ff": model.moe_intermediate_size,
-            "d_s": shape["d_s"],
-            "n_s": shared,
-            "etp": lay.etp,
-        },
-    )
-    passes = 3 if phase == "train" else 1  # forward + backward (2× the forward GEMMs)
-    comm_passes = 2 if phase == "train" else 1
-    compute = ev("compute_seconds", {"F": flops, "P": peak_flops, "eta_c": compute_efficiency})
-    ep_layer = dispatch + combine
-    exposed = (
-        ev("overlap_exposed_seconds", {"t_comm": ep_layer, "t": compute}) if compute else ep_layer
-    )
-    per_gpu = Fraction(1, lay.pp)
-    ep_step = comm_passes * ep_layer * moe_layers * per_gpu
-    tp_step = (
-        comm_passes
-        * (tp_attn * layers + tp_mlp * (layers - moe_layers) + tp_moe * moe_layers)
-        * per_gpu
-    )
-    grad = 0
-    if phase == "train":
-        dense = ev(
-            "dense_params_per_gpu",
-            {"W_dense": dense_param_count(model, ev), "tp": lay.tp, "pp": lay.pp},
-        )
-        experts = ev(
-            "expert_params_per_gpu",
-            shape | {"R": lay.redundant_experts, "ep": lay.ep, "etp": lay.etp, "pp": lay.pp},
-        )
-        grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, lay.dp, lay.tp, hw) + _ring(
-            ev, "all-reduce", experts * lay.grad_bytes, lay.edp, lay.etp * lay.ep, hw
-        )
-    compute_step = passes * compute * moe_layers * per_gpu
-    pp_step: Number = 0
-    if lay.pp > 1:
-        # One stage hands its T·h activations to the next (and gradients back in training);
-        # stages sit world/pp ranks apart, so across nodes once that reaches a node.
-        act_one = tokens * model.hidden_size * lay.activation_bytes
-        stride = lay.tp * lay.dp
-        remote = stride >= hw.gpus_per_node
-        values = {
-            **hw.values(),
-            "x_up": 0 if remote else act_one,
-            "x_out": act_one if remote else 0,
-            "m_up": 0 if remote else 1,
-            "m_out": 1 if remote else 0,
-        }
-        pp_step = comm_passes * ev("collective_seconds", values)
+    ep_layer = c.dispatch + c.combine
+    exposed = ev("overlap_exposed_seconds", {"t_comm": ep_layer, "t": c.compute})
+    k = _selections(model, lay)
     estimate_layer = estimate = None
     if phase == "decode":
         v = {
@@ -304,21 +370,21 @@ def step_times(
         layers_per_gpu=Fraction(layers, lay.pp) if layers % lay.pp else layers // lay.pp,
         routed_per_token=k,
         ep_ranks_per_node=g,
-        dispatch_seconds_per_layer=float(dispatch),
-        combine_seconds_per_layer=float(combine),
-        tp_attention_seconds_per_layer=float(tp_attn),
-        tp_mlp_seconds_per_layer=float(tp_mlp),
-        expert_flops_per_layer=flops,
-        expert_compute_seconds_per_layer=float(compute),
-        comm_compute_ratio=float(ep_layer / compute) if compute else 0.0,
+        dispatch_seconds_per_layer=float(c.dispatch),
+        combine_seconds_per_layer=float(c.combine),
+        tp_attention_seconds_per_layer=float(c.tp_attn),
+        tp_mlp_seconds_per_layer=float(c.tp_mlp),
+        expert_flops_per_layer=c.flops,
+        expert_compute_seconds_per_layer=float(c.compute),
+        comm_compute_ratio=float(ep_layer / c.compute) if c.compute else 0.0,
         overlap_hides_alltoall=bool(exposed == 0),
         exposed_ep_seconds_per_layer=float(exposed),
-        ep_seconds_per_step=float(ep_step),
-        tp_seconds_per_step=float(tp_step),
-        grad_seconds_per_step=float(grad),
-        pp_seconds_per_step=float(pp_step),
-        comm_seconds_per_step=float(ep_step + tp_step + grad + pp_step),
-        compute_seconds_per_step=float(compute_step),
+        ep_seconds_per_step=float(c.ep_step),
+        tp_seconds_per_step=float(c.tp_step),
+        grad_seconds_per_step=float(c.grad),
+        pp_seconds_per_step=float(c.pp_step),
+        comm_seconds_per_step=float(c.comm_step),
+        compute_seconds_per_step=float(c.compute_step),
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
     )

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 from moecomm import formulas as F
 from moecomm import presets as P
+from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.formulas import conventions
 from moecomm.results import convention_field, quantity
@@ -315,9 +316,12 @@ class EPTimes:
     efficiency: float = quantity("efficiency", "ratio", show=False)
 
 
-def ep_ranks_per_node(ep: int, per_node: int, stride: int = 1) -> int:
-    """EP ranks on one node when EP ranks sit ``stride`` apart (etp, Megatron order)."""
-    return max(1, min(ep, per_node // stride))
+def ep_ranks_per_node(ep: Any, per_node: int, stride: Any = 1, ops: Ops = SCALAR) -> Any:
+    """EP ranks on one node when EP ranks sit ``stride`` apart (etp, Megatron order).
+
+    Ints give an int; with ``ops`` = ``moecomm.vector.NUMPY``, arrays give an array.
+    """
+    return ops.maximum(1, ops.minimum(ep, per_node // stride))
 
 
 EP_TIME = (

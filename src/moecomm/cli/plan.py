@@ -68,6 +68,8 @@ def command(**kw: Any) -> None:
 
     Drops nothing silently: layouts whose weights (and optimizer state in training) do not fit
     are listed after those that do. Ranked by communication per step of one pipeline stage.
+    With numpy (pip install 'moecomm[plan]') all layouts are evaluated at once over arrays;
+    without it, one at a time (same results, about 30x slower on 10^4 layouts).
 
     Example: moecomm plan --preset deepseek-v3 --gpus 64 --hardware h800 --phase prefill
     """

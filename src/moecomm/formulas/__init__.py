@@ -14,12 +14,32 @@ from moecomm.formulas.values import value
 
 if TYPE_CHECKING:
     from moecomm.formulas import collectives, compute, ep, memory, routing, scaling, timing, tp
-    from moecomm.formulas.registry import Formula, evaluate, fast, formula, get, names, to_exact
+    from moecomm.formulas.registry import (
+        Formula,
+        evaluate,
+        fast,
+        formula,
+        get,
+        names,
+        rational_vector,
+        to_exact,
+        vector,
+    )
 
 MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "timing", "routing")
 """Formula modules, in the order their formulas are listed."""
 
-_REGISTRY = ("Formula", "evaluate", "fast", "formula", "get", "names", "to_exact")
+_REGISTRY = (
+    "Formula",
+    "evaluate",
+    "fast",
+    "formula",
+    "get",
+    "names",
+    "rational_vector",
+    "to_exact",
+    "vector",
+)
 
 __all__ = [
     "Formula",
@@ -32,12 +52,14 @@ __all__ = [
     "get",
     "memory",
     "names",
+    "rational_vector",
     "routing",
     "scaling",
     "timing",
     "to_exact",
     "tp",
     "value",
+    "vector",
 ]
 
 

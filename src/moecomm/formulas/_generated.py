@@ -87,7 +87,7 @@ def scaling_crossover_size(*, K: Fraction) -> Fraction:
 
 def allreduce_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
     """Bytes each rank sends in a ring all-reduce of an X-byte buffer."""
-    return X*(2*n - 2)/n
+    return 2*X*(n - 1)/n
 
 
 def allgather_wire_bytes(*, X: Fraction, n: Fraction) -> Fraction:
@@ -112,7 +112,7 @@ def broadcast_wire_bytes(*, X: Fraction) -> Fraction:
 
 def busbw_factor_allreduce(*, n: Fraction) -> Fraction:
     """Bus-bandwidth factor of all-reduce: busbw = algbw · 2(n−1)/n."""
-    return (2*n - 2)/n
+    return 2*(n - 1)/n
 
 
 def busbw_factor_allgather(*, n: Fraction) -> Fraction:

@@ -22,7 +22,7 @@ def allreduce_wire_bytes() -> sp.Expr:
     Source: NVIDIA/nccl-tests doc/PERFORMANCE.md: a ring all-reduce sends 2(n−1)/n of the buffer
     per rank (reduce-scatter, then all-gather).
     """
-    return 2 * (n - 1) / n * X
+    return 2 * X * (n - 1) / n
 
 
 @formula(unit="bytes", convention=COLLECTIVE_PER_RANK)
@@ -65,7 +65,7 @@ def broadcast_wire_bytes() -> sp.Expr:
 
 
 def _factor(wire: sp.Expr) -> sp.Expr:
-    return sp.cancel(wire / X)
+    return sp.factor(sp.cancel(wire / X))
 
 
 @formula(unit="ratio", convention=COLLECTIVE_PER_RANK)

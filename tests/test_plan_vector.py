@@ -1,0 +1,284 @@
+"""The vectorised plan: numpy arrays against exact evaluation, and against the scalar loop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+import sympy as sp
+from conftest import ok
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moecomm import formulas as F
+from moecomm import plan as plan_module
+from moecomm import presets as P
+from moecomm import timing, vector
+from moecomm.config import MoEModel, Phase
+from moecomm.errors import MoecommError
+from moecomm.plan import layouts, memory_bytes, memory_values, plan
+from moecomm.step import StepLayout, exact, step_times
+
+V3 = P.load(P.MODELS, "deepseek-v3").model
+H800 = timing.links("h800")
+PHASES: tuple[Phase, ...] = ("train", "prefill", "decode")
+FP8_DISPATCH = StepLayout(dispatch_bytes_per_element=Fraction(33, 32))  # 1 B + 4 B per 128
+
+
+def _within(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * abs(b)
+
+
+def _check_against_exact(
+    model: MoEModel,
+    gpus: int,
+    phase: Phase,
+    base: StepLayout,
+    tokens: int,
+    found: list[tuple[int, int, int, int, int, int]],
+) -> None:
+    """Every layout's vectorised parts within 1e-9 of step_times (exact); memory equal exactly."""
+    kw: dict[str, Any] = {"compute_efficiency": 0.5, "peak_flops": H800.bf16_flops}
+    c = vector.step_components(model, phase, tokens, vector.sizes(found), base, H800, **kw)
+    n = len(found)
+    cols = {
+        name: vector.column(getattr(c, name), n)
+        for name in ("dispatch", "combine", "tp_attn", "ep_step", "tp_step", "grad")
+    } | {"pp_step": vector.column(c.pp_step, n), "comm": vector.column(c.comm_step, n)}
+    values = memory_values(model, vector.sizes(found), base.redundant_experts, 1)
+    mem = memory_bytes(phase, values, vector.evaluate_exact)
+    for i, (tp, dp, ep, edp, etp, pp) in enumerate(found):
+        lay = StepLayout(
+            tp=tp,
+            dp=dp,
+            ep=ep,
+            edp=edp,
+            etp=etp,
+            pp=pp,
+            sequence_parallel=base.sequence_parallel,
+            dispatch_bytes_per_element=base.dispatch_bytes_per_element,
+            redundant_experts=base.redundant_experts,
+            shared_as_routed=base.shared_as_routed,
+        )
+        e = step_times(model, phase, tokens, lay, H800, ev=exact, **kw)
+        expected = {
+            "dispatch": e.dispatch_seconds_per_layer,
+            "combine": e.combine_seconds_per_layer,
+            "tp_attn": e.tp_attention_seconds_per_layer,
+            "ep_step": e.ep_seconds_per_step,
+            "tp_step": e.tp_seconds_per_step,
+            "grad": e.grad_seconds_per_step,
+            "pp_step": e.pp_seconds_per_step,
+            "comm": e.comm_seconds_per_step,
+        }
+        for name, want in expected.items():
+            assert _within(cols[name][i], want), (name, found[i], cols[name][i], want)
+        exact_mem = memory_bytes(
+            phase, memory_values(model, found[i], base.redundant_experts, 1), exact
+        )
+        assert mem[i] == exact_mem and type(mem[i]) is type(exact_mem), found[i]
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_deepseek_64_gpus_every_layout_equals_exact(phase: Phase) -> None:
+    found = list(layouts(64, V3, 8, allow_tp_across_nodes=True))
+    assert len(found) > 300
+    _check_against_exact(V3, 64, phase, FP8_DISPATCH, 4096, found)
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_deepseek_1024_gpus_equals_exact(phase: Phase) -> None:
+    found = list(layouts(1024, V3, 8, redundant=32))[::5]
+    assert len(found) > 100
+    base = StepLayout(
+        dispatch_bytes_per_element=Fraction(33, 32), redundant_experts=32, sequence_parallel=True
+    )
+    _check_against_exact(V3, 1024, phase, base, 128 if phase == "decode" else 4096, found)
+
+
+def test_decode_shared_as_routed_equals_exact() -> None:
+    found = list(layouts(64, V3, 8, max_pp=1))
+    base = StepLayout(dispatch_bytes_per_element=Fraction(33, 32), shared_as_routed=True)
+    _check_against_exact(V3, 64, "decode", base, 32, found)
+
+
+def test_memory_is_exact_ints_or_fractions() -> None:
+    """Dense weights over tp = 7, 11 or 13 need not be integral; the arrays keep Fractions."""
+    found = [(7, 1, 1, 7, 1, 1), (11, 1, 1, 11, 1, 1), (13, 1, 1, 13, 1, 1), (1, 1, 1, 1, 1, 1)]
+    values = memory_values(V3, vector.sizes(found), 0, 1)
+    got = list(memory_bytes("prefill", values, vector.evaluate_exact))
+    want = [memory_bytes("prefill", memory_values(V3, lay, 0, 1), exact) for lay in found]
+    assert got == want
+    assert isinstance(got[3], int) and any(isinstance(m, Fraction) for m in got[:3])
+
+
+_CASES: list[tuple[int, Phase, dict[str, Any]]] = [
+    (64, "prefill", {"tokens_per_gpu": 4096}),
+    (64, "train", {"tokens_per_gpu": 4096}),
+    (1024, "train", {"tokens_per_gpu": 4096}),
+    (1024, "decode", {"tokens_per_gpu": 128, "max_pp": 1}),
+    (64, "decode", {"tokens_per_gpu": 32, "allow_tp_across_nodes": True}),
+    (256, "train", {"global_batch": 3000, "rank_by": "step"}),
+]
+
+
+@pytest.mark.parametrize(("gpus", "phase", "kw"), _CASES)
+def test_vectorised_plan_equals_the_scalar_loop(
+    gpus: int, phase: Phase, kw: dict[str, Any]
+) -> None:
+    """Same floats, same exact memory, same order, same reasons (Candidate equality)."""
+    common: dict[str, Any] = {
+        "base": FP8_DISPATCH,
+        "compute_efficiency": 0.5,
+        "peak_flops": H800.bf16_flops,
+        "weight_bytes": 1,
+    }
+    scalar = plan(V3, gpus, H800, phase, vectorised=False, **common, **kw)
+    vectorised = plan(V3, gpus, H800, phase, vectorised=True, **common, **kw)
+    assert len(scalar) > 10
+    assert vectorised == scalar
+    reasons = {c.reason.split(" (")[0] for c in scalar}
+    assert "best" in reasons and len(reasons) > 2
+
+
+def _refuse(*_: Any, **__: Any) -> Any:
+    raise AssertionError("the wrong evaluation path was taken")
+
+
+def test_without_numpy_plan_falls_back_to_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same JSON from the vectorised path (numpy installed) and the loop (numpy missing)."""
+    args = ("plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--phase")
+    assert plan_module.numpy_available()
+    with monkeypatch.context() as m:
+        m.setattr(plan_module, "evaluate_scalar", _refuse)
+        with_numpy = {p: json.loads(ok(*args, p, "--format", "json")) for p in PHASES}
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now raises ImportError
+    monkeypatch.setattr(plan_module, "evaluate_vector", _refuse)
+    assert not plan_module.numpy_available()
+    for p in PHASES:
+        assert json.loads(ok(*args, p, "--format", "json")) == with_numpy[p]
+
+
+def test_ordinary_commands_do_not_import_numpy() -> None:
+    code = (
+        "import sys\n"
+        "from moecomm.cli import cli\n"
+        "for args in (['ep', '--preset', 'deepseek-v3', '--tokens', '8', '--ep', '8'],\n"
+        "             ['ep', '--preset', 'deepseek-v3', '--tokens', '8', '--ep', '8',\n"
+        "              '--hardware', 'h800'],\n"
+        "             ['tp', '--hidden', '8', '--tokens', '8', '--tp', '2'],\n"
+        "             ['compare', '--preset', 'deepseek-v3'], ['groups', '--world', '8'],\n"
+        "             ['step', '--deployment', 'deepseek-v3-decode', '--tokens', '32']):\n"
+        "    cli.main(args, standalone_mode=False)\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _arrays_ok(name: str) -> bool:
+    return not F.get(name).expr.has(sp.Sum, sp.binomial)
+
+
+def test_no_array_evaluator_for_sums_and_binomials() -> None:
+    with pytest.raises(MoecommError) as err:
+        F.vector("expected_distinct_units")
+    assert str(err.value) == (
+        "formula 'expected_distinct_units' has a sum or a binomial: no array evaluator"
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([n for n in F.names() if _arrays_ok(n)]), st.data())
+def test_vector_evaluator_equals_exact_elementwise(name: str, data: st.DataObject) -> None:
+    """formulas.vector over arrays: each element within 1e-9 of the exact value.
+
+    Every formula but those with a sum or a binomial (routing), so all that plan uses.
+    """
+    symbols = [str(s) for s in F.get(name).symbols]
+    columns = {
+        s: data.draw(st.lists(st.integers(2, 10**6), min_size=4, max_size=4), label=s)
+        for s in symbols
+    }
+    got = F.vector(name)(**{s: np.array(v) for s, v in columns.items()})
+    for i in range(4):
+        want = float(F.value(name, {s: v[i] for s, v in columns.items()}))
+        assert float(np.broadcast_to(got, (4,))[i]) == pytest.approx(want, rel=1e-9, abs=1e-300)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(["train_memory_bytes", "inference_memory_bytes", "expert_params_per_gpu"]),
+    st.data(),
+)
+def test_rational_vector_equals_exact(name: str, data: st.DataObject) -> None:
+    symbols = [str(s) for s in F.get(name).symbols]
+    columns = {
+        s: data.draw(st.lists(st.integers(1, 10**7), min_size=3, max_size=3), label=s)
+        for s in symbols
+    }
+    got = F.rational_vector(name, {s: np.array(v) for s, v in columns.items()})
+    want = [F.value(name, {s: v[i] for s, v in columns.items()}) for i in range(3)]
+    assert list(got) == want
+
+
+@st.composite
+def models(draw: st.DrawFn) -> MoEModel:
+    experts = draw(st.sampled_from([8, 16, 60, 64, 128, 160, 256]))
+    heads = draw(st.sampled_from([8, 16, 32, 64]))
+    layers = draw(st.integers(2, 64))
+    return MoEModel(
+        hidden_size=heads * draw(st.sampled_from([64, 128])),
+        num_experts=experts,
+        top_k=draw(st.integers(1, min(8, experts))),
+        num_layers=layers,
+        first_moe_layer=draw(st.integers(0, min(3, layers - 1))),
+        num_shared_experts=draw(st.integers(0, 2)),
+        moe_intermediate_size=draw(st.sampled_from([512, 1408, 2048])),
+        intermediate_size=draw(st.sampled_from([4096, 11008, 18432])),
+        vocab_size=draw(st.sampled_from([32000, 129280, 151936])),
+        num_attention_heads=heads,
+        num_key_value_heads=draw(st.sampled_from([heads, 8])),
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    models(),
+    st.sampled_from([1, 2, 6, 8, 12, 16, 24, 32, 48, 64]),
+    st.sampled_from(PHASES),
+    st.sampled_from(["h800", "h100-sxm", "gb200-nvl72"]),
+    st.integers(1, 8192),
+    st.booleans(),
+    st.sampled_from([0, 2, 4]),
+)
+def test_random_models_vectorised_equals_scalar(
+    model: MoEModel,
+    gpus: int,
+    phase: Phase,
+    hardware: str,
+    tokens: int,
+    sp: bool,
+    redundant: int,
+) -> None:
+    hw = timing.links(hardware)
+    kw: dict[str, Any] = {
+        "tokens_per_gpu": tokens,
+        "base": StepLayout(sequence_parallel=sp, redundant_experts=redundant),
+        "compute_efficiency": 0.6,
+        "peak_flops": hw.bf16_flops,
+        "weight_bytes": 2,
+        "max_pp": None if phase == "train" else 2,
+    }
+    scalar = plan(model, gpus, hw, phase, vectorised=False, **kw)
+    vectorised = plan(model, gpus, hw, phase, vectorised=True, **kw)
+    assert vectorised == scalar
+    for c in vectorised:
+        lay = (c.tp, c.dp, c.ep, c.edp, c.etp, c.pp)
+        values = memory_values(model, lay, redundant, 2)
+        assert c.memory_bytes_per_gpu == memory_bytes(phase, values, exact)
