@@ -294,7 +294,7 @@ def test_import_to_output_and_bad_name(tmp_path: Path) -> None:
 
 def test_user_deployment_file(tmp_path: Path) -> None:
     text = (
-        Path(P.__file__).resolve().parents[2]
+        Path(__file__).resolve().parents[1]
         / "presets"
         / "deployments"
         / "deepseek-v3-prefill.toml"
