@@ -294,10 +294,7 @@ def test_import_to_output_and_bad_name(tmp_path: Path) -> None:
 
 def test_user_deployment_file(tmp_path: Path) -> None:
     text = (
-        Path(__file__).resolve().parents[1]
-        / "presets"
-        / "deployments"
-        / "deepseek-v3-prefill.toml"
+        Path(__file__).resolve().parents[1] / "presets" / "deployments" / "deepseek-v3-prefill.toml"
     ).read_text()
     path = tmp_path / "mine.toml"
     path.write_text(
