@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from moecomm import formulas as F
 from moecomm.dtypes import DType
 from moecomm.errors import MoecommError
+from moecomm.units import Exact, normalize
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,21 @@ class Wire:
     def combine_copy_bytes(self) -> int:
         return self._token(self.combine_dtype)
 
+    @property
+    def dispatch_bytes_per_element(self) -> Exact:
+        """Dispatch copy bytes per hidden element, for the formulas written with h·β."""
+        return normalize(Fraction(self.dispatch_copy_bytes, self.hidden))
+
+    @property
+    def combine_bytes_per_element(self) -> Exact:
+        """Combine copy bytes per hidden element, for the formulas written with h·β."""
+        return normalize(Fraction(self.combine_copy_bytes, self.hidden))
+
 
 def make_wire(
     hidden: int, dispatch: DType, combine: DType, scale_block: int | None, header_bytes: int
 ) -> Wire:
+    """The wire format, checked: a scale block needs an fp8 phase and must divide h."""
     if scale_block is not None:
         if DType.FP8 not in (dispatch, combine):
             raise MoecommError(

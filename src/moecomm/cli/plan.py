@@ -11,7 +11,7 @@ from moecomm import presets as P
 from moecomm.cli.base import InputError, emit
 from moecomm.cli.hardware import hardware_options, pop_hardware
 from moecomm.cli.options import dtype_choice, format_option
-from moecomm.cli.step import DEEPGEMM_EFFICIENCY, wire_bytes
+from moecomm.cli.step import DEEPGEMM_EFFICIENCY, wire
 from moecomm.dtypes import DType
 from moecomm.render import render_rows
 from moecomm.step import StepLayout
@@ -91,10 +91,11 @@ def command(**kw: Any) -> None:
     if tokens is None and kw["global_batch"] is None:
         tokens = 128 if phase == "decode" else 4096
     dispatch, combine = DType(kw["dispatch_dtype"]), DType(kw["combine_dtype"])
+    fmt_wire = wire(model.hidden_size, dispatch, combine, 128, 0)
     base = StepLayout(
         sequence_parallel=kw["sp"],
-        dispatch_bytes_per_element=wire_bytes(dispatch, model.hidden_size, 128, 0),
-        combine_bytes_per_element=combine.bytes,
+        dispatch_bytes_per_element=fmt_wire.dispatch_bytes_per_element,
+        combine_bytes_per_element=fmt_wire.combine_bytes_per_element,
         redundant_experts=kw["redundant_experts"],
     )
     peak = hw.fp8_flops if dispatch is DType.FP8 and hw.fp8_flops else hw.bf16_flops

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 import click
@@ -15,19 +14,19 @@ from moecomm.config import MoEModel
 from moecomm.dtypes import DType
 from moecomm.render import render_record
 from moecomm.step import StepLayout, step_times
+from moecomm.wire import Wire, make_wire
 
 DEEPGEMM_EFFICIENCY = 0.78
 """1550 of 1979 dense FP8 TFLOPS: DeepGEMM's best measured GEMM on H800 (deepseek-ai/DeepGEMM
 README, 'up to 1550 TFLOPS'). An upper bound: decode-sized GEMMs run far below it."""
 
 
-def wire_bytes(dtype: DType, hidden: int, scale_block: int | None, header: int) -> Fraction | int:
-    """Bytes per hidden element on the wire: FP8 adds one fp32 scale per block and a header."""
-    value = Fraction(dtype.bytes)
-    if dtype is DType.FP8 and scale_block:
-        value += Fraction(4, scale_block)
-    value += Fraction(header, hidden)
-    return value.numerator if value.denominator == 1 else value
+def wire(
+    hidden: int, dispatch: DType, combine: DType, scale_block: int | None, header: int
+) -> Wire:
+    """The wire format of a step; a preset's scale block applies only when a phase is fp8."""
+    fp8 = DType.FP8 in (dispatch, combine)
+    return make_wire(hidden, dispatch, combine, scale_block if fp8 else None, header)
 
 
 @click.command("step")
@@ -143,6 +142,7 @@ def command(**kw: Any) -> None:
     combine = DType(pick("combine_dtype", DType.BF16))
     scale = dep.scale_block if dep is not None else None
     header = dep.header_bytes if dep is not None else 0
+    fmt_wire = wire(model.hidden_size, dispatch, combine, scale, header)
     shared_as_routed = kw["shared_as_routed"] or (
         dep is not None and phase == "decode" and dep.redundant_experts > 0 and ep == dep.world
     )
@@ -156,8 +156,8 @@ def command(**kw: Any) -> None:
         sequence_parallel=bool(
             kw["sp"] if kw["sp"] is not None else (dep.sequence_parallel if dep else False)
         ),
-        dispatch_bytes_per_element=wire_bytes(dispatch, model.hidden_size, scale, header),
-        combine_bytes_per_element=wire_bytes(combine, model.hidden_size, None, 0),
+        dispatch_bytes_per_element=fmt_wire.dispatch_bytes_per_element,
+        combine_bytes_per_element=fmt_wire.combine_bytes_per_element,
         redundant_experts=redundant,
         shared_as_routed=bool(shared_as_routed),
     )
