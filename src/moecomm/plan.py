@@ -41,7 +41,7 @@ class Candidate:
     pp_seconds_per_step: float = quantity("PP", "duration", show=False)
     tp_seconds_per_step: float = quantity("TP", "duration", show=False)
     grad_seconds_per_step: float = quantity("grads", "duration", show=False)
-    memory_bytes_per_gpu: Exact = quantity("memory / GPU", "bytes")
+    memory_bytes_per_gpu: Exact = quantity("memory / GPU (GB)", "capacity")
     fits: bool = quantity("fits", "flag")
     reason: str = quantity("why not first", "text")
 
