@@ -53,6 +53,10 @@ class Data:
         return sizes.pop() if len(sizes) == 1 else None
 
 
+MAX_SAMPLED_TOKENS = 4_000_000
+"""Most tokens (over all ranks) that zipf routing samples one by one in plain Python."""
+
+
 def zipf_ids(
     num_experts: int, top_k: int, ep: int, tokens: int, exponent: float, seed: int
 ) -> TopkIds:
@@ -60,6 +64,10 @@ def zipf_ids(
 
     Sequential weighted draws without replacement from ``random.Random(seed)``.
     """
+    if tokens * ep > MAX_SAMPLED_TOKENS:
+        raise MoecommError(
+            f"tokens·ep must be at most {MAX_SAMPLED_TOKENS} for sampled routing; got {tokens * ep}"
+        )
     rng = random.Random(seed)
     cum = list(accumulate((e + 1) ** -exponent for e in range(num_experts)))
     population = range(num_experts)

@@ -6,10 +6,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import partial
+from itertools import islice
+from math import isqrt
 from typing import Any
 
 from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
+from moecomm.errors import MoecommError
 from moecomm.results import quantity
 from moecomm.step import (
     Evaluate,
@@ -50,8 +53,17 @@ Layout = tuple[int, int, int, int, int, int]
 """(tp, dp, ep, edp, etp, pp)."""
 
 
+MAX_GPUS = 1 << 20
+"""Largest GPU count plan lays out (about a million GPUs)."""
+
+MAX_LAYOUTS = 1_000_000
+"""Largest number of layouts plan evaluates in one run."""
+
+
 def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    """The divisors of n in increasing order (trial division up to √n)."""
+    small = [d for d in range(1, isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def layouts(
@@ -165,16 +177,26 @@ def plan(
     None or True); else, or with ``vectorised=False``, one at a time through ``formulas.fast``.
     Both give the same floats, memory exact, and the same order.
     """
+    if gpus > MAX_GPUS:
+        raise MoecommError(f"--gpus must be at most {MAX_GPUS}; got {gpus}")
     found = list(
-        layouts(
-            gpus,
-            model,
-            hw.gpus_per_node,
-            redundant=base.redundant_experts,
-            allow_tp_across_nodes=allow_tp_across_nodes,
-            max_pp=max_pp,
+        islice(
+            layouts(
+                gpus,
+                model,
+                hw.gpus_per_node,
+                redundant=base.redundant_experts,
+                allow_tp_across_nodes=allow_tp_across_nodes,
+                max_pp=max_pp,
+            ),
+            MAX_LAYOUTS + 1,
         )
     )
+    if len(found) > MAX_LAYOUTS:
+        raise MoecommError(
+            f"--gpus {gpus} has more than {MAX_LAYOUTS} layouts; narrow the search with "
+            "--max-pp or without --allow-tp-across-nodes"
+        )
     if vectorised is None:
         vectorised = numpy_available()
     evaluate = evaluate_vector if vectorised else partial(evaluate_scalar, progress=progress)
@@ -262,7 +284,7 @@ def evaluate_vector(
     lay = V.sizes(found)
     pp = lay.pp.astype(float)
     tokens = (
-        (global_batch * lay.pp).astype(float) / gpus
+        float(global_batch) * lay.pp.astype(float) / gpus
         if global_batch is not None
         else float(tokens_per_gpu or 1)
     )

@@ -67,11 +67,11 @@ def cell(value: Any, field_unit: str) -> str:
         return ""
     # Display scales; the labels carry the unit (GB/s, GB, TFLOP/s, µs) and JSON the exact value.
     if field_unit in ("bytes_per_second", "capacity"):
-        return f"{value / GB:g}"
+        return f"{float(value) / GB:g}"
     if field_unit == "flops":
-        return f"{value / 10**12:g}"
+        return f"{float(value) / 10**12:g}"
     if field_unit == "seconds":
-        return f"{value * 10**6:g}"
+        return f"{float(value) * 10**6:g}"
     if isinstance(value, Fraction) and value.denominator != 1:
         return f"{exact_text(value)} ≈ {decimal_text(value)}"
     if isinstance(value, float):

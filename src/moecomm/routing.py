@@ -69,7 +69,15 @@ class CopyMatrices:
         ]
 
 
+MAX_MATRIX_RANKS = 4096
+"""Largest EP group whose ranks × ranks matrix is built (16.8 million cells)."""
+
+
 def zeros(n: int) -> Matrix:
+    if n > MAX_MATRIX_RANKS:
+        raise MoecommError(
+            f"ep must be at most {MAX_MATRIX_RANKS} for a ranks × ranks traffic matrix; got {n}"
+        )
     return [[0] * n for _ in range(n)]
 
 

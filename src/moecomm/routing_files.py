@@ -190,8 +190,14 @@ def load_placement(path: Path, ep: int, experts: int) -> Placement:
 
 
 def write_matrices(path: Path, layers: Sequence[tuple[Any, Any]], convention: str) -> None:
-    """Write (dispatch, combine) byte matrices per layer as JSON or CSV (by the file suffix)."""
-    if path.suffix.lower() == ".csv":
+    """Write (dispatch, combine) byte matrices per layer as JSON or CSV (by the file suffix).
+
+    Any other suffix is refused, so that a mistyped path never overwrites an unrelated file.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise MoecommError(f"--export-matrix must end in .json or .csv; got {str(path)!r}")
+    if suffix == ".csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         n = len(layers[0][0])
