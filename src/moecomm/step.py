@@ -18,7 +18,7 @@ from moecomm.config import MoEModel, Phase
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.results import convention_field, quantity
-from moecomm.timing import Links, ep_ranks_per_node
+from moecomm.timing import Kind, Links, ep_alltoall_time, ep_ranks_per_node, ring_time
 from moecomm.units import Exact
 
 Number = Any
@@ -95,29 +95,13 @@ class StepResult:
 
 
 def _ring(
-    ev: Evaluate, kind: str, buffer: Number, n: Number, stride: Number, hw: Links, ops: Ops
+    ev: Evaluate, kind: Kind, buffer: Number, n: Number, stride: Number, hw: Links, ops: Ops
 ) -> Number:
     """A ring collective over n ranks placed ``stride`` apart (Megatron order); 0 for n = 1."""
     per_node = ops.maximum(1, hw.gpus_per_node // stride)
-    g = ops.minimum(n, per_node)
     nodes = -(-n // per_node)
-    wire_name = {
-        "all-reduce": "allreduce_wire_bytes",
-        "all-gather": "allgather_wire_bytes",
-        "reduce-scatter": "reducescatter_wire_bytes",
-    }[kind]
-    wire = ev(wire_name, {"X": buffer, "n": n})
-    parts = {"X": wire, "g": g, "N": nodes}
-    passes = 2 if kind == "all-reduce" else 1
-    m_out = passes * (nodes - 1)
-    values = {
-        **hw.values(),
-        "x_up": ev("ring_intra_bytes", parts),
-        "x_out": ev("ring_inter_bytes", parts),
-        "m_up": passes * (n - 1) - m_out,
-        "m_out": m_out,
-    }
-    return ops.where(n > 1, ev("collective_seconds", values), 0)
+    time = ring_time(ev, kind, buffer, n, ops.minimum(n, per_node), nodes, hw)
+    return ops.where(n > 1, time, 0)
 
 
 def _tp_pair(ev: Evaluate, buffer: Number, n: Number, sp: bool, hw: Links, ops: Ops) -> Number:
@@ -142,14 +126,9 @@ def _a2a(
 ) -> Number:
     """One balanced EP all-to-all (DeepEP: one latency per link); 0 for ep = 1."""
     v = {"b": tokens, "s": 1, "k": k, "h": model.hidden_size, "beta": beta, "ep": ep, "g": g}
-    values = {
-        **hw.values(),
-        "x_up": ev("ep_intra_bytes", v),
-        "x_out": ev("ep_inter_bytes", v),
-        "m_up": ops.minimum(g - 1, 1),
-        "m_out": ops.minimum(ep - g, 1),
-    }
-    return ops.where(ep > 1, ev("collective_seconds", values), 0)
+    intra, inter = ev("ep_intra_bytes", v), ev("ep_inter_bytes", v)
+    time = ep_alltoall_time(ev, intra, inter, hw, ep=ep, per_node=g, ops=ops)
+    return ops.where(ep > 1, time, 0)
 
 
 def dense_param_count(model: MoEModel, ev: Evaluate = exact) -> Number:

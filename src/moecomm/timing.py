@@ -11,6 +11,7 @@ The interface is small on purpose, so that any byte count can be timed:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
@@ -219,17 +220,32 @@ def alltoall_seconds(
     return link_time(intra_bytes, inter_bytes, m_up, m_out, hw)
 
 
+Evaluate = Callable[[str, Mapping[str, Any]], Any]
+"""Evaluates a named formula: exactly (``F.value``), as floats, or over numpy arrays."""
+
+
+def ring_time(
+    ev: Evaluate, kind: Kind, nbytes: Any, ranks: Any, g: Any, nodes: Any, hw: Links
+) -> Any:
+    """The one ring rule: a ring collective of an nccl-tests-size buffer over ``ranks`` ranks,
+    ``g`` of them on each of ``nodes`` nodes. Works on numbers or arrays, through ``ev``."""
+    wire, _, passes = _WIRE[kind]
+    parts = {"X": ev(wire, {"X": nbytes, "n": ranks}), "g": g, "N": nodes}
+    m_out = passes * (nodes - 1)
+    values = {
+        **hw.values(),
+        "x_up": ev("ring_intra_bytes", parts),
+        "x_out": ev("ring_inter_bytes", parts),
+        "m_up": passes * (ranks - 1) - m_out,
+        "m_out": m_out,
+    }
+    return ev("collective_seconds", values)
+
+
 def ring_seconds(kind: Kind, nbytes: Exact, ranks: int, hw: Links, per_node: int) -> float:
     """Time of a ring collective of an nccl-tests-size buffer over ranks spread per_node a node."""
-    wire, _, passes = _WIRE[kind]
     g, nodes = placement(ranks, per_node)
-    w = F.value(wire, {"X": nbytes, "n": ranks})
-    parts = {"X": w, "g": g, "N": nodes}
-    x_up, x_out = F.value("ring_intra_bytes", parts), F.value("ring_inter_bytes", parts)
-    steps = ranks - 1
-    m_out = passes * (nodes - 1)
-    m_up = passes * steps - m_out
-    return link_time(x_up, x_out, m_up, m_out, hw)
+    return float(ring_time(F.value, kind, nbytes, ranks, g, nodes, hw))
 
 
 @dataclass(frozen=True)
@@ -342,14 +358,28 @@ def ep_alltoall_seconds(
     link and ``ep − per_node`` over the NIC; messages are all in flight at once, as DeepEP's
     kernels run, so each link in use costs one latency.
     """
-    return alltoall_seconds(
-        intra_bytes,
-        inter_bytes,
-        hw,
-        intra_peers=per_node - 1,
-        inter_peers=ep - per_node,
-        per_peer_latency=False,
-    )
+    return float(ep_alltoall_time(F.value, intra_bytes, inter_bytes, hw, ep=ep, per_node=per_node))
+
+
+def ep_alltoall_time(
+    ev: Evaluate,
+    intra_bytes: Any,
+    inter_bytes: Any,
+    hw: Links,
+    *,
+    ep: Any,
+    per_node: Any,
+    ops: Ops = SCALAR,
+) -> Any:
+    """ep_alltoall_seconds on numbers or arrays: one latency per link in use."""
+    values = {
+        **hw.values(),
+        "x_up": intra_bytes,
+        "x_out": inter_bytes,
+        "m_up": ops.minimum(per_node - 1, 1),
+        "m_out": ops.minimum(ep - per_node, 1),
+    }
+    return ev("collective_seconds", values)
 
 
 def ep_link_times(
