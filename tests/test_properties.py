@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from moecomm.config import CompareConfig, EPConfig, MoEModel, TPConfig, Workload
 from moecomm.dtypes import DType
-from moecomm.traffic import compare, ep_traffic, tp_traffic
+from moecomm.traffic.balanced import compare, ep_traffic, tp_traffic
 
 dtypes = st.sampled_from(list(DType))
 

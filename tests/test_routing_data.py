@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from moecomm import formulas as F
 from moecomm.config import EPConfig, MoEModel, RoutingConfig, Workload
 from moecomm.dtypes import DType
-from moecomm.eplb import eplb
-from moecomm.expected import expected_traffic
-from moecomm.observed import Data, data_traffic
-from moecomm.routing import Placement, from_counts, from_topk
+from moecomm.traffic.eplb import eplb
+from moecomm.traffic.expected import expected_traffic
+from moecomm.traffic.from_data import Data, data_traffic
+from moecomm.traffic.matrices import Placement, from_counts, from_topk
 from moecomm.wire import make_wire
 
 H = 7168

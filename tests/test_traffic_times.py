@@ -16,8 +16,8 @@ from moecomm import timing
 from moecomm.cli import cli
 from moecomm.config import EPConfig, MoEModel, RoutingConfig, Workload
 from moecomm.dtypes import DType
-from moecomm.expected import expected_traffic
-from moecomm.traffic import ep_traffic
+from moecomm.traffic.balanced import ep_traffic
+from moecomm.traffic.expected import expected_traffic
 from moecomm.wire import make_wire
 
 US = 1e-6

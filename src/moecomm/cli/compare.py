@@ -23,7 +23,7 @@ from moecomm.cli.options import (
 from moecomm.config import CompareConfig
 from moecomm.render import render_rows
 from moecomm.results import merge
-from moecomm.traffic import compare
+from moecomm.traffic.balanced import compare
 
 
 def _sizes(text: str) -> tuple[int, ...]:

@@ -31,7 +31,7 @@ from moecomm.config import EPConfig
 from moecomm.dtypes import DType
 from moecomm.render import render_record
 from moecomm.results import merge
-from moecomm.traffic import ep_traffic
+from moecomm.traffic.balanced import ep_traffic
 from moecomm.wire import make_wire
 
 
@@ -121,7 +121,7 @@ def command(
     rc = resolve_routing(routing, routing_defaults(dep, fp8=fp8, links=hw))
     if routing_used(routing):
         from moecomm.cli.routing_view import export, render_traffic
-        from moecomm.expected import expected_traffic
+        from moecomm.traffic.expected import expected_traffic
 
         result_routed = expected_traffic(cfg, rc, hw)
         export(routing["export_matrix"], [result_routed])

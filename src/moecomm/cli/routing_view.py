@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from moecomm.render import dumps, render_record, render_rows
-from moecomm.routing_files import write_matrices
-from moecomm.scenario import TrafficResult
 from moecomm.timing import EP_TIME, Links
+from moecomm.traffic.files import write_matrices
+from moecomm.traffic.result import TrafficResult
 
 TITLE = "EP traffic per rank, one MoE layer"
 

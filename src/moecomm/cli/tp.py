@@ -25,7 +25,7 @@ from moecomm.cli.options import (
 from moecomm.config import TPConfig
 from moecomm.render import render_record
 from moecomm.results import merge
-from moecomm.traffic import tp_traffic
+from moecomm.traffic.balanced import tp_traffic
 
 
 @click.command("tp")

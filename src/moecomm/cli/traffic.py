@@ -105,8 +105,8 @@ def command(
     fp8 = DType.FP8 in (d_dtype, c_dtype)
     rc = resolve_routing(flags, routing_defaults(dep, fp8=fp8, links=hw))
     ep_size = first_given(ep_size, None if dep is None else dep.ep)
-    from moecomm.observed import Data, data_traffic, zipf_ids
-    from moecomm.routing_files import load_counts, load_placement, load_topk_ids
+    from moecomm.traffic.files import load_counts, load_placement, load_topk_ids
+    from moecomm.traffic.from_data import Data, data_traffic, zipf_ids
     from moecomm.wire import make_wire
 
     model = base_model(preset, hf_config, dep)
@@ -146,7 +146,7 @@ def command(
             raise InputError(
                 "--placement and --redundant-experts need --expert-counts or --topk-ids"
             )
-        from moecomm.expected import expected_traffic
+        from moecomm.traffic.expected import expected_traffic
 
         cfg = build(
             EPConfig,

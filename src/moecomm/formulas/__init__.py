@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from moecomm.formulas.values import value
 
 if TYPE_CHECKING:
-    from moecomm.formulas import collectives, compute, ep, memory, routing, scaling, timing, tp
+    from moecomm.formulas import collectives, compute, ep, link_time, memory, routing, scaling, tp
     from moecomm.formulas.registry import (
         Formula,
         evaluate,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         vector,
     )
 
-MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "timing", "routing")
+MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "link_time", "routing")
 """Formula modules, in the order their formulas are listed."""
 
 _REGISTRY = (
@@ -50,12 +50,12 @@ __all__ = [
     "fast",
     "formula",
     "get",
+    "link_time",
     "memory",
     "names",
     "rational_vector",
     "routing",
     "scaling",
-    "timing",
     "to_exact",
     "tp",
     "value",

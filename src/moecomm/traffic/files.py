@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from moecomm.errors import MoecommError
-from moecomm.routing import Placement, split
+from moecomm.traffic.matrices import Placement, split
 from moecomm.units import Exact, json_value
 
 Counts = list[list[int]]

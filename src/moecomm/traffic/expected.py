@@ -12,9 +12,9 @@ from fractions import Fraction
 from moecomm import formulas as F
 from moecomm.config import EPConfig, RoutingConfig
 from moecomm.errors import MoecommError
-from moecomm.routing import CopyMatrices, pair_matrices, zeros
-from moecomm.scenario import Setting, TrafficResult, on_hardware, result
 from moecomm.timing import Links
+from moecomm.traffic.matrices import CopyMatrices, pair_matrices, zeros
+from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result
 from moecomm.units import Exact
 from moecomm.wire import make_wire
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from moecomm.errors import MoecommError
-from moecomm.routing import Placement
+from moecomm.traffic.matrices import Placement
 
 
 def replicate(loads: Sequence[Fraction], slots: int) -> list[int]:

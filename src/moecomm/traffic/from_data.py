@@ -13,11 +13,11 @@ from itertools import accumulate
 
 from moecomm import formulas as F
 from moecomm.config import RoutingConfig
-from moecomm.eplb import eplb
 from moecomm.errors import MoecommError
-from moecomm.routing import CopyMatrices, Placement, check_ranks, from_counts, from_topk
-from moecomm.scenario import Setting, TrafficResult, on_hardware, result
 from moecomm.timing import Links
+from moecomm.traffic.eplb import eplb
+from moecomm.traffic.matrices import CopyMatrices, Placement, check_ranks, from_counts, from_topk
+from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result
 from moecomm.units import Exact
 from moecomm.wire import Wire
 
