@@ -38,13 +38,13 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def in_process(repeat: int) -> None:
     from moecomm import presets as P
-    from moecomm import timing
+    from moecomm import resolve
     from moecomm.config import Phase
     from moecomm.plan import evaluate_vector, layouts, plan
     from moecomm.step import StepLayout
 
     model = P.load(P.MODELS, "deepseek-v3").model
-    hw = timing.links("h800")
+    hw = resolve.hardware("h800")
     base = StepLayout(redundant_experts=32)
     kw: dict[str, Any] = {
         "tokens_per_gpu": 4096,

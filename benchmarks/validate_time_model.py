@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moecomm import timing
+from moecomm import resolve, timing
 
 RESULTS = Path(__file__).with_name("results")
 MIN_BYTES = 16 * 2**20
@@ -56,7 +56,7 @@ def cases(path: Path, hardware: str = "h100-sxm", min_bytes: int = MIN_BYTES) ->
     """Every case of at least ``min_bytes`` in one results file, with its prediction."""
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     n = int(data["metadata"]["world_size"])
-    hw = timing.links(hardware)
+    hw = resolve.hardware(hardware)
     out: list[Case] = []
     for name, block in data.get("collectives", {}).items():
         kind = KIND[name]

@@ -29,7 +29,7 @@ ALL_PRESETS = ", ".join(
 CASES: list[tuple[tuple[str, ...], str]] = [
     (
         ("ep", *DS, "--tokens", "8", "--ep", "7"),
-        "ep must divide the number of routed experts (256); got 7",
+        "--ep must divide the number of routed experts (256); got 7",
     ),
     (("ep", *DS, "--tokens", "8", "--ep", "0"), "--ep must be at least 1; got 0"),
     (("ep", *DS, "--tokens", "8", "--ep", "-4"), "--ep must be at least 1; got -4"),
@@ -47,11 +47,11 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         ("ep", "--dispatch-dtype", "int4"),
         "Invalid value for '--dispatch-dtype': 'int4' is not one of 'fp32', 'bf16', 'fp16', 'fp8'.",
     ),
-    (("ep", *DS, "--ep", "8"), "tokens is required, or both batch and seq"),
-    (("ep", *DS, "--ep", "8", "--batch", "2"), "tokens is required, or both batch and seq"),
+    (("ep", *DS, "--ep", "8"), "--tokens is required, or both --batch and --seq"),
+    (("ep", *DS, "--ep", "8", "--batch", "2"), "--tokens is required, or both --batch and --seq"),
     (
         ("ep", *DS, "--ep", "8", "--tokens", "4", "--batch", "2"),
-        "give either tokens, or batch and seq, not both",
+        "give either --tokens, or --batch and --seq, not both",
     ),
     (("ep", *DS, "--ep", "8", "--tokens", "0"), "--tokens must be at least 1; got 0"),
     (
@@ -60,11 +60,11 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     ),
     (
         ("ep", *DS, "--tokens", "4", "--ep", "8", "--topk", "300"),
-        "top_k must be at most the number of routed experts (256); got 300",
+        "--topk must be at most the number of routed experts (256); got 300",
     ),
     (
         ("ep", *DS, "--tokens", "4", "--ep", "8", "--topk", "200"),
-        "top_k must be at most the experts in topk_group groups (128); got 200",
+        "--topk must be at most the experts in --topk-group groups (128); got 200",
     ),
     (
         ("ep", "--preset", "nope", "--tokens", "1", "--ep", "8"),
@@ -92,7 +92,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     ),
     (
         ("compare", "--hidden", "8", "--topk", "2", "--sizes", "0"),
-        "sizes must be at least 1; got 0",
+        "--sizes must lie in 1..1048576; got 0",
     ),
     (
         ("compare", "--hidden", "8", "--topk", "2", "--sizes", "-2"),

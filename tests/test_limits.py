@@ -26,8 +26,8 @@ def test_divisors(n: int) -> None:
     ("args", "message"),
     [
         (
-            ("groups", "--world", "99999999999999999999"),
-            "world must be at most 1048576 to list its groups; got 99999999999999999999",
+            ("groups", "--world", "131072"),
+            "--world must be at most 65536 to list its groups; got 131072",
         ),
         (
             ("plan", "--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "2000000"),
@@ -94,7 +94,7 @@ def test_export_matrix_needs_a_json_or_csv_name(tmp_path: Path) -> None:
     assert target.read_text() == "keep me"
 
 
-def test_plan_with_a_huge_global_batch_still_answers() -> None:
+def test_plan_refuses_a_global_batch_beyond_the_token_bound() -> None:
     result = run(
         "plan",
         "--preset",
@@ -105,9 +105,8 @@ def test_plan_with_a_huge_global_batch_still_answers() -> None:
         "64",
         "--global-batch",
         "99999999999999999999",
-        "--top",
-        "2",
-        "--format",
-        "json",
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --global-batch must be at most 1099511627776; got 99999999999999999999\n"
+    )

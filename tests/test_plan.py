@@ -8,7 +8,7 @@ import pytest
 from conftest import ok_json, run
 
 from moecomm import presets as P
-from moecomm import timing
+from moecomm import resolve
 from moecomm.plan import check_exact, divisors, layouts
 from moecomm.step import StepLayout, approx, exact, step_times
 
@@ -74,7 +74,7 @@ def test_reason_over_ib() -> None:
 
 @pytest.mark.parametrize("phase", ["train", "prefill", "decode"])
 def test_fast_evaluation_matches_exact(phase: str) -> None:
-    hw = timing.links("h800")
+    hw = resolve.hardware("h800")
     for lay in list(layouts(256, V3, 8))[::17]:
         tp, dp, ep, edp, etp, pp = lay
         layout = StepLayout(

@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from moecomm import formulas as F
 from moecomm import plan as plan_module
 from moecomm import presets as P
-from moecomm import timing, vector
+from moecomm import resolve, vector
 from moecomm.config import MoEModel, Phase
 from moecomm.errors import MoecommError
 from moecomm.plan import layouts, memory_bytes, memory_values, plan
 from moecomm.step import StepLayout, exact, step_times
 
 V3 = P.load(P.MODELS, "deepseek-v3").model
-H800 = timing.links("h800")
+H800 = resolve.hardware("h800")
 PHASES: tuple[Phase, ...] = ("train", "prefill", "decode")
 FP8_DISPATCH = StepLayout(dispatch_bytes_per_element=Fraction(33, 32))  # 1 B + 4 B per 128
 
@@ -266,7 +266,7 @@ def test_random_models_vectorised_equals_scalar(
     sp: bool,
     redundant: int,
 ) -> None:
-    hw = timing.links(hardware)
+    hw = resolve.hardware(hardware)
     kw: dict[str, Any] = {
         "tokens_per_gpu": tokens,
         "base": StepLayout(sequence_parallel=sp, redundant_experts=redundant),

@@ -156,7 +156,8 @@ def test_ep_flags_override_the_deployment() -> None:
 def test_ep_deployment_checks_redundant_experts() -> None:
     err = run("ep", "--deployment", "deepseek-v3-prefill", "--tokens", "8", "--ep", "64", code=2)
     assert (
-        err == "Error: ep must divide the routed plus redundant experts (256 + 32 = 288); got 64\n"
+        err
+        == "Error: --ep must divide the routed plus redundant experts (256 + 32 = 288); got 64\n"
     )
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moecomm import timing
+from moecomm import resolve, timing
 from moecomm.cli import cli
 from moecomm.config import EPConfig, MoEModel, RoutingConfig, Workload
 from moecomm.dtypes import DType
@@ -303,7 +303,7 @@ def test_one_time_model_property(
     )
     rc = RoutingConfig(header_bytes=header, scale_block=128 if fp8 else None)
     wire = make_wire(1024, cfg.dispatch_dtype, cfg.combine_dtype, rc.scale_block, header)
-    hw = timing.links("h800", gpus_per_node=per_node)
+    hw = resolve.hardware("h800", {"gpus_per_node": per_node})
     seed = timing.ep_times(
         tokens, cfg.model.top_k, ep, wire.dispatch_copy_bytes, wire.combine_copy_bytes, hw
     )
@@ -409,7 +409,7 @@ def test_deployment_scale_block_yields_to_a_bf16_override() -> None:
         (
             ("traffic", "--hidden", "8", "--experts", "8", "--topk", "2", "--tokens", "4",
              "--ep", "8", "--hardware", "h800", "--efficiency", "2"),
-            "--efficiency must be in (0, 1]; got 2",
+            "--efficiency must be at most 1; got 2",
         ),
     ],
 )  # fmt: skip

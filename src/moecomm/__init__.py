@@ -1,3 +1,30 @@
-"""moecomm: exact, symbolic communication volumes for Mixture-of-Experts parallelism."""
+"""moecomm: exact, symbolic communication volumes for Mixture-of-Experts parallelism.
+
+The library, one function per job (each returns a ``Report``; see ``moecomm.api``)::
+
+    import moecomm
+    moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
+
+``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
+``formula`` and the ``presets`` module are imported on first use, so that ``import moecomm``
+(and the CLI's ``--help``) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+API = ("ep", "tp", "compare", "groups", "traffic", "collective", "step", "plan", "formula")
+
+__all__ = [*API, "presets"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in API:
+        return getattr(importlib.import_module("moecomm.api"), name)
+    if name == "presets":
+        return importlib.import_module("moecomm.presets")
+    raise AttributeError(f"module 'moecomm' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from math import prod
 
 from moecomm.config import ParallelLayout
-from moecomm.errors import MoecommError
+from moecomm.errors import MoecommError, field
 from moecomm.results import convention_field, quantity
 
 ORDER = ("tp", "cp", "ep", "dp", "pp")
@@ -68,15 +68,16 @@ class GroupLayout:
     edp_groups: Groups = quantity("EDP (expert data parallel) groups", "groups")
 
 
-MAX_LISTED_RANKS = 1 << 20
-"""Largest world whose groups are listed rank by rank (about a million ranks)."""
+MAX_LISTED_RANKS = 1 << 16
+"""Largest world whose groups are listed rank by rank (65,536 ranks: seven lists of them)."""
 
 
 def layout_groups(layout: ParallelLayout) -> GroupLayout:
     """All groups of a layout, following Megatron-Core's default order tp-cp-ep-dp-pp."""
     if layout.world > MAX_LISTED_RANKS:
         raise MoecommError(
-            f"world must be at most {MAX_LISTED_RANKS} to list its groups; got {layout.world}"
+            f"{field('world')} must be at most {MAX_LISTED_RANKS} to list its groups; "
+            f"got {layout.world}"
         )
     attn = {"tp": layout.tp, "cp": layout.cp, "ep": 1, "dp": layout.data_parallel, "pp": layout.pp}
     # The expert side reuses the same order with etp in tp's place and edp in dp's place.

@@ -13,6 +13,7 @@ from typing import Any
 from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
 from moecomm.errors import MoecommError
+from moecomm.hardware import Links
 from moecomm.results import quantity
 from moecomm.step import (
     Evaluate,
@@ -23,7 +24,7 @@ from moecomm.step import (
     exact,
     step_times,
 )
-from moecomm.timing import Links, ep_ranks_per_node
+from moecomm.timing import ep_ranks_per_node
 from moecomm.units import GB, Exact
 
 

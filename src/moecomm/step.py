@@ -17,8 +17,9 @@ from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
+from moecomm.hardware import Links
 from moecomm.results import convention_field, quantity
-from moecomm.timing import Kind, Links, ep_alltoall_time, ep_ranks_per_node, ring_time
+from moecomm.timing import Kind, ep_alltoall_time, ep_ranks_per_node, ring_time
 from moecomm.units import Exact
 
 Number = Any

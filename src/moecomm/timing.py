@@ -1,8 +1,7 @@
 """Times of collectives on real hardware, evaluated from the formula layer's time model.
 
-The interface is small on purpose, so that any byte count can be timed:
+The time rules, on the links of ``hardware.Links``:
 
-- ``links(ref, ...)`` resolves a hardware preset (or TOML file) and overrides into ``Links``;
 - ``alltoall_seconds(intra_bytes, inter_bytes, links, intra_peers=, inter_peers=)`` times an
   all-to-all from the busiest rank's max(send, recv) bytes on each link;
 - ``collective(kind, nbytes, ranks, links)`` times one NCCL collective under nccl-tests'
@@ -17,20 +16,16 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from moecomm import formulas as F
-from moecomm import presets as P
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.formulas import conventions
+from moecomm.hardware import Links
 from moecomm.results import convention_field, quantity
-from moecomm.units import GB, Exact
+from moecomm.units import Exact
 
 Kind = Literal["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"]
 KINDS: tuple[Kind, ...] = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast")
 Algorithm = Literal["ring", "flat", "2dh"]
-
-DATASHEET_EFFICIENCY = Fraction(370, 450)
-"""Used on a link whose preset has no achieved figure: NCCL's effective NVLink rate over the line
-rate, 370 of 450 GB/s ('protocol overhead ~20%', NVIDIA/nccl-tests issue #212)."""
 
 _WIRE = {
     "all-reduce": ("allreduce_wire_bytes", "busbw_factor_allreduce", 2),
@@ -49,130 +44,6 @@ BUFFER = {
     "broadcast": "the buffer, from one root",
 }
 """What --bytes counts for each kind, as nccl-tests' size column counts it."""
-
-
-@dataclass(frozen=True)
-class Links:
-    """Link parameters of one hardware as the time model uses them, with their sources."""
-
-    name: str
-    gpus_per_node: int
-    bw_up: float
-    """Scale-up bytes/s per GPU per direction: achieved where published, else datasheet × 37/45."""
-    bw_out: float
-    latency_up: float
-    latency_out: float
-    base_latency: float
-    efficiency: float
-    memory_bytes: int
-    bf16_flops: int
-    fp8_flops: int | None
-    notes: tuple[str, ...]
-
-    def values(self) -> dict[str, Exact]:
-        """The symbol values of collective_seconds that come from the hardware."""
-        return {
-            "B_up": _exact(self.bw_up),
-            "B_out": _exact(self.bw_out),
-            "alpha_up": _exact(self.latency_up),
-            "alpha_out": _exact(self.latency_out),
-            "alpha_0": _exact(self.base_latency),
-            "eta": _exact(self.efficiency),
-        }
-
-    def caption(self) -> str:
-        """Where every number of the time model came from: named in every time output."""
-        return (
-            f"Hardware {self.name}: scale-up {self.bw_up / GB:g} GB/s, scale-out "
-            f"{self.bw_out / GB:g} GB/s per GPU per direction; latency {self.latency_up * 1e6:g} µs "
-            f"(scale-up) / {self.latency_out * 1e6:g} µs (scale-out) per message + "
-            f"{self.base_latency * 1e6:g} µs per collective; efficiency {self.efficiency:g}; "
-            f"{self.gpus_per_node} GPUs per node"
-            + ("" if not self.notes else " (" + "; ".join(self.notes) + ")")
-            + ". GB = 1e9 B."
-        )
-
-
-def _exact(value: float | int) -> Exact:
-    return Fraction(value) if isinstance(value, float) else value
-
-
-def links(
-    ref: str,
-    *,
-    bw_intra: float | None = None,
-    bw_inter: float | None = None,
-    latency_intra: float | None = None,
-    latency_inter: float | None = None,
-    efficiency: float | None = None,
-    gpus_per_node: int | None = None,
-) -> Links:
-    """Resolve a hardware preset name or TOML file, then apply the explicit overrides."""
-    preset = P.load(P.HARDWARE, ref)
-    hw = preset.hardware
-    notes: list[str] = []
-
-    def bandwidth(achieved: int | None, datasheet: int, what: str) -> float:
-        if achieved is not None:
-            return float(achieved)
-        notes.append(f"{what}: datasheet × 370/450 (nccl-tests #212)")
-        return float(datasheet * DATASHEET_EFFICIENCY)
-
-    bw_up = bandwidth(
-        hw.scale_up_achieved_bytes_per_second, hw.scale_up_bytes_per_second, "scale-up"
-    )
-    bw_out = bandwidth(
-        hw.scale_out_achieved_bytes_per_second, hw.scale_out_bytes_per_second, "scale-out"
-    )
-    missing = [
-        name
-        for name, v in (
-            ("scale-up", hw.scale_up_latency_seconds),
-            ("scale-out", hw.scale_out_latency_seconds),
-        )
-        if v is None
-    ]
-    if missing:
-        notes.append(f"no published {' and '.join(missing)} latency: 0")
-    overrides = {
-        "--bw-intra": bw_intra,
-        "--bw-inter": bw_inter,
-        "--latency-intra": latency_intra,
-        "--latency-inter": latency_inter,
-        "--efficiency": efficiency,
-        "--gpus-per-node": gpus_per_node,
-    }
-    for flag, value in overrides.items():
-        if value is None:
-            continue
-        if flag == "--efficiency" and not 0 < value <= 1:
-            raise MoecommError(f"--efficiency must be in (0, 1]; got {value:g}")
-        if flag.startswith("--latency") and value < 0:
-            raise MoecommError(f"{flag} must be at least 0; got {value:g}")
-        if not flag.startswith("--latency") and value <= 0:
-            raise MoecommError(f"{flag} must be positive; got {value:g}")
-        notes.append(f"{flag} {value:g}")
-    return Links(
-        name=preset.name,
-        gpus_per_node=gpus_per_node or hw.gpus_per_node,
-        bw_up=bw_intra if bw_intra is not None else bw_up,
-        bw_out=bw_inter if bw_inter is not None else bw_out,
-        latency_up=_pick(latency_intra, hw.scale_up_latency_seconds),
-        latency_out=_pick(latency_inter, hw.scale_out_latency_seconds),
-        base_latency=hw.base_latency_seconds or 0.0,
-        efficiency=_pick(efficiency, hw.efficiency, 1.0),
-        memory_bytes=hw.memory_bytes,
-        bf16_flops=hw.bf16_dense_flops,
-        fp8_flops=hw.fp8_dense_flops,
-        notes=tuple(notes),
-    )
-
-
-def _pick(*values: float | None, default: float = 0.0) -> float:
-    for v in values:
-        if v is not None:
-            return float(v)
-    return default
 
 
 def placement(ranks: int, per_node: int) -> tuple[int, int]:

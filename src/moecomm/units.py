@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
+
+from moecomm.errors import MoecommError, field
 
 Exact = int | Fraction
 """An exact byte or token count: an int when integral, else a Fraction (an expectation)."""
@@ -64,3 +67,48 @@ def seconds_text(value: float) -> str:
 def rate_text(value: float) -> str:
     """Bytes per second in decimal GB/s (1 GB = 1e9 B)."""
     return f"{value / GB:,.1f} GB/s"
+
+
+# ---- numbers and sizes typed by users: parsed here, never evaluated ----------------------------
+
+_SIZE = re.compile(r"^(\d{1,20})\s*(|K|M|G|T|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$")
+_BINARY = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+MAX_TEXT = 64
+"""Longest number text read; anything longer is refused before parsing."""
+
+
+def parse_bytes(text: str, name: str = "bytes") -> int:
+    """A byte count, optionally with a suffix: KiB/MiB/GiB/TiB (2^10…) or KB/MB/GB/TB (1e3…).
+
+    A bare K, M, G or T is binary, as nccl-tests' -b/-e flags read it.
+    """
+    m = _SIZE.match(text.strip().upper()) if len(text) <= MAX_TEXT else None
+    if not m:
+        raise MoecommError(
+            f"{field(name)} must be a positive integer, optionally with KiB/MiB/GiB or "
+            f"KB/MB/GB; got {text[:MAX_TEXT]!r}"
+        )
+    digits, unit = m.groups()
+    if unit.endswith("IB") or len(unit) == 1:
+        value = int(digits) * _BINARY[unit[:1]]
+    elif unit:
+        value = int(digits) * 1000 ** ("KMGT".index(unit[0]) + 1)
+    else:
+        value = int(digits)
+    if not 1 <= value <= MAX_BYTES:
+        raise MoecommError(f"{field(name)} must lie in 1..2^60 bytes; got {text!r}")
+    return value
+
+
+def parse_sizes(text: str, name: str = "sizes") -> tuple[int, ...]:
+    """A comma-separated list of positive integers."""
+    parts = [p.strip() for p in text.split(",")] if len(text) <= 4 * MAX_TEXT * 16 else []
+    if not parts or not all(p.isdigit() and len(p) <= 20 for p in parts):
+        raise MoecommError(
+            f"{field(name)} must be a comma-separated list of positive integers; "
+            f"got {text[:MAX_TEXT]!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
+MAX_BYTES = 2**60

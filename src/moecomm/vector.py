@@ -17,8 +17,8 @@ import numpy as np
 from moecomm import formulas as F
 from moecomm.config import MoEModel, Phase
 from moecomm.elementwise import Ops
+from moecomm.hardware import Links
 from moecomm.step import Components, Sizes, StepLayout, components
-from moecomm.timing import Links
 from moecomm.units import Exact
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from moecomm import formulas as F
+from moecomm.config import WireFormat, build
 from moecomm.dtypes import DType
-from moecomm.errors import MoecommError
 from moecomm.units import Exact, normalize
 
 
@@ -20,6 +20,17 @@ class Wire:
     combine_dtype: DType
     scale_block: int | None
     header_bytes: int
+
+    @classmethod
+    def of(cls, fmt: WireFormat) -> Wire:
+        """The bytes of a validated wire format (``config.WireFormat`` holds its rules)."""
+        return cls(
+            fmt.hidden_size,
+            fmt.dispatch_dtype,
+            fmt.combine_dtype,
+            fmt.scale_block,
+            fmt.header_bytes,
+        )
 
     def _token(self, dtype: DType) -> int:
         if self.scale_block is not None and dtype is DType.FP8:
@@ -55,15 +66,15 @@ class Wire:
 def make_wire(
     hidden: int, dispatch: DType, combine: DType, scale_block: int | None, header_bytes: int
 ) -> Wire:
-    """The wire format, checked: a scale block needs an fp8 phase and must divide h."""
-    if scale_block is not None:
-        if DType.FP8 not in (dispatch, combine):
-            raise MoecommError(
-                f"--scale-block applies to fp8 only; got --dispatch-dtype {dispatch.value} "
-                f"and --combine-dtype {combine.value}"
-            )
-        if hidden % scale_block:
-            raise MoecommError(
-                f"--scale-block must divide the hidden size ({hidden}); got {scale_block}"
-            )
-    return Wire(hidden, dispatch, combine, scale_block, header_bytes)
+    """The wire format, validated by ``config.WireFormat`` (a scale block needs fp8, divides h)."""
+    fmt = build(
+        WireFormat,
+        {
+            "hidden_size": hidden,
+            "dispatch_dtype": dispatch,
+            "combine_dtype": combine,
+            "scale_block": scale_block,
+            "header_bytes": header_bytes,
+        },
+    )
+    return Wire.of(fmt)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from pydantic import BaseModel, ValidationError
 
-from moecomm.errors import MoecommError, from_validation
-
-M = TypeVar("M", bound=BaseModel)
+from moecomm.cli.flags import FLAGS
+from moecomm.errors import MoecommError
 
 
 class InputError(click.ClickException):
@@ -68,7 +66,7 @@ class MoecommGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         except MoecommError as exc:  # raised outside a command body (e.g. in a callback)
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {_one_line(exc.text(FLAGS))}", err=True)
             sys.exit(2)
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -76,18 +74,7 @@ class MoecommGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MoecommError as exc:
-            raise InputError(str(exc)) from None
-
-
-def build(model: type[M], data: dict[str, Any], names: dict[str, str] | None = None) -> M:
-    """Validate user data into a config model; any broken rule becomes a MoecommError.
-
-    Keys whose value is None are left out, so the model's own default (or "is required") applies.
-    """
-    try:
-        return model.model_validate({k: v for k, v in data.items() if v is not None})
-    except ValidationError as exc:
-        raise from_validation(exc, names=names) from None
+            raise InputError(exc.text(FLAGS)) from None
 
 
 def emit(text: str) -> None:

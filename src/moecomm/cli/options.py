@@ -1,4 +1,8 @@
-"""Option decorators shared by commands, and turning options into validated config models."""
+"""Option decorators shared by commands. Each option's destination is the library's field name.
+
+Commands pass their options straight to one function of ``moecomm.api``; nothing here resolves
+presets or checks a rule (``moecomm.resolve`` and the config models do).
+"""
 
 from __future__ import annotations
 
@@ -6,52 +10,19 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from moecomm import presets as P
-from moecomm.cli.base import InputError, build
-from moecomm.config import Deployment, MoEModel, RoutingConfig, Workload
-from moecomm.dtypes import DTYPE_NAMES, DType
+from moecomm.dtypes import DTYPE_NAMES
 from moecomm.render import FORMATS
-
-if TYPE_CHECKING:
-    from moecomm.timing import Links
-
-FLAGS = {
-    "hidden_size": "--hidden",
-    "top_k": "--topk",
-    "num_experts": "--experts",
-    "batch": "--batch",
-    "seq": "--seq",
-    "tokens": "--tokens",
-    "ep": "--ep",
-    "tp": "--tp",
-    "cp": "--cp",
-    "pp": "--pp",
-    "dp": "--dp",
-    "etp": "--etp",
-    "edp": "--edp",
-    "world": "--world",
-    "sizes": "--sizes",
-    "redundant_experts": "--redundant-experts",
-    "dedup": "--dedup",
-    "count": "--count",
-    "gpus_per_node": "--gpus-per-node",
-    "scale_block": "--scale-block",
-    "header_bytes": "--header-bytes",
-    "n_group": "--n-group",
-    "topk_group": "--topk-group",
-    "capacity_factor": "--capacity-factor",
-    "imbalance": "--imbalance",
-}
-"""How each config field is spelt on the command line, for error messages."""
 
 Fn = Callable[..., Any]
 
 
-def _stack(*decorators: Callable[[Fn], Fn]) -> Callable[[Fn], Fn]:
+def stack(*decorators: Callable[[Fn], Fn]) -> Callable[[Fn], Fn]:
+    """Several option decorators as one, applied in the order listed (help lists them so)."""
+
     def apply(fn: Fn) -> Fn:
         for d in reversed(decorators):
             fn = d(fn)
@@ -60,119 +31,68 @@ def _stack(*decorators: Callable[[Fn], Fn]) -> Callable[[Fn], Fn]:
     return apply
 
 
-def format_option(fn: Fn) -> Fn:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(fn)
-
-
-def preset_option(fn: Fn) -> Fn:
-    return click.option(
-        "--preset",
-        metavar="NAME|FILE",
-        help="Model preset (see `moecomm presets list`) or a preset TOML file; flags override it.",
-    )(fn)
-
-
-def hf_config_option(fn: Fn) -> Fn:
-    return click.option(
-        "--hf-config",
-        metavar="PATH",
-        help="A Hugging Face config.json (or a folder holding one) to read the model from.",
-    )(fn)
-
-
-def deployment_option(fn: Fn) -> Fn:
-    return click.option(
-        "--deployment",
-        metavar="NAME|FILE",
-        help="Deployment preset (see `moecomm presets list`); explicit flags override it.",
-    )(fn)
-
-
-model_options = _stack(
-    preset_option,
-    hf_config_option,
-    click.option("--hidden", type=int, help="Hidden size h."),
-    click.option("--topk", type=int, help="Routed experts per token k."),
-    click.option("--experts", type=int, help="Routed experts E."),
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
 )
+preset_option = click.option(
+    "--preset",
+    metavar="NAME|FILE",
+    help="Model preset (see `moecomm presets list`) or a preset TOML file; flags override it.",
+)
+hf_config_option = click.option(
+    "--hf-config",
+    metavar="PATH",
+    help="A Hugging Face config.json (or a folder holding one) to read the model from.",
+)
+deployment_option = click.option(
+    "--deployment",
+    metavar="NAME|FILE",
+    help="Deployment preset (see `moecomm presets list`); explicit flags override it.",
+)
+source_options = stack(deployment_option, preset_option, hf_config_option)
 
-workload_options = _stack(
+hidden_option = click.option("--hidden", "hidden_size", type=int, help="Hidden size h.")
+topk_option = click.option("--topk", "top_k", type=int, help="Routed experts per token k.")
+experts_option = click.option("--experts", "num_experts", type=int, help="Routed experts E.")
+model_options = stack(source_options, hidden_option, topk_option, experts_option)
+
+workload_options = stack(
     click.option("--batch", "-b", type=int, help="Micro-batch b per rank."),
     click.option("--seq", "-s", type=int, help="Sequence length s."),
     click.option("--tokens", "-t", type=int, help="Tokens b·s per rank (instead of -b and -s)."),
 )
 
 dtype_choice = click.Choice(DTYPE_NAMES)
+dtype_option = click.option("--dtype", type=dtype_choice, help="Element type [default: bf16].")
+wire_options = stack(
+    click.option(
+        "--dispatch-dtype", type=dtype_choice, help="Dispatch element type [default: --dtype]."
+    ),
+    click.option(
+        "--combine-dtype", type=dtype_choice, help="Combine element type [default: --dtype]."
+    ),
+    click.option("--scale-block", type=int, help="fp8: one fp32 scale per N channels (h + 4h/N)."),
+    click.option("--header-bytes", type=int, help="Bytes added per dispatched message."),
+)
+"""The wire format of EP copies: the same options on ep, traffic, step and plan."""
+
+_NUMBER = re.compile(r"^(\d{1,30})(?:/(\d{1,30})|\.(\d{1,30}))?$")
 
 
-def dtype_option(fn: Fn) -> Fn:
-    return click.option(
-        "--dtype", "dtype_name", type=dtype_choice, help="Element type [default: bf16]."
-    )(fn)
-
-
-def _given(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def load_deployment(ref: str | None) -> Deployment | None:
-    return None if ref is None else P.load(P.DEPLOYMENTS, ref).deployment
-
-
-def base_model(
-    preset: str | None, hf_config: str | None, deployment: Deployment | None = None
-) -> MoEModel | None:
-    """The model named by --preset or --hf-config, else the deployment's model, else none."""
-    if preset is not None and hf_config is not None:
-        raise InputError("give either --preset or --hf-config, not both")
-    if preset is not None:
-        return P.load(P.MODELS, preset).model
-    if hf_config is not None:
-        from moecomm import hf_config as hf
-
-        return hf.read(hf_config).model
-    if deployment is not None:
-        return P.load(P.MODELS, deployment.model).model
-    return None
-
-
-def resolve_model(
-    preset: str | None,
-    hf_config: str | None,
-    hidden: int | None,
-    topk: int | None,
-    experts: int | None,
-    deployment: Deployment | None = None,
-) -> MoEModel:
-    """The model shape: a preset's, a config.json's or a deployment's, overridden by flags."""
-    base = base_model(preset, hf_config, deployment)
-    data: dict[str, Any] = {} if base is None else base.model_dump(exclude_none=True)
-    data.update(_given({"hidden_size": hidden, "top_k": topk, "num_experts": experts}))
-    return build(MoEModel, data, FLAGS)
-
-
-def resolve_workload(batch: int | None, seq: int | None, tokens: int | None) -> Workload:
-    return build(Workload, _given({"batch": batch, "seq": seq, "tokens": tokens}), FLAGS)
-
-
-# ---- routing-aware traffic (docs/traffic.md) -------------------------------------------------
-
-_NUMBER = re.compile(r"^(\d+)(?:/(\d+)|\.(\d+))?$")
-
-
-def parse_number(flag: str, text: str) -> Fraction:
+def _number(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
     """A positive integer, fraction p/q or decimal, parsed exactly here (never evaluated)."""
-    m = _NUMBER.match(text.strip())
+    if value is None:
+        return None
+    m = _NUMBER.match(value.strip())
     if not m or (m.group(2) is not None and int(m.group(2)) == 0):
         raise click.BadParameter(
-            f"must be a number such as 1.25 or 5/4; got {text!r}", param_hint=flag
+            f"must be a number such as 1.25 or 5/4; got {value[:64]!r}",
+            param_hint=f"--{str(param.name).replace('_', '-')}",
         )
     whole, den, dec = m.groups()
     if den is not None:
@@ -182,11 +102,7 @@ def parse_number(flag: str, text: str) -> Fraction:
     return Fraction(int(whole))
 
 
-def _number(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
-    return None if value is None else parse_number(f"--{param.name}".replace("_", "-"), value)
-
-
-routing_options = _stack(
+routing_options = stack(
     click.option(
         "--dedup",
         type=click.Choice(["copies", "rank", "node"]),
@@ -199,8 +115,6 @@ routing_options = _stack(
         help="wire [default]: bytes that leave the rank; logical: also those to the rank itself "
         "(DeepEP's GB/s convention).",
     ),
-    click.option("--scale-block", type=int, help="fp8: one fp32 scale per N channels (h + 4h/N)."),
-    click.option("--header-bytes", type=int, help="Bytes added per dispatched message."),
     click.option("--n-group", type=int, help="Expert groups for group-limited routing."),
     click.option("--topk-group", type=int, help="Groups a token may reach."),
     click.option(
@@ -222,78 +136,44 @@ routing_options = _stack(
         help="Write the ranks × ranks byte matrices to FILE (.json or .csv).",
     ),
 )
-"""Options of routing-aware traffic, shared by ``ep`` and ``traffic``; see resolve_routing.
+"""Options of routing-aware traffic, shared by ``ep`` and ``traffic`` (docs/traffic.md)."""
 
-``--gpus-per-node`` (the intra/inter-node split) comes from the hardware options
-(``cli.hardware``): without ``--hardware`` it only splits bytes; with it, it overrides the
-hardware's scale-up domain, which then splits bytes (``routing_defaults``).
-"""
+ROUTING = ("dedup", "count", "n_group", "topk_group", "capacity_factor", "pad", "imbalance")
 
-
-ROUTING_KEYS = (
-    "dedup",
-    "count",
-    "gpus_per_node",
-    "scale_block",
-    "header_bytes",
-    "n_group",
-    "topk_group",
-    "capacity_factor",
-    "pad",
-    "imbalance",
+hardware_options = stack(
+    click.option(
+        "--hardware",
+        metavar="NAME|FILE",
+        help="Hardware preset (e.g. h100-sxm, h800) or TOML file: adds times (see docs/hardware.md).",
+    ),
+    click.option("--bw-intra", type=float, help="Override scale-up GB/s per GPU per direction."),
+    click.option("--bw-inter", type=float, help="Override scale-out GB/s per GPU per direction."),
+    click.option("--latency-intra", type=float, help="Override scale-up latency, µs per message."),
+    click.option("--latency-inter", type=float, help="Override scale-out latency, µs per message."),
+    click.option("--efficiency", type=float, help="Override the link efficiency η in (0, 1]."),
+    click.option(
+        "--gpus-per-node",
+        type=int,
+        help="GPUs per node (scale-up domain): overrides the hardware's; on ep and traffic it "
+        "also splits bytes into intra- and inter-node, with or without --hardware.",
+    ),
 )
 
-
-WIRE_KEYS = ("scale_block", "header_bytes")
-"""Wire-format options: they set the bytes per copy of every EP output and switch nothing."""
+LINK = ("bw_intra", "bw_inter", "latency_intra", "latency_inter", "efficiency")
 
 
-def routing_used(options: dict[str, Any]) -> bool:
-    """Whether a routing-aware option was given (else ``ep`` keeps the seed's balanced output).
+def take(kw: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Pop the named options out of a command's keyword arguments."""
+    return {name: kw.pop(name) for name in names}
 
-    The wire format (``WIRE_KEYS``) applies to both outputs and does not count.
+
+def link(kw: dict[str, Any], *, node_split: bool = False) -> dict[str, Any]:
+    """Pop the hardware overrides into the library's ``link`` argument.
+
+    With ``node_split`` (ep, traffic) --gpus-per-node stays an argument of its own, since it
+    also splits bytes by node without --hardware; elsewhere it overrides the hardware's.
     """
-    keys = (*ROUTING_KEYS, "export_matrix")
-    return any(options.get(key) is not None for key in keys if key not in WIRE_KEYS)
-
-
-def routing_defaults(
-    dep: Deployment | None, *, fp8: bool = True, links: Links | None = None
-) -> dict[str, Any]:
-    """Defaults that a deployment preset and the hardware give the routing and wire options.
-
-    A deployment gives its wire format (its scale block only when a phase is fp8, so that
-    --dtype bf16 overrides it cleanly) and its GPUs per node; with --hardware, the hardware's
-    scale-up domain (or its --gpus-per-node override) sets the GPUs per node instead.
-    """
-    out: dict[str, Any] = {}
-    if dep is not None:
-        out = _given(
-            {
-                "scale_block": dep.scale_block if fp8 else None,
-                "header_bytes": dep.header_bytes,
-                "gpus_per_node": dep.gpus_per_node,
-            }
-        )
-    if links is not None:
-        out["gpus_per_node"] = links.gpus_per_node
+    out = take(kw, LINK)
+    if not node_split:
+        out["gpus_per_node"] = kw.pop("gpus_per_node")
     return out
-
-
-def resolve_routing(
-    options: dict[str, Any], defaults: dict[str, Any] | None = None
-) -> RoutingConfig:
-    """The routing config: ``defaults`` (e.g. from a deployment preset), overridden by flags."""
-    data = dict(defaults or {})
-    data.update(_given({key: options.get(key) for key in ROUTING_KEYS}))
-    return build(RoutingConfig, data, FLAGS)
-
-
-def first_given(*values: Any) -> Any:
-    """The first value that is not None: explicit flags first, then presets, then defaults."""
-    return next((v for v in values if v is not None), None)
-
-
-def dtype(*choices: str | DType | None) -> DType:
-    """The first dtype given, in order of precedence; bf16 when none is."""
-    return DType(first_given(*choices, DType.BF16))

@@ -12,7 +12,7 @@ from fractions import Fraction
 from moecomm import formulas as F
 from moecomm.config import EPConfig, RoutingConfig
 from moecomm.errors import MoecommError
-from moecomm.timing import Links
+from moecomm.hardware import Links
 from moecomm.traffic.matrices import CopyMatrices, pair_matrices, zeros
 from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result
 from moecomm.units import Exact

@@ -14,7 +14,7 @@ from itertools import accumulate
 from moecomm import formulas as F
 from moecomm.config import RoutingConfig
 from moecomm.errors import MoecommError
-from moecomm.timing import Links
+from moecomm.hardware import Links
 from moecomm.traffic.eplb import eplb
 from moecomm.traffic.matrices import CopyMatrices, Placement, check_ranks, from_counts, from_topk
 from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result

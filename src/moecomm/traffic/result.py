@@ -13,8 +13,9 @@ from fractions import Fraction
 
 from moecomm.config import RoutingConfig
 from moecomm.errors import MoecommError
+from moecomm.hardware import Links
 from moecomm.results import convention_field, quantity
-from moecomm.timing import Links, ep_alltoall_seconds, ep_ranks_per_node
+from moecomm.timing import ep_alltoall_seconds, ep_ranks_per_node
 from moecomm.traffic.matrices import CopyMatrices, Matrix, scale, transpose, zeros
 from moecomm.units import Exact, normalize
 from moecomm.wire import Wire

@@ -1,0 +1,677 @@
+"""The library: one function per job, each returning the ``Report`` that the CLI renders.
+
+Every function takes keyword arguments named as the config fields are (``hidden_size``,
+``top_k``, ``ep``, ``capacity_factor``, ...), or names of presets, deployments and hardware, and
+resolves them through ``resolve`` with one precedence: explicit values, then ``preset`` or
+``hf_config`` (or a ``model`` built in Python), then the ``deployment``. Bad input raises
+``MoecommError`` naming the field, the rule and the value. Example::
+
+    import moecomm
+    report = moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64)
+    report.result.ep_bytes_per_rank   # 924844032
+    print(report.render("table"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from moecomm import resolve as R
+from moecomm.config import (
+    DEFAULT_TOKENS,
+    CompareConfig,
+    EPConfig,
+    MoEModel,
+    ParallelLayout,
+    PlanConfig,
+    RoutingConfig,
+    StepConfig,
+    TPConfig,
+    build,
+)
+from moecomm.dtypes import DType
+from moecomm.errors import MoecommError
+from moecomm.errors import field as f
+from moecomm.hardware import Links
+from moecomm.report import Report, traffic_report
+from moecomm.results import merge
+from moecomm.units import parse_bytes, parse_sizes
+from moecomm.wire import Wire
+
+ROUTING_FIELDS = (
+    "dedup",
+    "count",
+    "n_group",
+    "topk_group",
+    "capacity_factor",
+    "pad",
+    "imbalance",
+)
+"""Options of routing-aware EP traffic (docs/traffic.md), besides the node split."""
+
+
+def _links(
+    hardware: str | None, link: dict[str, Any] | None, required: bool = False
+) -> Links | None:
+    return R.hardware(hardware, link, required=required)
+
+
+def _routing(
+    options: dict[str, Any], wire: Wire, gpus_per_node: int | None, links: Links | None
+) -> RoutingConfig:
+    data = {k: options.get(k) for k in ROUTING_FIELDS}
+    data["scale_block"] = wire.scale_block
+    data["header_bytes"] = wire.header_bytes
+    data["gpus_per_node"] = links.gpus_per_node if links is not None else gpus_per_node
+    return build(RoutingConfig, data)
+
+
+def _ep_config(
+    *,
+    model: MoEModel | None,
+    preset: str | None,
+    hf_config: str | None,
+    dep: Any,
+    hidden_size: int | None,
+    top_k: int | None,
+    num_experts: int | None,
+    batch: int | None,
+    seq: int | None,
+    tokens: int | None,
+    ep: int | None,
+    redundant_experts: int | None,
+    dtype: str | None,
+    dispatch_dtype: str | None,
+    combine_dtype: str | None,
+) -> EPConfig:
+    shape = R.model(
+        model,
+        preset=preset,
+        hf_config=hf_config,
+        dep=dep,
+        hidden_size=hidden_size,
+        top_k=top_k,
+        num_experts=num_experts,
+    )
+    d, c = R.dtypes(dispatch_dtype, combine_dtype, dtype, dep)
+    return build(
+        EPConfig,
+        {
+            "model": shape,
+            "workload": {"batch": batch, "seq": seq, "tokens": tokens},
+            "ep": R.first(ep, None if dep is None else dep.ep),
+            "redundant_experts": R.first(
+                redundant_experts, None if dep is None else dep.redundant_experts, 0
+            ),
+            "dispatch_dtype": d,
+            "combine_dtype": c,
+        },
+    )
+
+
+def ep(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    hidden_size: int | None = None,
+    top_k: int | None = None,
+    num_experts: int | None = None,
+    batch: int | None = None,
+    seq: int | None = None,
+    tokens: int | None = None,
+    ep: int | None = None,
+    redundant_experts: int | None = None,
+    dtype: str | None = None,
+    dispatch_dtype: str | None = None,
+    combine_dtype: str | None = None,
+    scale_block: int | None = None,
+    header_bytes: int | None = None,
+    gpus_per_node: int | None = None,
+    matrices: bool = False,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+    **routing: Any,
+) -> Report:
+    """EP all-to-all bytes per rank for one MoE layer (``moecomm ep``).
+
+    Balanced routing by default (the per-rank analysis); any routing option (``dedup``,
+    ``count``, ``n_group``/``topk_group``, ``capacity_factor``, ``pad``, ``imbalance``), a node
+    split (``gpus_per_node`` without hardware) or ``matrices=True`` gives exact expectations
+    under uniform routing with rank × rank matrices. ``hardware`` adds times; ``link`` holds its
+    overrides (``bw_intra``/``bw_inter`` in GB/s, ``latency_intra``/``latency_inter`` in µs,
+    ``efficiency``), and ``gpus_per_node`` then overrides its scale-up domain.
+    """
+    _known(routing, ROUTING_FIELDS)
+    dep = R.deployment(deployment)
+    link = dict(link or {})
+    if hardware is not None and gpus_per_node is not None:
+        link["gpus_per_node"] = gpus_per_node
+    hw = _links(hardware, link)
+    split = gpus_per_node if hardware is None else None
+    cfg = _ep_config(
+        model=model,
+        preset=preset,
+        hf_config=hf_config,
+        dep=dep,
+        hidden_size=hidden_size,
+        top_k=top_k,
+        num_experts=num_experts,
+        batch=batch,
+        seq=seq,
+        tokens=tokens,
+        ep=ep,
+        redundant_experts=redundant_experts,
+        dtype=dtype,
+        dispatch_dtype=dispatch_dtype,
+        combine_dtype=combine_dtype,
+    )
+    wire = Wire.of(
+        R.wire_format(
+            cfg.model.hidden_size,
+            cfg.dispatch_dtype,
+            cfg.combine_dtype,
+            scale_block=scale_block,
+            header_bytes=header_bytes,
+            dep=dep,
+        )
+    )
+    dep_split = dep.gpus_per_node if dep is not None and hw is None else None
+    rc = _routing(routing, wire, R.first(split, dep_split), hw)
+    if matrices or split is not None or any(v is not None for v in routing.values()):
+        from moecomm.traffic.expected import expected_traffic
+
+        result = expected_traffic(cfg, rc, hw)
+        return traffic_report([result], None if hw is None else hw.caption())
+    from moecomm.traffic.balanced import ep_traffic
+
+    out: Any = ep_traffic(cfg, wire)
+    caption = f"Convention: {out.convention}. GB = 1e9 B."
+    if out.expectation:
+        caption += " Fractions are exact expectations under balanced routing."
+    if hw is not None:
+        from moecomm.timing import EP_TIME, ep_times
+
+        times = ep_times(
+            cfg.workload.tokens_per_rank,
+            cfg.model.top_k,
+            cfg.ep,
+            wire.dispatch_copy_bytes,
+            wire.combine_copy_bytes,
+            hw,
+        )
+        out = merge(out, times)
+        caption += f" {EP_TIME}. {hw.caption()}"
+    return Report(out, "EP all-to-all per rank, one MoE layer", caption, skip_none=True)
+
+
+def tp(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    hidden_size: int | None = None,
+    batch: int | None = None,
+    seq: int | None = None,
+    tokens: int | None = None,
+    tp: int | None = None,
+    dtype: str | None = None,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+) -> Report:
+    """TP ring all-reduce bytes per rank for one layer output (``moecomm tp``)."""
+    hw = _links(hardware, link)
+    dep = R.deployment(deployment)
+    base = R.base_model(model, preset=preset, hf_config=hf_config, dep=dep)
+    d, _ = R.dtypes(None, None, dtype)
+    cfg = build(
+        TPConfig,
+        {
+            "hidden_size": R.first(hidden_size, None if base is None else base.hidden_size),
+            "workload": {"batch": batch, "seq": seq, "tokens": tokens},
+            "tp": R.first(tp, None if dep is None else dep.tp),
+            "dtype": d,
+        },
+    )
+    from moecomm.traffic.balanced import tp_traffic
+
+    out: Any = tp_traffic(cfg)
+    caption = f"Convention: {out.convention}. GB = 1e9 B."
+    if hw is not None:
+        from moecomm.timing import tp_times
+
+        buffer = cfg.workload.tokens_per_rank * cfg.hidden_size * cfg.dtype.bytes
+        out = merge(out, tp_times(buffer, cfg.tp, hw))
+        caption += " " + hw.caption()
+    return Report(out, "TP all-reduce per rank, one layer", caption)
+
+
+def compare(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    hidden_size: int | None = None,
+    top_k: int | None = None,
+    tokens: int = 4096,
+    sizes: str | Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
+    dtype: str | None = None,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+) -> Report:
+    """EP against TP bytes per GPU for S tokens over M GPUs (``moecomm compare``)."""
+    hw = _links(hardware, link)
+    base = R.base_model(model, preset=preset, hf_config=hf_config, dep=R.deployment(deployment))
+    d, _ = R.dtypes(None, None, dtype)
+    cfg = build(
+        CompareConfig,
+        {
+            "hidden_size": R.first(hidden_size, None if base is None else base.hidden_size),
+            "top_k": R.first(top_k, None if base is None else base.top_k),
+            "tokens": tokens,
+            "sizes": parse_sizes(sizes, "sizes") if isinstance(sizes, str) else tuple(sizes),
+            "dtype": d,
+        },
+    )
+    from moecomm.traffic.balanced import compare as compare_sizes
+
+    result = compare_sizes(cfg)
+    first = next((i for i, r in enumerate(result.rows) if r.ep_moves_less), None)
+    caption = (
+        f"Convention: {result.convention}. Bytes exact; GB = 1e9 B. "
+        f"EP moves less once M > K = {cfg.top_k}: from M = {result.crossover_size}"
+        + ("" if first is None else f" (highlighted: M = {result.rows[first].size})")
+        + "."
+    )
+    rows: list[Any] = list(result.rows)
+    if hw is not None:
+        from moecomm.timing import compare_times
+
+        rows = [
+            merge(
+                r,
+                compare_times(cfg.tokens, cfg.hidden_size, cfg.top_k, r.size, cfg.dtype.bytes, hw),
+            )
+            for r in result.rows
+        ]
+        caption += " " + hw.caption()
+    return Report(rows, "EP vs TP per GPU, one MoE layer", caption, "rows", highlight=first)
+
+
+GROUP_FIELDS = ("tp_groups", "cp_groups", "dp_groups", "pp_groups", "ep_groups", "etp_groups")
+
+
+def groups(
+    *,
+    deployment: str | None = None,
+    world: int | None = None,
+    tp: int | None = None,
+    cp: int | None = None,
+    pp: int | None = None,
+    dp: int | None = None,
+    ep: int | None = None,
+    etp: int | None = None,
+    edp: int | None = None,
+    listed: bool = True,
+) -> Report:
+    """The ranks of every parallel group in Megatron-Core's order tp-cp-ep-dp-pp."""
+    from moecomm.groups import layout_groups
+    from moecomm.render import MAX_GROUPS_SHOWN
+
+    dep = R.deployment(deployment)
+    given = {"world": world, "tp": tp, "cp": cp, "pp": pp, "ep": ep, "etp": etp}
+    sizes = dict(given)
+    if dep is not None:
+        sizes = {name: R.first(value, getattr(dep, name)) for name, value in given.items()}
+    # dp and edp are derived sizes: keep the deployment's only while no other size changed.
+    keep = dep is not None and all(v is None for v in given.values())
+    sizes["dp"] = R.first(dp, dep.dp if dep is not None and keep else None)
+    sizes["edp"] = R.first(edp, dep.edp if dep is not None and keep else None)
+    if sizes["world"] is None:
+        raise MoecommError(f"{f('world')} is required without {f('deployment')}")
+    layout = build(ParallelLayout, sizes)
+    result = layout_groups(layout)
+    caption = f"Convention: {result.convention}."
+    if listed and any(
+        len(getattr(result, name)) > MAX_GROUPS_SHOWN for name in (*GROUP_FIELDS, "edp_groups")
+    ):
+        caption += (
+            f" Only the first {MAX_GROUPS_SHOWN} groups of each kind are listed;"
+            " --format json lists all."
+        )
+    title = f"Parallel groups of {layout.world} ranks"
+    if deployment is not None:
+        title += f" ({deployment})"
+    return Report(result, title, caption)
+
+
+def collective(
+    kind: str,
+    *,
+    nbytes: int | str,
+    ranks: int,
+    algorithm: str | None = None,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+) -> Report:
+    """Time, algbw and busbw of one collective under nccl-tests' conventions."""
+    from moecomm.config import MAX_RANKS
+    from moecomm.timing import collective as one
+
+    hw = _links(hardware, link, required=True)
+    assert hw is not None
+    size = parse_bytes(nbytes, "bytes") if isinstance(nbytes, str) else nbytes
+    if not 1 <= ranks <= MAX_RANKS:
+        raise MoecommError(f"{f('ranks')} must lie in 1..{MAX_RANKS}; got {ranks}")
+    result = one(kind, size, ranks, hw, algorithm=algorithm)  # type: ignore[arg-type]
+    caption = (
+        f"{f('bytes')} counts {result.buffer}. busbw = algbw × {result.busbw_factor} "
+        f"(nccl-tests). {hw.caption()}"
+    )
+    title = f"{kind} of {result.bytes} B over {ranks} ranks ({result.algorithm})"
+    return Report(result, title, caption)
+
+
+def traffic(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    hidden_size: int | None = None,
+    top_k: int | None = None,
+    num_experts: int | None = None,
+    batch: int | None = None,
+    seq: int | None = None,
+    tokens: int | None = None,
+    ep: int | None = None,
+    dtype: str | None = None,
+    dispatch_dtype: str | None = None,
+    combine_dtype: str | None = None,
+    scale_block: int | None = None,
+    header_bytes: int | None = None,
+    gpus_per_node: int | None = None,
+    expert_counts: str | Path | None = None,
+    topk_ids: str | Path | None = None,
+    placement: str | Path | None = None,
+    redundant_experts: int | None = None,
+    routing: str = "uniform",
+    seed: int = 0,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+    **options: Any,
+) -> Report:
+    """Per-rank EP traffic from routing data, synthetic routing or EPLB (``moecomm traffic``)."""
+    from moecomm.traffic.scenarios import TrafficInputs, run
+
+    _known(options, ROUTING_FIELDS)
+    dep = R.deployment(deployment)
+    link = dict(link or {})
+    if hardware is not None and gpus_per_node is not None:
+        link["gpus_per_node"] = gpus_per_node
+    hw = _links(hardware, link)
+    d, c = R.dtypes(dispatch_dtype, combine_dtype, dtype, dep)
+    base = R.base_model(model, preset=preset, hf_config=hf_config, dep=dep)
+    h = R.first(hidden_size, None if base is None else base.hidden_size)
+    if h is None:
+        raise MoecommError(f"{f('hidden_size')} is required (or {f('preset')})")
+    wire = Wire.of(
+        R.wire_format(h, d, c, scale_block=scale_block, header_bytes=header_bytes, dep=dep)
+    )
+    split = R.first(gpus_per_node if hardware is None else None, dep and dep.gpus_per_node)
+    rc = _routing(options, wire, split, hw)
+    if rc.n_group is None and base is not None and base.n_group is not None:
+        rc = rc.model_copy(update={"n_group": base.n_group, "topk_group": base.topk_group})
+    inputs = TrafficInputs(
+        base=base,
+        hidden_size=hidden_size,
+        top_k=top_k,
+        num_experts=num_experts,
+        batch=batch,
+        seq=seq,
+        tokens=tokens,
+        ep=R.first(ep, None if dep is None else dep.ep),
+        dispatch_dtype=d,
+        combine_dtype=c,
+        expert_counts=None if expert_counts is None else Path(expert_counts),
+        topk_ids=None if topk_ids is None else Path(topk_ids),
+        placement=None if placement is None else Path(placement),
+        redundant_experts=redundant_experts,
+        routing=routing,
+        seed=seed,
+    )
+    results = run(inputs, wire, rc, hw)
+    return traffic_report(results, None if hw is None else hw.caption())
+
+
+def step(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    hidden_size: int | None = None,
+    top_k: int | None = None,
+    num_experts: int | None = None,
+    num_layers: int | None = None,
+    moe_intermediate_size: int | None = None,
+    phase: str | None = None,
+    tokens: int | None = None,
+    tp: int | None = None,
+    pp: int | None = None,
+    ep: int | None = None,
+    etp: int | None = None,
+    dp: int | None = None,
+    edp: int | None = None,
+    sequence_parallel: bool | None = None,
+    dispatch_dtype: str | None = None,
+    combine_dtype: str | None = None,
+    scale_block: int | None = None,
+    header_bytes: int | None = None,
+    shared_as_routed: bool | None = None,
+    compute_efficiency: float | None = None,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+) -> Report:
+    """Communication and expert compute of one whole-model step per rank (``moecomm step``)."""
+    from moecomm.step import StepLayout, step_times
+
+    dep = R.deployment(deployment)
+    hw = _links(R.first(hardware, None if dep is None else dep.hardware), link, required=True)
+    assert hw is not None
+    shape = R.model(
+        model,
+        preset=preset,
+        hf_config=hf_config,
+        dep=dep,
+        hidden_size=hidden_size,
+        top_k=top_k,
+        num_experts=num_experts,
+        num_layers=num_layers,
+        moe_intermediate_size=moe_intermediate_size,
+    )
+
+    def pick(name: str, value: Any, default: Any) -> Any:
+        return R.first(value, None if dep is None else getattr(dep, name, None), default)
+
+    chosen_phase = pick("phase", phase, "train")
+    sizes = {
+        name: pick(name, value, 1)
+        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("etp", etp), ("dp", dp))
+    }
+    sizes["edp"] = pick("edp", edp, 1)
+    redundant = dep.redundant_experts if dep is not None else 0
+    auto_shared = (
+        dep is not None
+        and chosen_phase == "decode"
+        and dep.redundant_experts > 0
+        and sizes["ep"] == dep.world
+    )
+    cfg = build(
+        StepConfig,
+        {
+            "model": shape,
+            "phase": chosen_phase,
+            "tokens": R.first(tokens, DEFAULT_TOKENS.get(str(chosen_phase), 4096)),
+            **sizes,
+            "sequence_parallel": pick("sequence_parallel", sequence_parallel, False),
+            "redundant_experts": redundant,
+            "shared_as_routed": R.first(shared_as_routed, None) or auto_shared,
+            "compute_efficiency": compute_efficiency,
+        },
+    )
+    d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
+    fmt = R.wire_format(
+        shape.hidden_size, d, c, scale_block=scale_block, header_bytes=header_bytes, dep=dep
+    )
+    wire = Wire.of(fmt)
+    lay = StepLayout(
+        tp=cfg.tp,
+        pp=cfg.pp,
+        ep=cfg.ep,
+        etp=cfg.etp,
+        dp=cfg.dp,
+        edp=cfg.edp,
+        sequence_parallel=cfg.sequence_parallel,
+        dispatch_bytes_per_element=wire.dispatch_bytes_per_element,
+        combine_bytes_per_element=wire.combine_bytes_per_element,
+        redundant_experts=cfg.redundant_experts,
+        shared_as_routed=cfg.shared_as_routed,
+    )
+    peak = hw.peak_flops(d is DType.FP8)
+    ce = cfg.compute_efficiency
+    result = step_times(
+        cfg.model, cfg.phase, cfg.tokens, lay, hw, compute_efficiency=ce, peak_flops=peak
+    )
+    caption = (
+        f"Convention: {result.convention}. Layout tp={cfg.tp} pp={cfg.pp} ep={cfg.ep} "
+        f"etp={cfg.etp} dp={cfg.dp} edp={cfg.edp}{' +SP' if cfg.sequence_parallel else ''}; "
+        f"dispatch {d.value} ({lay.dispatch_bytes_per_element} B/element), combine {c.value}. "
+        f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. {hw.caption()}"
+    )
+    return Report(result, f"One {cfg.phase} step per rank", caption)
+
+
+def plan(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    gpus: int | None = None,
+    phase: str | None = None,
+    tokens_per_gpu: int | None = None,
+    global_batch: int | None = None,
+    redundant_experts: int | None = None,
+    dispatch_dtype: str | None = None,
+    combine_dtype: str | None = None,
+    scale_block: int | None = None,
+    header_bytes: int | None = None,
+    sequence_parallel: bool = False,
+    allow_tp_across_nodes: bool = False,
+    max_pp: int | None = None,
+    rank_by: str = "token",
+    top: int = 10,
+    compute_efficiency: float | None = None,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Every valid layout of ``gpus`` GPUs, best first, with memory per GPU (``moecomm plan``)."""
+    from moecomm.plan import plan as search
+    from moecomm.step import StepLayout
+
+    dep = R.deployment(deployment)
+    hw = _links(R.first(hardware, None if dep is None else dep.hardware), link, required=True)
+    assert hw is not None
+    shape = R.model(model, preset=preset, hf_config=hf_config, dep=dep)
+    cfg = build(
+        PlanConfig,
+        {
+            "model": shape,
+            "gpus": R.first(gpus, None if dep is None else dep.world),
+            "phase": R.first(phase, None if dep is None else dep.phase),
+            "tokens_per_gpu": tokens_per_gpu,
+            "global_batch": global_batch,
+            "redundant_experts": R.first(
+                redundant_experts, None if dep is None else dep.redundant_experts
+            ),
+            "sequence_parallel": sequence_parallel,
+            "allow_tp_across_nodes": allow_tp_across_nodes,
+            "max_pp": max_pp,
+            "rank_by": rank_by,
+            "top": top,
+            "compute_efficiency": compute_efficiency,
+        },
+    )
+    d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
+    wire = Wire.of(
+        R.wire_format(
+            shape.hidden_size, d, c, scale_block=scale_block, header_bytes=header_bytes, dep=dep
+        )
+    )
+    base = StepLayout(
+        sequence_parallel=cfg.sequence_parallel,
+        dispatch_bytes_per_element=wire.dispatch_bytes_per_element,
+        combine_bytes_per_element=wire.combine_bytes_per_element,
+        redundant_experts=cfg.redundant_experts,
+    )
+    candidates = search(
+        shape,
+        cfg.gpus,
+        hw,
+        cfg.phase,
+        tokens_per_gpu=cfg.tokens,
+        global_batch=cfg.global_batch,
+        base=base,
+        compute_efficiency=cfg.compute_efficiency,
+        peak_flops=hw.peak_flops(d is DType.FP8),
+        weight_bytes=shape.native_dtype.bytes,
+        allow_tp_across_nodes=cfg.allow_tp_across_nodes,
+        max_pp=cfg.pp_limit,
+        rank_by=cfg.rank_by,
+        progress=progress,
+    )
+    name = preset or hf_config or (dep.model if dep is not None else "the model")
+    experts = shape.num_experts + cfg.redundant_experts
+    if not candidates:
+        raise MoecommError(
+            f"no valid layout of {cfg.gpus} GPUs for {name} (ep must divide {experts} experts)"
+        )
+    fitting = sum(x.fits for x in candidates)
+    tokens_text = (
+        f"{cfg.tokens} tokens per GPU" if cfg.tokens else f"global batch {cfg.global_batch} tokens"
+    )
+    caption = (
+        f"{len(candidates)} layouts of {cfg.gpus} GPUs, {fitting} fit in "
+        f"{hw.memory_bytes / 1e9:g} GB. {cfg.phase}, {tokens_text} at each MoE layer; comm per "
+        f"step per GPU of one pipeline stage; memory: weights at {shape.native_dtype.value}"
+        + (" + bf16 grads + ZeRO-1 Adam state" if cfg.phase == "train" else " (no KV cache)")
+        + f". {hw.caption()}"
+    )
+    return Report(
+        candidates,
+        f"Layouts of {name} on {cfg.gpus} × {hw.name}",
+        caption,
+        "rows",
+        highlight=0,
+        table_rows=cfg.top,
+    )
+
+
+def formula(name: str) -> Any:
+    """One formula of the registry (sympy expression, LaTeX, source); see ``moecomm formula``."""
+    from moecomm import formulas as F
+
+    return F.get(name)
+
+
+def _known(options: dict[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
