@@ -139,8 +139,10 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "node_dedup_pair_copies, node_dedup_copies_sent_inter_node, "
         "node_dedup_forward_pair_copies, node_dedup_copies_sent_intra_node, expert_capacity, "
         "padded_pair_copies, padded_copies_sent, loaded_pair_copies, capped_pair_copies, "
-        "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies; "
-        "got 'no-such-formula'",
+        "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies, "
+        "compute_passes, comm_passes, ep_step_seconds, tp_step_seconds, "
+        "expert_compute_step_seconds, pp_step_seconds, ring_messages_out, ring_messages_up, "
+        "ep_tp_time_ratio; got 'no-such-formula'",
     ),
     (
         ("formula", "ep_dispatch_bytes", "--subs", "h=__import__('os')"),

@@ -244,15 +244,23 @@ def components(
             "etp": etp,
         },
     )
-    passes = 3 if phase == "train" else 1  # forward + backward (2× the forward GEMMs)
-    comm_passes = 2 if phase == "train" else 1
+    tau = 1 if phase == "train" else 0
     compute = ev("compute_seconds", {"F": flops, "P": peak_flops, "eta_c": compute_efficiency})
-    per_gpu = ops.reciprocal(pp)
-    ep_step = comm_passes * (dispatch + combine) * moe_layers * per_gpu
-    tp_step = (
-        comm_passes
-        * (tp_attn * layers + tp_mlp * (layers - moe_layers) + tp_moe * moe_layers)
-        * per_gpu
+    ep_step = ev(
+        "ep_step_seconds",
+        {"tau": tau, "t_d": dispatch, "t_c": combine, "L_moe": moe_layers, "pp": pp},
+    )
+    tp_step = ev(
+        "tp_step_seconds",
+        {
+            "tau": tau,
+            "t_attn": tp_attn,
+            "t_mlp": tp_mlp,
+            "t_moe": tp_moe,
+            "L": layers,
+            "L_moe": moe_layers,
+            "pp": pp,
+        },
     )
     grad: Number = 0
     if phase == "train":
@@ -278,8 +286,11 @@ def components(
         "m_up": ops.where(remote, 0, 1),
         "m_out": ops.where(remote, 1, 0),
     }
-    pp_step = ops.where(pp > 1, comm_passes * ev("collective_seconds", values), 0)
-    compute_step = passes * compute * moe_layers * per_gpu
+    hand_off = ev("pp_step_seconds", {"tau": tau, "t_pp": ev("collective_seconds", values)})
+    pp_step = ops.where(pp > 1, hand_off, 0)
+    compute_step = ev(
+        "expert_compute_step_seconds", {"tau": tau, "t": compute, "L_moe": moe_layers, "pp": pp}
+    )
     return Components(
         g, dispatch, combine, tp_attn, tp_mlp, tp_moe, flops, compute,
         ep_step, tp_step, grad, pp_step, compute_step,

@@ -102,13 +102,13 @@ def ring_time(
     ``g`` of them on each of ``nodes`` nodes. Works on numbers or arrays, through ``ev``."""
     wire, _, passes = _WIRE[kind]
     parts = {"X": ev(wire, {"X": nbytes, "n": ranks}), "g": g, "N": nodes}
-    m_out = passes * (nodes - 1)
+    steps = {"r_p": passes, "n": ranks, "N": nodes}
     values = {
         **hw.values(),
         "x_up": ev("ring_intra_bytes", parts),
         "x_out": ev("ring_inter_bytes", parts),
-        "m_up": passes * (ranks - 1) - m_out,
-        "m_out": m_out,
+        "m_up": ev("ring_messages_up", steps),
+        "m_out": ev("ring_messages_out", steps),
     }
     return ev("collective_seconds", values)
 
@@ -273,7 +273,7 @@ def ep_link_times(
 def ep_times(
     tokens: int, topk: int, ep: int, dispatch_copy_bytes: int, combine_copy_bytes: int, hw: Links
 ) -> EPTimes:
-    """Dispatch and combine times of the seed's balanced EP all-to-all (ranks fill nodes)."""
+    """Dispatch and combine times of the balanced EP all-to-all (ranks fill nodes)."""
     g = ep_ranks_per_node(ep, hw.gpus_per_node)
     d_up, d_out, d_s = ep_link_times(tokens, topk, ep, dispatch_copy_bytes, hw, g)
     c_up, c_out, c_s = ep_link_times(tokens, topk, ep, combine_copy_bytes, hw, g)
@@ -298,7 +298,7 @@ def tp_times(buffer_bytes: int, tp: int, hw: Links) -> TPTimes:
 
 @dataclass(frozen=True)
 class CompareTimes:
-    """EP and TP times at one group size M of the seed's second analysis."""
+    """EP and TP times at one group size M of the global-batch analysis."""
 
     dispatch_seconds: float = quantity("EP dispatch", "duration")
     combine_seconds: float = quantity("EP combine", "duration")
@@ -315,4 +315,7 @@ def compare_times(
     assert isinstance(copy, int)
     _, _, a2a = ep_link_times(Fraction(tokens, size), topk, size, copy, hw, g)
     ar = ring_seconds("all-reduce", tokens * hidden * beta, size, hw, hw.gpus_per_node)
-    return CompareTimes(a2a, a2a, ar, 2 * a2a < ar)
+    if ar <= 0:  # one rank: nothing to all-reduce, nothing to compare
+        return CompareTimes(a2a, a2a, ar, False)
+    ratio = F.value("ep_tp_time_ratio", {"t_a2a": Fraction(a2a), "t_ar": Fraction(ar)})
+    return CompareTimes(a2a, a2a, ar, ratio < 1)

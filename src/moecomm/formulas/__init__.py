@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 from moecomm.formulas.values import value
 
 if TYPE_CHECKING:
-    from moecomm.formulas import collectives, compute, ep, link_time, memory, routing, scaling, tp
+    from moecomm.formulas import (
+        collectives,
+        compute,
+        ep,
+        link_time,
+        memory,
+        routing,
+        scaling,
+        step,
+        tp,
+    )
     from moecomm.formulas.registry import (
         Formula,
         evaluate,
@@ -26,7 +36,17 @@ if TYPE_CHECKING:
         vector,
     )
 
-MODULES = ("ep", "tp", "scaling", "collectives", "compute", "memory", "link_time", "routing")
+MODULES = (
+    "ep",
+    "tp",
+    "scaling",
+    "collectives",
+    "compute",
+    "memory",
+    "link_time",
+    "routing",
+    "step",
+)
 """Formula modules, in the order their formulas are listed."""
 
 _REGISTRY = (
@@ -56,6 +76,7 @@ __all__ = [
     "rational_vector",
     "routing",
     "scaling",
+    "step",
     "to_exact",
     "tp",
     "value",

@@ -398,3 +398,48 @@ def imbalance_other_load(*, X_imb: Fraction, ep: Fraction) -> Fraction:
 def imbalance_busiest_recv_copies(*, X_imb: Fraction, b: Fraction, ep: Fraction, k: Fraction, lam: Fraction, s: Fraction) -> Fraction:
     """Copies the busiest rank receives per phase: X_imb times the mean (ep − 1 + λ)·b·s·k/ep."""
     return X_imb*b*k*s*(ep + lam - 1)/ep
+
+
+def compute_passes(*, tau: Fraction) -> Fraction:
+    """Forward-pass GEMM equivalents in one step: 1 in inference, 3 in training."""
+    return 2*tau + 1
+
+
+def comm_passes(*, tau: Fraction) -> Fraction:
+    """Times each forward collective runs in one step: 1 in inference, 2 in training."""
+    return tau + 1
+
+
+def ep_step_seconds(*, L_moe: Fraction, pp: Fraction, t_c: Fraction, t_d: Fraction, tau: Fraction) -> Fraction:
+    """EP dispatch and combine of one step, over the MoE layers of one pipeline stage."""
+    return L_moe*(t_c + t_d)*(tau + 1)/pp
+
+
+def tp_step_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, t_attn: Fraction, t_mlp: Fraction, t_moe: Fraction, tau: Fraction) -> Fraction:
+    """TP collectives of one step: attention in every layer, dense MLPs, expert-TP in MoE layers."""
+    return (tau + 1)*(L*t_attn + L_moe*t_moe + t_mlp*(L - L_moe))/pp
+
+
+def expert_compute_step_seconds(*, L_moe: Fraction, pp: Fraction, t: Fraction, tau: Fraction) -> Fraction:
+    """Expert GEMMs of one step: compute_passes × t per MoE layer × L_moe / pp."""
+    return L_moe*t*(2*tau + 1)/pp
+
+
+def pp_step_seconds(*, t_pp: Fraction, tau: Fraction) -> Fraction:
+    """Pipeline hand-offs of one step: the activations forward (and their gradients back)."""
+    return t_pp*(tau + 1)
+
+
+def ring_messages_out(*, N: Fraction, r_p: Fraction) -> Fraction:
+    """Ring steps that cross a node boundary: r_p passes of N − 1 boundaries each."""
+    return r_p*(N - 1)
+
+
+def ring_messages_up(*, N: Fraction, n: Fraction, r_p: Fraction) -> Fraction:
+    """Ring steps over the scale-up link: r_p·(n − 1) steps in all, less those across nodes."""
+    return -r_p*(N - 1) + r_p*(n - 1)
+
+
+def ep_tp_time_ratio(*, t_a2a: Fraction, t_ar: Fraction) -> Fraction:
+    """EP's dispatch plus combine over TP's all-reduce: EP is faster when this is below 1."""
+    return 2*t_a2a/t_ar

@@ -90,6 +90,18 @@ V = sp.Symbol("V", nonnegative=True, integer=True)
 beta_w = sp.Symbol("beta_w", positive=True)
 beta_o = sp.Symbol("beta_o", nonnegative=True)
 
+# The step model (formulas/step.py): passes of a step, per-layer times, ring steps.
+tau = sp.Symbol("tau", **_nonneg)
+r_p = sp.Symbol("r_p", **_pos)
+t_d = sp.Symbol("t_d", nonnegative=True)
+t_c = sp.Symbol("t_c", nonnegative=True)
+t_attn = sp.Symbol("t_attn", nonnegative=True)
+t_mlp = sp.Symbol("t_mlp", nonnegative=True)
+t_moe = sp.Symbol("t_moe", nonnegative=True)
+t_pp = sp.Symbol("t_pp", nonnegative=True)
+t_a2a = sp.Symbol("t_a2a", nonnegative=True)
+t_ar = sp.Symbol("t_ar", positive=True)
+
 DESCRIPTIONS: dict[sp.Symbol, str] = {
     b: "micro-batch per rank",
     s: "sequence length",
@@ -161,6 +173,16 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     V: "vocabulary size",
     beta_w: "bytes per weight",
     beta_o: "bytes of optimizer state and gradients per parameter",
+    tau: "1 for a training step (with a backward pass), 0 for inference",
+    r_p: "passes of a ring around the group (2 for all-reduce, 1 otherwise)",
+    t_d: "EP dispatch time per MoE layer, seconds",
+    t_c: "EP combine time per MoE layer, seconds",
+    t_attn: "TP collectives of one attention block, seconds",
+    t_mlp: "TP collectives of one dense MLP, seconds",
+    t_moe: "expert-TP collectives of one MoE layer, seconds",
+    t_pp: "one pipeline hand-off of activations, seconds",
+    t_a2a: "one EP all-to-all, seconds",
+    t_ar: "one TP all-reduce, seconds",
 }
 
 LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -202,6 +224,16 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     d_i: r"d_{\mathrm{i}}",
     beta_w: r"\beta_{\mathrm{w}}",
     beta_o: r"\beta_{\mathrm{o}}",
+    tau: r"\tau",
+    r_p: r"r_{\mathrm{p}}",
+    t_d: r"t_{\mathrm{d}}",
+    t_c: r"t_{\mathrm{c}}",
+    t_attn: r"t_{\mathrm{attn}}",
+    t_mlp: r"t_{\mathrm{mlp}}",
+    t_moe: r"t_{\mathrm{moe}}",
+    t_pp: r"t_{\mathrm{pp}}",
+    t_a2a: r"t_{\mathrm{a2a}}",
+    t_ar: r"t_{\mathrm{ar}}",
 }
 
 BY_NAME: dict[str, sp.Symbol] = {str(sym): sym for sym in DESCRIPTIONS}
