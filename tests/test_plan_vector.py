@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moecomm import formulas as F
-from moecomm import plan as plan_module
+import moecomm.plan
+
+plan_module = sys.modules["moecomm.plan"]
 from moecomm import presets as P
 from moecomm import resolve, vector
 from moecomm.config import MoEModel, Phase

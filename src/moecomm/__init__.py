@@ -13,6 +13,8 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -28,3 +30,21 @@ def __getattr__(name: str) -> Any:
     if name == "presets":
         return importlib.import_module("moecomm.presets")
     raise AttributeError(f"module 'moecomm' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """The package, whose API names stay the API functions.
+
+    Some jobs share their name with the module that holds their model (``moecomm.step`` the
+    function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``).
+    Importing such a module sets a package attribute of that name; the API keeps it. Code
+    inside the package imports those modules by their full name (``from moecomm.step import``).
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in API:
+            return getattr(importlib.import_module("moecomm.api"), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Package
