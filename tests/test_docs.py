@@ -75,3 +75,25 @@ def test_readme_python_example_prints_what_it_says(capsys: pytest.CaptureFixture
         expected = re.findall(r"print\(.*\)\s*# (.+)$", block, re.M)
         exec(compile(block, "README.md", "exec"), {})
         assert capsys.readouterr().out.split() == [e.strip() for e in expected]
+
+
+def test_help_lists_each_command_by_its_own_summary() -> None:
+    """`moecomm --help` lists commands from cli.COMMANDS without importing them; they match."""
+    ctx = click.Context(cli)
+    for name, summary in COMMANDS.items():
+        cmd = cli.get_command(ctx, name)
+        assert cmd is not None
+        assert cmd.get_short_help_str(limit=200) == summary, name
+
+
+def test_help_imports_no_command_and_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from click.testing import CliRunner; from moecomm.cli import cli; "
+        "CliRunner().invoke(cli, ['--help']); "
+        "print(sorted(m for m in ('sympy', 'pydantic', 'rich', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moecomm import formulas as F
-import moecomm.plan
 
 plan_module = sys.modules["moecomm.plan"]
 from moecomm import presets as P

@@ -9,23 +9,28 @@ import click
 
 from moecomm.cli.base import MoecommGroup
 
-COMMANDS = (
-    "ep",
-    "traffic",
-    "tp",
-    "compare",
-    "groups",
-    "presets",
-    "formula",
-    "collective",
-    "step",
-    "plan",
-)
+COMMANDS = {
+    "ep": "EP all-to-all bytes per rank for one MoE layer, balanced routing (per-rank analysis).",
+    "traffic": "Per-rank EP traffic for one MoE layer from routing data or synthetic routing.",
+    "tp": "TP all-reduce bytes per rank for one layer output of [b·s, h] (ring algorithm).",
+    "compare": "EP against TP bytes per GPU for one batch of S tokens over M GPUs.",
+    "groups": "Which ranks form each parallel group, in Megatron-Core's order tp-cp-ep-dp-pp.",
+    "presets": "Built-in presets: published MoE models, GPUs and deployments.",
+    "formula": "List the formulas, or show one as sympy text or LaTeX, optionally with values "
+    "substituted.",
+    "collective": "Time, algbw and busbw of one collective, under nccl-tests' conventions.",
+    "step": "Whole-model step: EP, TP and gradient collectives beside the expert GEMMs, per rank.",
+    "plan": "Every valid layout (tp, dp, ep, edp, etp, pp) of --gpus, best first, with memory "
+    "per GPU.",
+}
+"""Each command and the first line of its docstring: ``moecomm --help`` lists them without
+importing a single command module (tests/test_docs.py checks they match the docstrings)."""
 
 
 @click.group(
     cls=MoecommGroup,
     lazy={name: f"moecomm.cli.{name}" for name in COMMANDS},
+    summaries=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="moecomm")

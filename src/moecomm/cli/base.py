@@ -19,6 +19,13 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
+def _shorten(text: str, limit: int) -> str:
+    """click's own short help: the summary cut at a word boundary with '...'."""
+    from click.utils import make_default_short_help
+
+    return make_default_short_help(text, max(limit, 45))
+
+
 def _one_line(message: str) -> str:
     return " ".join(message.split())
 
@@ -30,9 +37,25 @@ class MoecommGroup(click.Group):
     when used, so one command does not pay for the imports of all the others.
     """
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        lazy: dict[str, str] | None = None,
+        summaries: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
+        self.summaries = dict(summaries or {})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the summaries, so that --help imports no command module."""
+        rows = [(name, self.summaries[name]) for name in self.list_commands(ctx)]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            shortened = [(name, _shorten(text, limit)) for name, text in rows]
+            with formatter.section("Commands"):
+                formatter.write_dl(shortened)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
