@@ -25,6 +25,8 @@ from moecomm.errors import MoecommError
 from moecomm.plan import layouts, memory_bytes, memory_values, plan
 from moecomm.step import StepLayout, exact, step_times
 
+plan_module = sys.modules["moecomm.plan"]
+
 V3 = P.load(P.MODELS, "deepseek-v3").model
 H800 = resolve.hardware("h800")
 PHASES: tuple[Phase, ...] = ("train", "prefill", "decode")

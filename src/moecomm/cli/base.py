@@ -23,7 +23,8 @@ def _shorten(text: str, limit: int) -> str:
     """click's own short help: the summary cut at a word boundary with '...'."""
     from click.utils import make_default_short_help
 
-    return make_default_short_help(text, max(limit, 45))
+    short: str = make_default_short_help(text, max(limit, 45))  # type: ignore[operator]
+    return short
 
 
 def _one_line(message: str) -> str:
