@@ -47,7 +47,7 @@ def test_divisors(n: int) -> None:
                 "--ep",
                 "8192",
             ),
-            "ep must be at most 4096 for a ranks × ranks traffic matrix; got 8192",
+            "--ep must be at most 512 for a ranks × ranks traffic matrix; got 8192",
         ),
         (
             (
@@ -65,7 +65,7 @@ def test_divisors(n: int) -> None:
                 "--routing",
                 "zipf:1",
             ),
-            "tokens·ep must be at most 4000000 for sampled routing; got 8000000",
+            "--tokens × --ep must be at most 4000000 for sampled routing; got 8000000",
         ),
     ],
 )

@@ -9,6 +9,7 @@ carry an equal share of its expert's load. Exact Fractions throughout.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -17,25 +18,36 @@ from moecomm.traffic.matrices import Placement
 
 
 def replicate(loads: Sequence[Fraction], slots: int) -> list[int]:
-    """Replica counts: one each, then each extra slot to the expert with the highest load/replica."""
+    """Replica counts: one each, then each extra slot to the expert with the highest load/replica.
+
+    Ties go to the lowest expert index. A heap makes it O(slots · log E).
+    """
     counts = [1] * len(loads)
+    heap = [(-Fraction(x), e) for e, x in enumerate(loads)]
+    heapq.heapify(heap)
     for _ in range(slots - len(loads)):
-        best = max(range(len(loads)), key=lambda e: (loads[e] / counts[e], -e))
+        _, best = heapq.heappop(heap)
         counts[best] += 1
+        heapq.heappush(heap, (-Fraction(loads[best]) / counts[best], best))
     return counts
 
 
 def pack(weights: Sequence[Fraction], bins: int, per_bin: int) -> list[int]:
-    """Balanced packing: heaviest item first, into the lightest bin that still has room."""
+    """Balanced packing: heaviest item first, into the lightest bin that still has room.
+
+    Ties go to the lowest item, then the lowest bin. A heap of open bins makes it
+    O(items · log bins).
+    """
     order = sorted(range(len(weights)), key=lambda i: (-weights[i], i))
-    load = [Fraction(0)] * bins
     room = [per_bin] * bins
+    heap: list[tuple[Fraction, int]] = [(Fraction(0), b) for b in range(bins)]
     where = [0] * len(weights)
     for i in order:
-        b = min((x for x in range(bins) if room[x] > 0), key=lambda x: (load[x], x))
+        load, b = heapq.heappop(heap)
         where[i] = b
-        load[b] += weights[i]
         room[b] -= 1
+        if room[b] > 0:
+            heapq.heappush(heap, (load + weights[i], b))
     return where
 
 

@@ -6,12 +6,14 @@ matrices only arrange them by rank so that every scenario reports and exports th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 
 from moecomm import formulas as F
-from moecomm.config import EPConfig, RoutingConfig
+from moecomm.config import EPConfig, RoutingConfig, check_groups
 from moecomm.errors import MoecommError
+from moecomm.errors import field as f
 from moecomm.hardware import Links
 from moecomm.traffic.matrices import CopyMatrices, pair_matrices, zeros
 from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result
@@ -26,15 +28,22 @@ def groups(cfg: EPConfig, rc: RoutingConfig) -> tuple[int | None, int | None]:
     return cfg.model.n_group, cfg.model.topk_group
 
 
-def check_groups(num_experts: int, top_k: int, n_group: int, topk_group: int) -> None:
-    if num_experts % n_group:
+MAX_BINOMIAL_DIGITS = 48
+"""Largest C(E, k), in decimal digits, whose exact expectations are evaluated. Every published
+MoE is far below it (DeepSeek-V3's C(256, 8) has 15 digits, Qwen3-Next's C(512, 10) 21); beyond it the exact fractions
+grow so long that one traffic matrix takes minutes."""
+
+
+def check_binomial(num_experts: int, top_k: int) -> None:
+    """Refuse, before any work, an expectation whose binomials are too long to evaluate fast."""
+    digits = (
+        math.lgamma(num_experts + 1) - math.lgamma(top_k + 1) - math.lgamma(num_experts - top_k + 1)
+    ) / math.log(10)
+    if digits > MAX_BINOMIAL_DIGITS:
         raise MoecommError(
-            f"--n-group must divide the number of routed experts ({num_experts}); got {n_group}"
-        )
-    reach = topk_group * (num_experts // n_group)
-    if top_k > reach:
-        raise MoecommError(
-            f"--topk must be at most the experts in --topk-group groups ({reach}); got {top_k}"
+            f"exact expectations need C({f('num_experts')}, {f('top_k')}) of at most "
+            f"{MAX_BINOMIAL_DIGITS} digits; C({num_experts}, {top_k}) has {digits:.0f}: lower "
+            f"{f('top_k')} or {f('num_experts')}, or give routing data"
         )
 
 
@@ -50,7 +59,7 @@ def hit_probability(
         return F.value("unit_hit_probability_multigroup", v)
     raise MoecommError(
         f"group-limited expectation needs {what} nested in groups or whole groups per {what[:-1]}:"
-        f" --n-group ({ng}) and the {what} ({units}) must divide one another"
+        f" {f('n_group')} ({ng}) and the {what} ({units}) must divide one another"
     )
 
 
@@ -82,17 +91,19 @@ def expected_traffic(cfg: EPConfig, rc: RoutingConfig, links: Links | None = Non
     b, s = cfg.workload.b_s
     if cfg.redundant_experts:
         raise MoecommError(
-            "--redundant-experts needs routing data (--expert-counts or --topk-ids) to place them"
+            f"{f('redundant_experts')} needs routing data ({f('expert_counts')} or "
+            f"{f('topk_ids')}) to place them"
         )
     wire = make_wire(
         model.hidden_size, cfg.dispatch_dtype, cfg.combine_dtype, rc.scale_block, rc.header_bytes
     )
     g = rc.gpus_per_node
     if g is not None and ep % g:
-        raise MoecommError(f"--gpus-per-node must divide --ep ({ep}); got {g}")
+        raise MoecommError(f"{f('gpus_per_node')} must divide {f('ep')} ({ep}); got {g}")
     ng, kg = groups(cfg, rc)
-    if ng is not None and kg is not None:
-        check_groups(e, k, ng, kg)
+    check_groups(e, k, ng, kg)
+    if rc.dedup != "copies":
+        check_binomial(e, k)
     lam = 1 if rc.count_self else 0
     base: dict[str, Exact] = {"b": b, "s": s, "k": k, "E": e, "ep": ep, "lam": lam}
     dist_ranks = distinct(e, k, ep, ng, kg)
@@ -138,7 +149,7 @@ def _copies(
 ) -> tuple[CopyMatrices, int | None, str]:
     x = rc.imbalance
     if x is not None and x > ep:
-        raise MoecommError(f"--imbalance must be at most --ep ({ep}); got {x}")
+        raise MoecommError(f"{f('imbalance')} must be at most {f('ep')} ({ep}); got {x}")
     loads: list[Exact] = [1] * ep
     text = "balanced routing (exact expectation)"
     if x is not None and ep > 1:

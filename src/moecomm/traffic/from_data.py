@@ -5,6 +5,7 @@ Counts are exact integers from the data; nothing here is an expectation.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from fractions import Fraction
 from itertools import accumulate
 
 from moecomm import formulas as F
-from moecomm.config import RoutingConfig
+from moecomm.config import MAX_EXPERTS, RoutingConfig
 from moecomm.errors import MoecommError
+from moecomm.errors import field as f
 from moecomm.hardware import Links
 from moecomm.traffic.eplb import eplb
 from moecomm.traffic.matrices import CopyMatrices, Placement, check_ranks, from_counts, from_topk
@@ -53,8 +55,20 @@ class Data:
         return sizes.pop() if len(sizes) == 1 else None
 
 
+MAX_MISSES = 64
+"""Repeated experts a token's draw may hit before its next expert is drawn from those left."""
+
 MAX_SAMPLED_TOKENS = 4_000_000
 """Most tokens (over all ranks) that zipf routing samples one by one in plain Python."""
+
+MAX_SLOT_RANKS = 2**20
+"""Most expert slots × EP ranks counted from routing data (DeepSeek-V3 decode: 288 × 320)."""
+
+MAX_SAMPLED_WORK = 2**28
+"""Most tokens · ep · experts of one sampled routing (a token may scan every expert once)."""
+
+MAX_SAMPLED_DRAWS = 2**24
+"""Most expert draws (tokens · ep · top-k) of one sampled routing: about ten seconds at worst."""
 
 
 def zipf_ids(
@@ -66,20 +80,50 @@ def zipf_ids(
     """
     if tokens * ep > MAX_SAMPLED_TOKENS:
         raise MoecommError(
-            f"tokens·ep must be at most {MAX_SAMPLED_TOKENS} for sampled routing; got {tokens * ep}"
+            f"{f('tokens')} × {f('ep')} must be at most {MAX_SAMPLED_TOKENS} for sampled routing; "
+            f"got {tokens * ep}"
+        )
+    if tokens * ep * num_experts > MAX_SAMPLED_WORK:
+        raise MoecommError(
+            f"{f('tokens')} × {f('ep')} × {f('num_experts')} must be at most {MAX_SAMPLED_WORK} for "
+            f"sampled routing; got {tokens * ep * num_experts}: lower {f('tokens')}"
+        )
+    if tokens * ep * top_k > MAX_SAMPLED_DRAWS:
+        raise MoecommError(
+            f"{f('tokens')} × {f('ep')} × {f('top_k')} must be at most {MAX_SAMPLED_DRAWS} expert "
+            f"draws for sampled routing; got {tokens * ep * top_k}: lower {f('tokens')}"
         )
     rng = random.Random(seed)
-    cum = list(accumulate((e + 1) ** -exponent for e in range(num_experts)))
+    weights = [(e + 1) ** -exponent for e in range(num_experts)]
+    cum = list(accumulate(weights))
     population = range(num_experts)
     out: TopkIds = []
     for _ in range(ep):
         rank = []
         for _ in range(tokens):
             chosen: list[int] = []
+            misses = 0
             while len(chosen) < top_k:
+                if misses > MAX_MISSES:
+                    # The experts left carry little weight: draw the rest from them at once
+                    # (Efraimidis-Spirakis keys u^(1/w)), the same distribution as drawing with
+                    # replacement until each new one comes.
+                    taken = set(chosen)
+                    keys = sorted(
+                        (
+                            (math.log(1.0 - rng.random()) / weights[e], e)
+                            for e in population
+                            if e not in taken
+                        ),
+                        reverse=True,
+                    )
+                    chosen += [e for _, e in keys[: top_k - len(chosen)]]
+                    break
                 for e in rng.choices(population, cum_weights=cum, k=top_k - len(chosen)):
                     if e not in chosen and len(chosen) < top_k:
                         chosen.append(e)
+                    else:
+                        misses += 1
             rank.append(chosen)
         out.append(rank)
     return out
@@ -93,7 +137,9 @@ def capacities(data: Data, rc: RoutingConfig, num_experts: int, top_k: int | Non
     if rc.capacity_factor is None:
         return []
     if top_k is None:
-        raise MoecommError("--capacity-factor with routing data needs --topk (or --preset)")
+        raise MoecommError(
+            f"{f('capacity_factor')} with routing data needs {f('top_k')} (or {f('preset')})"
+        )
     if data.topk_ids is not None:
         tokens: list[Exact] = [len(rank) for rank in data.topk_ids]
     else:
@@ -118,7 +164,7 @@ def matrices(
 ) -> CopyMatrices:
     if rc.dedup != "copies" and data.topk_ids is None:
         raise MoecommError(
-            f"--dedup {rc.dedup} needs --topk-ids: expert counts do not say which selections "
+            f"{f('dedup')} {rc.dedup} needs {f('topk_ids')}: expert counts do not say which selections "
             "share a token"
         )
     if data.topk_ids is not None and rc.dedup != "copies":
@@ -161,16 +207,27 @@ def data_traffic(
     rc = on_hardware(rc, ep, links)
     g = rc.gpus_per_node
     if g is not None and ep % g:
-        raise MoecommError(f"--gpus-per-node must divide --ep ({ep}); got {g}")
+        raise MoecommError(f"{f('gpus_per_node')} must divide {f('ep')} ({ep}); got {g}")
     if placement is None:
         if num_experts % ep:
             raise MoecommError(
-                f"--ep must divide the number of routed experts ({num_experts}); got {ep}"
+                f"{f('ep')} must divide the number of routed experts ({num_experts}); got {ep}"
             )
         placement = Placement.contiguous(num_experts, ep)
     check_ranks(placement, "placement")
     before: CopyMatrices | None = None
+    slots = num_experts + (redundant or 0)
+    if slots * ep > MAX_SLOT_RANKS:
+        raise MoecommError(
+            f"expert slots × {f('ep')} must be at most {MAX_SLOT_RANKS} for routing data; got "
+            f"{slots} × {ep}: lower {f('ep')} or {f('redundant_experts')}"
+        )
     if redundant is not None:
+        if num_experts + redundant > MAX_EXPERTS:
+            raise MoecommError(
+                f"routed plus {f('redundant_experts')} must be at most {MAX_EXPERTS} expert slots; "
+                f"got {num_experts} + {redundant}"
+            )
         before = matrices(data, placement, rc, num_experts, top_k)
         loads = [sum(col) for col in zip(*data.expert_counts(num_experts), strict=True)]
         placement = eplb(loads, redundant, ep, gpus_per_node=g, n_group=rc.n_group)
