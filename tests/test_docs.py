@@ -74,7 +74,7 @@ def test_readme_python_example_prints_what_it_says(capsys: pytest.CaptureFixture
     for block in blocks:
         expected = re.findall(r"print\(.*\)\s*# (.+)$", block, re.M)
         exec(compile(block, "README.md", "exec"), {})
-        assert capsys.readouterr().out.split() == [e.strip() for e in expected]
+        assert capsys.readouterr().out.splitlines() == [e.strip() for e in expected]
 
 
 def test_help_lists_each_command_by_its_own_summary() -> None:

@@ -54,7 +54,9 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         text = repr(value)
     elif isinstance(value, float):
-        text = f"{value:g}"
+        # The shortest text that reads back as the same float: what the user typed, give or
+        # take a trailing ".0".
+        text = str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
     elif isinstance(value, Fraction):
         text = str(value.numerator) if value.denominator == 1 else f"{value}"
     elif isinstance(value, int):
