@@ -220,7 +220,7 @@ def _dtype(top: dict[str, Any], r: Reader) -> dict[str, Any]:
         return out
     name = r.data.get("torch_dtype") or r.data.get("dtype") or top.get("torch_dtype")
     name = name or top.get("dtype")
-    if name in _TORCH_DTYPES:
+    if isinstance(name, str) and name in _TORCH_DTYPES:
         return {"native_dtype": _TORCH_DTYPES[name]}
     if isinstance(quant, dict) and isinstance(quant.get("quant_method"), str):
         r.notes.append(

@@ -308,7 +308,7 @@ def dbrx(r: Reader) -> dict[str, Any]:
 def ernie(r: Reader) -> dict[str, Any]:
     family = "ERNIE 4.5"
     n = r.need("num_hidden_layers", family)
-    if isinstance(r.data["moe_num_experts"], list):
+    if isinstance(r.data.get("moe_num_experts"), list):
         raise r.fail(
             f"{r.name('moe_num_experts')} is a list (a multimodal ERNIE); moecomm reads "
             "text models with one expert count"

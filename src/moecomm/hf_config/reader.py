@@ -27,6 +27,11 @@ NOT_COUNTED = re.compile(
 )
 """Names that match COUNTED but describe numerics, training, or a sequence mixer's own shape."""
 
+MAX_LAYERS = 100_000
+"""Layer counts above this are refused: the reader lists layers, and no model has so many."""
+
+LAYER_COUNTS = frozenset({"num_hidden_layers", "num_layers", "num_decoder_layers", "n_layers"})
+
 ATTENTION_KINDS = frozenset(
     {
         "full_attention",
@@ -83,6 +88,8 @@ class Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             rule = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
             raise self.fail(f"{self.name(key)} must be {rule}; got {value!r}")
+        if key in LAYER_COUNTS and value > MAX_LAYERS:
+            raise self.fail(f"{self.name(key)} must be at most {MAX_LAYERS}; got {value}")
         return value
 
     def need(self, key: str, family: str, minimum: int = 1) -> int:
