@@ -252,6 +252,13 @@ def test_aria_expert_width_keys_must_agree() -> None:
     )
 
 
+def test_aria_remote_code_takes_moe_intermediate_size() -> None:
+    config = load(FAMILIES / "aria.json")
+    config["text_config"] |= {"model_type": "aria_moe_lm", "intermediate_size": 13568}
+    m = hf.parse(config, "a.json").model
+    assert (m.moe_intermediate_size, m.shared_expert_intermediate_size) == (1664, 3328)
+
+
 def test_qwen3_next_sparse_step_and_attention_interval() -> None:
     config = load(FAMILIES / "qwen3-next-tiny-test.json")
     del config["layer_types"]

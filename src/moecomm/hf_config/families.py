@@ -384,11 +384,18 @@ def aria(r: Reader) -> dict[str, Any]:
     modeling_aria.AriaTextDecoderLayer: every layer is an AriaTextMoELayer. Its grouped experts
     are intermediate_size wide (AriaGroupedExpertsMLP); the shared block (AriaSharedExpertsMLP)
     is intermediate_size x moe_num_shared_experts. AriaTextConfig defaults: moe_num_experts 8,
-    moe_topk 2, moe_num_shared_experts 2; published configs often leave the last one out.
+    moe_topk 2, moe_num_shared_experts 2; published configs often leave the last one out. Where
+    both width keys are given they must agree (the ported checkpoints set both).
     """
     family = "Aria"
     n = r.need("num_hidden_layers", family)
-    width = r.need_any(("intermediate_size", "moe_intermediate_size"), family)
+    if model_type(r) == "aria_moe_lm":
+        # Rhymes' own moe_lm.py (AriaMoELMConfig): experts of moe_intermediate_size; its
+        # intermediate_size is an unused LlamaConfig field.
+        width = r.need("moe_intermediate_size", family)
+        r.ack("intermediate_size", "an unused LlamaConfig field in AriaMoELMConfig")
+    else:
+        width = r.need_any(("intermediate_size", "moe_intermediate_size"), family)
     shared = r.with_default("moe_num_shared_experts", 2, minimum=0, cls="AriaTextConfig")
     return {
         "hidden_size": r.need("hidden_size", family),
