@@ -79,6 +79,9 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     # modeling_glm4_moe.Glm4MoeDecoderLayer: MoE iff layer_idx >= first_k_dense_replace; the
     # num_nextn_predict_layers MTP layer is not a decoder layer.
     "intellect-3": ("DeepSeek/Kimi/GLM", 46, tuple(range(1, 46)), 128, 8, 1, 1408, 1408, ()),
+    # modeling_afmoe.AfmoeDecoderLayer: MoE iff layer_idx >= num_dense_layers; shared
+    # AfmoeMLP(moe_intermediate_size * num_shared_experts).
+    "tiny-random-trinity": ("Trinity (afmoe)", 4, (2, 3), 4, 2, 1, 16, 16, ()),
     # modeling_qwen3_next.Qwen3NextDecoderLayer: MoE iff not in mlp_only_layers and
     # (i + 1) % decoder_sparse_step == 0; Qwen3NextSparseMoeBlock always has a shared expert.
     "qwen3-next-tiny-test": (

@@ -161,6 +161,7 @@ FAMILIES: tuple[Family, ...] = (
         hybrids.qwen3_next,
     ),
     Family("MiniMax-M2", frozenset({"minimax_m2"}), _never, families.minimax_m2),
+    Family("Trinity (afmoe)", frozenset({"afmoe"}), _never, families.afmoe),
     Family(
         "Ling (bailing_moe)", frozenset({"bailing_moe", "bailing_moe_v2"}), _never, families.bailing
     ),

@@ -116,6 +116,35 @@ def bailing(r: Reader) -> dict[str, Any]:
     }
 
 
+def afmoe(r: Reader) -> dict[str, Any]:
+    """Trinity (afmoe): modeling_afmoe.AfmoeDecoderLayer is MoE iff layer_idx >= num_dense_layers;
+    AfmoeSparseMoeBlock adds one shared AfmoeMLP of moe_intermediate_size x num_shared_experts.
+    transformers routes without expert groups, so group counts above 1 are refused."""
+    family = "Trinity (afmoe)"
+    cls = "AfmoeConfig"
+    n = r.need("num_hidden_layers", family)
+    dense = r.with_default("num_dense_layers", 1, minimum=0, cls=cls)
+    width = r.need("moe_intermediate_size", family)
+    shared = r.with_default("num_shared_experts", 2, minimum=0, cls=cls)
+    for key in ("n_group", "num_expert_groups", "topk_group", "num_limited_groups"):
+        groups = r.maybe(key)
+        if groups is not None and groups > 1:
+            raise r.fail(f"{r.name(key)} = {groups}: AfmoeConfig routes without expert groups")
+    attention_only(r)
+    r.ack("global_attn_every_n_layers", "chooses full or sliding attention per layer")
+    return {
+        "hidden_size": r.need("hidden_size", family),
+        "num_layers": n,
+        **layer_fields(n, range(dense, n), r),
+        "num_experts": r.need("num_experts", family),
+        "top_k": r.need("num_experts_per_tok", family),
+        "num_shared_experts": shared,
+        "moe_intermediate_size": width,
+        "shared_expert_intermediate_size": shared * width if shared else None,
+        "intermediate_size": r.maybe("intermediate_size") if dense else None,
+    }
+
+
 def local_experts(r: Reader) -> dict[str, Any]:
     """Mixtral, Phi-MoE, gpt-oss, MiniMax-Text-01: every decoder layer is an MoE layer.
 
