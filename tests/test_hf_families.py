@@ -277,6 +277,19 @@ def test_qwen3_vl_reads_text_config() -> None:
     assert (read.model_type, read.model.hidden_size) == ("qwen3_vl_moe_text", 2048)
 
 
+def test_nested_language_model_parts() -> None:
+    text = load(DATA / "qwen3-30b-a3b.json")
+    plain = hf.parse(text, "q.json").model
+    omni = {"model_type": "qwen3_omni_moe", "thinker_config": {"text_config": text}}
+    assert hf.parse(omni, "o.json").model == plain
+    assert hf.parse({"llm_config": text}, "i.json").model == plain
+    with pytest.raises(MoecommError, match=r"^l.json: language_config.num_experts_per_tok is"):
+        hf.parse(
+            {"language_config": {k: v for k, v in text.items() if k != "num_experts_per_tok"}},
+            "l.json",
+        )
+
+
 def test_minimax_m2_expert_width_and_no_shared_expert() -> None:
     m = hf.read(SYNTHETIC / "minimax-m2.json").model
     assert (m.moe_intermediate_size, m.intermediate_size) == (1536, None)

@@ -91,6 +91,7 @@ FAMILIES: tuple[Family, ...] = (
                 "deepseek_v32",
                 "kimi_k2",
                 "glm4_moe",
+                "glm4_moe_lite",
                 "glm4v_moe_text",
                 "dots1",
             }
@@ -136,7 +137,16 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         "Qwen2/Qwen3 MoE/OLMoE",
-        frozenset({"qwen2_moe", "qwen3_moe", "qwen3_vl_moe", "qwen3_vl_moe_text", "olmoe"}),
+        frozenset(
+            {
+                "qwen2_moe",
+                "qwen3_moe",
+                "qwen3_vl_moe",
+                "qwen3_vl_moe_text",
+                "qwen3_omni_moe_text",
+                "olmoe",
+            }
+        ),
         lambda r: r.has("num_experts"),
         families.qwen,
     ),

@@ -253,7 +253,9 @@ def llama4(r: Reader) -> dict[str, Any]:
     }
 
 
-_NO_SHARED_QWEN = frozenset({"qwen3_moe", "qwen3_vl_moe", "qwen3_vl_moe_text", "olmoe"})
+_NO_SHARED_QWEN = frozenset(
+    {"qwen3_moe", "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_omni_moe_text", "olmoe"}
+)
 
 
 def qwen(r: Reader) -> dict[str, Any]:
