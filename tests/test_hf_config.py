@@ -17,6 +17,7 @@ from moecomm.errors import MoecommError
 DATA = Path(__file__).parent / "data" / "hf_configs"
 PUBLISHED = sorted(DATA.glob("*.json"))
 SYNTHETIC = sorted((DATA / "synthetic").glob("*.json"))
+FAMILY_FIXTURES = sorted((DATA / "families").glob("*.json"))
 ISSUE_KEYS = (
     "hidden_size",
     "num_layers",
@@ -39,8 +40,8 @@ def show_json(*args: str) -> dict[str, Any]:
 def test_fixtures_cover_twenty_models_and_every_family() -> None:
     assert len(PUBLISHED) == 10
     assert len(WITH_PRESET) == 22
-    families = {hf.read(p).family for p in PUBLISHED + SYNTHETIC}
-    assert families == {name for name, _, _ in hf.FAMILIES}
+    families = {hf.read(p).family for p in PUBLISHED + SYNTHETIC + FAMILY_FIXTURES}
+    assert families == {family.name for family in hf.FAMILIES}
 
 
 def test_synthetic_fixtures_say_so() -> None:
@@ -218,7 +219,8 @@ def test_dense_model(tmp_path: Path) -> None:
     assert refusal(path) == (
         f"Error: {path}: model_type 'llama' is a dense model or an unknown MoE key family: "
         "none of n_routed_experts, num_local_experts, num_experts, moe_num_experts or "
-        "ffn_config.moe_num_experts is present\n"
+        "ffn_config.moe_num_experts is present; to add a family see docs/presets.md "
+        "(Adding a key family)\n"
     )
 
 

@@ -288,7 +288,9 @@ def _from_hf(path: str, name: str | None) -> P.ModelPreset:
 
     read = hf.read(path)
     notes = [f"Read by moecomm from the {read.family} key family."]
-    notes += [f"{n}." for n in read.notes]
+    if read.defaults:
+        notes.append(f"Defaults (config class values for absent keys): {'; '.join(read.defaults)}.")
+    notes += [f"{n}." for n in read.notes if n not in read.defaults]
     return P.ModelPreset(
         name=name or _default_name(Path(read.path)),
         source=read.path,
