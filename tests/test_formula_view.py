@@ -140,3 +140,24 @@ def test_undefined_value_is_named() -> None:
     assert _fails("unit_hit_probability", *subs, "--subs", "k_g=4") == (
         "Error: unit_hit_probability is undefined at these values (a division by zero)\n"
     )
+
+
+def test_units_say_what_is_counted() -> None:
+    """(ep−1)/ep is a share, not ranks; expected distinct units count ranks or nodes (U)."""
+    units = {r.name: r.unit for r in F.catalog()}
+    assert units["ep_leave_fraction"] == "ratio"
+    distinct = [n for n in units if n.startswith("expected_distinct_")]
+    assert len(distinct) == 4
+    assert {units[n] for n in distinct} == {"ranks or nodes"}
+    assert set(units.values()) == {
+        "bytes",
+        "count",
+        "ranks",
+        "ranks or nodes",
+        "rate",
+        "ratio",
+        "seconds",
+        "tokens",
+    }
+    result = CliRunner().invoke(cli, ["formula", "ep_leave_fraction", "--format", "json"])
+    assert json.loads(result.stdout)["unit"] == "ratio"

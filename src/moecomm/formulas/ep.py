@@ -9,7 +9,7 @@ from moecomm.formulas.registry import formula
 from moecomm.formulas.symbols import b, beta_c, beta_d, ep, h, k, s, w
 
 
-@formula(unit="ranks", convention=EP_PER_RANK)
+@formula(unit="ratio", convention=EP_PER_RANK)
 def ep_leave_fraction() -> sp.Expr:
     """Share of a rank's routed copies that go to another rank under balanced routing.
 

@@ -118,7 +118,7 @@ def unit_hit_probability_multigroup() -> sp.Expr:
     return 1 - sp.Sum(term, (j, 0, g))
 
 
-@formula(unit="ranks", convention="per token; uniform top-k over E experts on U units")
+@formula(unit="ranks or nodes", convention="per token; uniform top-k over E experts on U units")
 def expected_distinct_units() -> sp.Expr:
     """Expected distinct units (ranks or nodes) one token reaches: U·(1 − C(E − E/U, k)/C(E, k)).
 
@@ -128,7 +128,7 @@ def expected_distinct_units() -> sp.Expr:
     return U * unit_hit_probability().xreplace({n_g: sp.Integer(1), k_g: sp.Integer(1)})
 
 
-@formula(unit="ranks", convention="per token; uniform top-k over E experts on U units")
+@formula(unit="ranks or nodes", convention="per token; uniform top-k over E experts on U units")
 def expected_distinct_other_units() -> sp.Expr:
     """Expected distinct units one token reaches other than its own: (U−1)·(1 − C(E−E/U,k)/C(E,k)).
 
@@ -137,7 +137,9 @@ def expected_distinct_other_units() -> sp.Expr:
     return (U - 1) * expected_distinct_units() / U
 
 
-@formula(unit="ranks", convention="per token; group-limited routing, units nested in groups")
+@formula(
+    unit="ranks or nodes", convention="per token; group-limited routing, units nested in groups"
+)
 def expected_distinct_units_grouped() -> sp.Expr:
     """Expected distinct units one token reaches under group-limited routing: U·p.
 
@@ -146,7 +148,10 @@ def expected_distinct_units_grouped() -> sp.Expr:
     return U * unit_hit_probability()
 
 
-@formula(unit="ranks", convention="per token; group-limited routing, n_g/U whole groups per unit")
+@formula(
+    unit="ranks or nodes",
+    convention="per token; group-limited routing, n_g/U whole groups per unit",
+)
 def expected_distinct_units_multigroup() -> sp.Expr:
     """Expected distinct units one token reaches when each unit holds n_g/U whole groups: U·p.
 

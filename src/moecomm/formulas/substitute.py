@@ -71,7 +71,7 @@ def substitute(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> sp.Expr:
 
 def _check_cost(expr: sp.Expr, subs: Mapping[sp.Symbol, sp.Rational]) -> None:
     ranges: dict[sp.Symbol, range] = {}
-    for total in expr.atoms(sp.Sum):
+    for total in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
         for index, lower, upper in total.limits:
             lo, hi = lower.xreplace(subs), upper.xreplace(subs)
             if not (lo.is_Integer and hi.is_Integer):
@@ -83,7 +83,7 @@ def _check_cost(expr: sp.Expr, subs: Mapping[sp.Symbol, sp.Rational]) -> None:
                     f" {_at(lower, upper, subs=subs)}; at most {MAX_SUM_TERMS} are summed exactly"
                 )
             ranges[index] = range(int(lo), int(hi) + 1)
-    for node in expr.atoms(sp.binomial):
+    for node in sorted(expr.atoms(sp.binomial), key=sp.default_sort_key):
         top, bottom = (a.xreplace(subs) for a in node.args)
         free = sorted(top.free_symbols | bottom.free_symbols, key=str)
         if not set(free) <= set(ranges):
