@@ -100,7 +100,7 @@ EP_TABLE = """\
 │ dispatch bytes                      │ 4/3 ≈ 1.333 │      0.000 │
 │ combine bytes                       │ 4/3 ≈ 1.333 │      0.000 │
 │ dispatch + combine bytes            │ 8/3 ≈ 2.667 │      0.000 │
-│ seed approximation 4·b·s·k·h        │           4 │      0.000 │
+│ approximation 4·b·s·k·h             │           4 │      0.000 │
 └─────────────────────────────────────┴─────────────┴────────────┘
   Convention: per rank, per MoE layer; tokens b·s on this rank;
 balanced routing; bytes that leave the rank. GB = 1e9 B. Fractions
@@ -135,7 +135,7 @@ TP_TABLE = """\
 │ TP size                   │         8 │            │
 │ dtype                     │      bf16 │            │
 │ ring all-reduce bytes     │ 102760448 │      0.103 │
-│ seed bound 2·b·s·h·β      │ 117440512 │      0.117 │
+│ bound 2·b·s·h·β           │ 117440512 │      0.117 │
 └───────────────────────────┴───────────┴────────────┘
   Convention: per rank, per all-reduce of one layer
      output; tokens b·s on this rank. GB = 1e9 B.

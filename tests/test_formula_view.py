@@ -161,3 +161,20 @@ def test_units_say_what_is_counted() -> None:
     }
     result = CliRunner().invoke(cli, ["formula", "ep_leave_fraction", "--format", "json"])
     assert json.loads(result.stdout)["unit"] == "ratio"
+
+
+def test_formula_text_names_the_analyses_and_their_source() -> None:
+    """No user-facing text points at notes a user cannot read ("seed", "BRIEF.md")."""
+    from pathlib import Path
+
+    from moecomm import latex
+
+    texts = [" ".join((r.description, r.source, r.convention)) for r in F.catalog()]
+    texts.append(latex.document([F.get(n) for n in F.names()]))
+    texts.append((Path(__file__).parents[1] / "docs" / "formulas.md").read_text(encoding="utf-8"))
+    for text in texts:
+        assert "seed" not in text.lower() and "brief" not in text.lower(), text[:80]
+    note = "harleyszhang/llm_note, MoE expert-parallelism note §4"
+    assert F.get("ep_tokens_sent").source.startswith(f"{note}, per-rank analysis")
+    assert F.get("scaling_ep_bytes").source.startswith(f"{note}, global-batch analysis")
+    assert "zhuanlan.zhihu.com/p/13997146226" in F.get("scaling_ep_bytes").source

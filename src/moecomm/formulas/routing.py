@@ -42,7 +42,7 @@ from moecomm.formulas.symbols import (
 def token_bytes() -> sp.Expr:
     """Bytes of one token copy of h elements of β bytes each.
 
-    Source: seed notes §4 (h elements per token row, 2 bytes in half precision).
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4 (h elements per token row, 2 bytes in half precision).
     """
     return h * beta
 
@@ -122,7 +122,8 @@ def unit_hit_probability_multigroup() -> sp.Expr:
 def expected_distinct_units() -> sp.Expr:
     """Expected distinct units (ranks or nodes) one token reaches: U·(1 − C(E − E/U, k)/C(E, k)).
 
-    Source: BRIEF.md "Expected distinct destinations" (5.295 for E 256, k 8, U 8);
+    Source: linearity of expectation over the U units, each missed when all k experts come from
+    the other E − E/U (hypergeometric counting): 5.295 for E 256, k 8, U 8. It is
     unit_hit_probability without group limits (n_g = k_g = 1), times U.
     """
     return U * unit_hit_probability().xreplace({n_g: sp.Integer(1), k_g: sp.Integer(1)})
@@ -132,7 +133,8 @@ def expected_distinct_units() -> sp.Expr:
 def expected_distinct_other_units() -> sp.Expr:
     """Expected distinct units one token reaches other than its own: (U−1)·(1 − C(E−E/U,k)/C(E,k)).
 
-    Source: by symmetry each unit is reached with the same probability (BRIEF.md).
+    Source: by symmetry each unit is reached with the same probability (expected_distinct_units
+    over U), and the own unit is one of them.
     """
     return (U - 1) * expected_distinct_units() / U
 
@@ -167,7 +169,8 @@ def expected_distinct_units_multigroup() -> sp.Expr:
 def pair_copies() -> sp.Expr:
     """Token copies one rank sends to one given rank, one per (token, expert), balanced routing.
 
-    Source: seed notes §4, first analysis: b·s·k copies spread evenly over the ep ranks.
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, per-rank analysis: b·s·k copies spread evenly over the
+    ep ranks.
     """
     return b * s * k / ep
 
@@ -176,7 +179,7 @@ def pair_copies() -> sp.Expr:
 def copies_sent() -> sp.Expr:
     """Copies one rank sends per phase, one per (token, chosen expert): b·s·k·(ep − 1 + λ)/ep.
 
-    Source: seed notes §4; with λ = 0 it is ep_tokens_sent. λ = 1 counts the copies a rank keeps,
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, per-rank analysis; with λ = 0 it is ep_tokens_sent. λ = 1 counts the copies a rank keeps,
     as DeepEP's low-latency GB/s do (tests/test_low_latency.py counts every selection).
     """
     return (ep - 1 + lam) * pair_copies()
@@ -303,8 +306,8 @@ def padded_pair_copies() -> sp.Expr:
 def padded_copies_sent() -> sp.Expr:
     """Rows one rank sends per phase with padding: C·(E − E/ep) on the wire (+ C·E/ep if λ = 1).
 
-    Source: Megatron-Core padding to capacity (BRIEF.md: capacity·E rows per rank, E/ep of them
-    to itself).
+    Source: Megatron-Core token_dispatcher.py with moe_pad_expert_input_to_capacity: num_out_tokens
+    = capacity · num_experts rows per rank, E/ep of them to its own experts.
     """
     return (ep - 1 + lam) * padded_pair_copies()
 

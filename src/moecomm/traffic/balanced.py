@@ -30,7 +30,7 @@ class EPResult:
     dispatch_bytes_per_rank: Exact = quantity("dispatch bytes", "bytes")
     combine_bytes_per_rank: Exact = quantity("combine bytes", "bytes")
     ep_bytes_per_rank: Exact = quantity("dispatch + combine bytes", "bytes")
-    ep_bytes_per_rank_approx: Exact = quantity("seed approximation 4·b·s·k·h", "bytes")
+    ep_bytes_per_rank_approx: Exact = quantity("approximation 4·b·s·k·h", "bytes")
     expectation: bool = quantity("balanced-routing expectation (not integral)", "flag", show=False)
 
 
@@ -43,7 +43,7 @@ class TPResult:
     tp: int = quantity("TP size", "ranks")
     dtype: str = quantity("dtype", "text")
     allreduce_bytes_per_rank: Exact = quantity("ring all-reduce bytes", "bytes")
-    allreduce_bytes_per_rank_bound: Exact = quantity("seed bound 2·b·s·h·β", "bytes")
+    allreduce_bytes_per_rank_bound: Exact = quantity("bound 2·b·s·h·β", "bytes")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class CompareRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The second analysis over several sizes, with the crossover."""
+    """The global-batch analysis over several sizes, with the crossover."""
 
     convention: str
     rows: list[CompareRow]
@@ -70,9 +70,9 @@ class Comparison:
 
 
 def ep_traffic(cfg: EPConfig, wire: Wire | None = None) -> EPResult:
-    """Balanced-routing EP volume per rank (seed, first analysis), each copy in ``wire``'s format.
+    """Balanced-routing EP volume per rank (per-rank analysis), each copy in ``wire``'s format.
 
-    Without a wire format a copy is h·β bytes (the seed's); a deployment or --scale-block and
+    Without a wire format a copy is h·β bytes (as in the per-rank analysis); a deployment or --scale-block and
     --header-bytes give fp8 scales and a dispatch header (DeepEP).
     """
     if wire is None:
@@ -106,7 +106,7 @@ def ep_traffic(cfg: EPConfig, wire: Wire | None = None) -> EPResult:
 
 
 def tp_traffic(cfg: TPConfig) -> TPResult:
-    """Ring all-reduce volume per rank and the seed's bound."""
+    """Ring all-reduce volume per rank and the bound 2·b·s·h·β, which ignores the ring factor."""
     bb, ss = cfg.workload.b_s
     v: dict[str, Exact] = {
         "b": bb,
@@ -126,7 +126,7 @@ def tp_traffic(cfg: TPConfig) -> TPResult:
 
 
 def compare(cfg: CompareConfig) -> Comparison:
-    """EP against TP per GPU at each size M (seed, second analysis)."""
+    """EP against TP per GPU at each size M (global-batch analysis)."""
     rows = []
     base: dict[str, Exact] = {
         "S": cfg.tokens,
