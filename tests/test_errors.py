@@ -137,7 +137,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "copies_sent_inter_node, rank_dedup_pair_copies, rank_dedup_copies_sent, "
         "rank_dedup_copies_sent_intra_node, rank_dedup_copies_sent_inter_node, "
         "node_dedup_pair_copies, node_dedup_copies_sent_inter_node, "
-        "node_dedup_forward_pair_copies, node_dedup_copies_sent_intra_node, expert_capacity, "
+        "node_dedup_forward_pair_copies, node_dedup_copies_sent_intra_node, "
+        "expert_capacity_exact, expert_capacity, "
         "padded_pair_copies, padded_copies_sent, loaded_pair_copies, capped_pair_copies, "
         "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies; "
         "got 'no-such-formula'",

@@ -360,8 +360,13 @@ def node_dedup_copies_sent_intra_node(*, G: Fraction, b: Fraction, ep: Fraction,
     return b*ep*p*s*(G + lam - 1)/G
 
 
+def expert_capacity_exact(*, E: Fraction, b: Fraction, f_cap: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """Expert capacity per source rank before rounding: b·s·k·f_cap/E copies, a rational."""
+    return b*f_cap*k*s/E
+
+
 def expert_capacity(*, E: Fraction, b: Fraction, f_cap: Fraction, k: Fraction, s: Fraction) -> Fraction:
-    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies."""
+    """Expert capacity per source rank rounded up in exact arithmetic: ceil(b·s·k·f_cap/E)."""
     return Fraction(math.ceil(b*f_cap*k*s/E))
 
 

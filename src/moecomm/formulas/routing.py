@@ -283,13 +283,26 @@ def node_dedup_copies_sent_intra_node() -> sp.Expr:
 
 
 @formula(unit="tokens", convention="per expert, per source rank, per MoE layer")
-def expert_capacity() -> sp.Expr:
-    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies.
+def expert_capacity_exact() -> sp.Expr:
+    """Expert capacity per source rank before rounding: b·s·k·f_cap/E copies, a rational.
 
-    Source: Megatron-Core moe_utils (capacity = ceil(num_tokens · topk · capacity_factor /
-    num_experts)); Switch Transformers / GShard define capacity k·f·T/E.
+    Source: Switch Transformers (arXiv 2101.03961) §2.2: expert capacity = (T/E)·f for T tokens
+    and capacity factor f, k·f·T/E with top-k (GShard); here T = b·s tokens on the source rank.
     """
-    return sp.ceiling(b * s * k * f_cap / E)
+    return b * s * k * f_cap / E
+
+
+@formula(unit="tokens", convention="per expert, per source rank, per MoE layer; exact arithmetic")
+def expert_capacity() -> sp.Expr:
+    """Expert capacity per source rank rounded up in exact arithmetic: ceil(b·s·k·f_cap/E).
+
+    Source: Megatron-Core moe_utils.get_capacity, math.ceil((num_tokens / num_experts) *
+    capacity_factor) with num_tokens = tokens·topk. Megatron evaluates it in IEEE doubles, which
+    can land one slot above this exact ceiling (b·s·k/E = 100, f_cap = 1.1: 100·1.1 =
+    110.00000000000001, so 111); moecomm's slot count C follows Megatron's doubles
+    (traffic.expected.capacity) and reports this rational beside it.
+    """
+    return sp.ceiling(expert_capacity_exact())
 
 
 @formula(unit="tokens", convention=ROUTED_PER_RANK + "; capacity C, with padding")
@@ -297,7 +310,8 @@ def padded_pair_copies() -> sp.Expr:
     """Copies one rank sends to one given rank when every expert slot is padded full: C·E/ep.
 
     Source: Megatron-Core with pad_expert_input_to_capacity: each of the E/ep experts of the
-    destination gets C rows, whatever the load.
+    destination gets C rows, whatever the load (C ≤ b·s; above it Megatron drops nothing and
+    the padded routing map holds all b·s tokens, so C = b·s here).
     """
     return C * E / ep
 
@@ -326,7 +340,8 @@ def capped_pair_copies() -> sp.Expr:
     """Copies one rank sends to one rank whose experts carry u times the mean load, capped at C.
 
     Source: Megatron-Core token dropping: each expert keeps at most C copies per source rank;
-    the mean load per expert is b·s·k/E.
+    the mean load per expert is b·s·k/E. Megatron drops only when C ≤ b·s
+    (moe_utils.apply_router_token_dropping: if expert_capacity > num_tokens, nothing is masked).
     """
     return E / ep * sp.Min(u * b * s * k / E, C)
 
