@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moecomm import formulas as F
@@ -64,6 +64,7 @@ def test_generated_evaluators_are_current() -> None:
     assert codegen.TARGET.read_text(encoding="utf-8") == codegen.generate()
 
 
+@settings(deadline=None)  # one example evaluates every formula; the first builds them all
 @given(data=st.data())
 def test_generated_evaluators_equal_exact_sympy(data: st.DataObject) -> None:
     # Routing formulas have integer domains (binomials of E/R, sums up to n_g/R): they are
