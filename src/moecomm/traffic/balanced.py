@@ -54,8 +54,9 @@ class CompareRow:
     tokens_per_gpu: Exact = quantity("EP tokens/GPU (S/M)", "tokens")
     ep_bytes_per_rank: Exact = quantity("EP bytes/GPU", "bytes")
     tp_bytes_per_rank: Exact = quantity("TP bytes/GPU", "bytes")
-    ratio: float = quantity("EP/TP (K/M)", "ratio")
-    ratio_exact: str = quantity("ratio exact", "text", show=False)
+    ratio: float | None = quantity("EP/TP (K/M)", "ratio")
+    """None at M = 1: neither moves a byte, so there is no ratio (not K/1)."""
+    ratio_exact: str | None = quantity("ratio exact", "text", show=False)
     ep_moves_less: bool = quantity("EP moves less", "flag")
 
 
@@ -138,22 +139,26 @@ def compare(cfg: CompareConfig) -> Comparison:
         v = {**base, "M": size}
         ep_bytes = F.value("scaling_ep_bytes", v)
         tp_bytes = F.value("scaling_tp_bytes", v)
-        ratio = Fraction(F.value("scaling_ratio", v))
+        # At M = 1 both are 0 bytes: K/M would compare nothing (scaling_ratio needs M ≥ 2).
+        ratio = Fraction(F.value("scaling_ratio", v)) if size > 1 else None
         rows.append(
             CompareRow(
                 size=size,
                 tokens_per_gpu=normalize(Fraction(cfg.tokens, size)),
                 ep_bytes_per_rank=ep_bytes,
                 tp_bytes_per_rank=tp_bytes,
-                ratio=float(ratio),
-                ratio_exact=str(ratio),
+                ratio=None if ratio is None else float(ratio),
+                ratio_exact=None if ratio is None else str(ratio),
                 ep_moves_less=ep_bytes < tp_bytes,
             )
         )
     crossover = F.value("scaling_crossover_size", base)
     assert isinstance(crossover, int)
+    convention = f"{conventions.SCALING_PER_GPU}; S = {cfg.tokens}, {cfg.dtype.value}"
+    if 1 in cfg.sizes:
+        convention += "; M = 1 moves no bytes, so it has no EP/TP ratio"
     return Comparison(
-        convention=f"{conventions.SCALING_PER_GPU}; S = {cfg.tokens}, {cfg.dtype.value}",
+        convention=convention,
         rows=rows,
         crossover_size=crossover,
     )
