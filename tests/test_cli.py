@@ -100,7 +100,7 @@ EP_TABLE = """\
 │ dispatch bytes                      │ 4/3 ≈ 1.333 │      0.000 │
 │ combine bytes                       │ 4/3 ≈ 1.333 │      0.000 │
 │ dispatch + combine bytes            │ 8/3 ≈ 2.667 │      0.000 │
-│ seed approximation 4·b·s·k·h        │           4 │      0.000 │
+│ approximation 4·b·s·k·h             │           4 │      0.000 │
 └─────────────────────────────────────┴─────────────┴────────────┘
   Convention: per rank, per MoE layer; tokens b·s on this rank;
 balanced routing; bytes that leave the rank. GB = 1e9 B. Fractions
@@ -135,7 +135,7 @@ TP_TABLE = """\
 │ TP size                   │         8 │            │
 │ dtype                     │      bf16 │            │
 │ ring all-reduce bytes     │ 102760448 │      0.103 │
-│ seed bound 2·b·s·h·β      │ 117440512 │      0.117 │
+│ bound 2·b·s·h·β           │ 117440512 │      0.117 │
 └───────────────────────────┴───────────┴────────────┘
   Convention: per rank, per all-reduce of one layer
      output; tokens b·s on this rank. GB = 1e9 B.
@@ -164,8 +164,8 @@ def test_compare_json_rows() -> None:
             "tokens_per_gpu": 4096,
             "ep_bytes_per_rank": 0,
             "tp_bytes_per_rank": 0,
-            "ratio": 8.0,
-            "ratio_exact": "8",
+            "ratio": None,  # 0 bytes against 0 bytes: no ratio (it used to print K/M = 8)
+            "ratio_exact": None,
             "ep_moves_less": False,
         },
         {
@@ -206,6 +206,28 @@ def test_compare_table_highlights_crossover() -> None:
     # M=2: EP 2·4·50·2·(1/2) = 400, TP 2·(1/2)·100·2 = 200; M=16: EP 375/4, TP 375.
     args = ("compare", "--hidden", "1", "--topk", "4", "--tokens", "100", "--sizes", "2,16")
     assert stripped(ok(*args)) == COMPARE_TABLE
+
+
+COMPARE_ONE_GPU = """\
+                              EP vs TP per GPU, one MoE layer
+┏━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃    M ┃ EP tokens/GPU (S/M) ┃   EP bytes/GPU ┃ TP bytes/GPU ┃ EP/TP (K/M) ┃ EP moves less ┃
+┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│    1 │                 100 │              0 │            0 │             │            no │
+│ ▶ 16 │        25/4 ≈ 6.250 │ 375/4 ≈ 93.750 │          375 │        0.25 │           yes │
+└──────┴─────────────────────┴────────────────┴──────────────┴─────────────┴───────────────┘
+Convention: per GPU, per MoE layer; global batch S spread over M GPUs; S = 100, bf16; M = 1
+moves no bytes, so it has no EP/TP ratio. Bytes exact; GB = 1e9 B. EP moves less once M > K
+                           = 4: from M = 5 (highlighted: M = 16).
+"""
+
+
+def test_compare_at_one_gpu_has_no_ratio() -> None:
+    """One GPU neither sends nor receives: no EP/TP ratio, and EP does not "move less"."""
+    args = ("compare", "--hidden", "1", "--topk", "4", "--tokens", "100", "--sizes", "1,16")
+    assert stripped(ok(*args)) == COMPARE_ONE_GPU
+    row = ok_json(*args)[0]
+    assert (row["ratio"], row["ratio_exact"], row["ep_moves_less"]) == (None, None, False)
 
 
 def test_groups_seed_example() -> None:

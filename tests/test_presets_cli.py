@@ -242,6 +242,50 @@ def test_presets_show_hardware_with_sources() -> None:
     )
 
 
+def _source_column(*args: str) -> dict[str, str]:
+    import csv
+    import io
+
+    rows = csv.DictReader(io.StringIO(run("presets", "show", *args, "--format", "csv")))
+    return {r["field"]: r["source"] for r in rows}
+
+
+def test_presets_show_source_column_names_each_fields_source() -> None:
+    """The column used to hold the word "source" on every row of models and deployments."""
+    v3 = "https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json"
+    layers = "derived from num_layers, first_moe_layer, moe_layer_step, non_moe_layers"
+    model = _source_column("deepseek-v3")
+    assert (model["name"], model["hidden_size"], model["n_group"]) == ("", v3, v3)
+    assert model["num_moe_layers"] == model["moe_layers"] == layers
+    assert model["notes"] == ""
+    assert "source" not in model.values()
+
+    h800 = P.load(P.HARDWARE, "h800")
+    hardware = _source_column("h800")
+    assert hardware["gpus_per_node"] == h800.sources["gpus_per_node"]
+    assert hardware["memory_bytes"] == h800.sources["memory_bytes"]
+    assert (hardware["name"], hardware["efficiency"]) == ("", "")  # efficiency is not set
+
+    report = P.load(P.DEPLOYMENTS, "deepseek-v3-decode").source
+    deployment = _source_column("deepseek-v3-decode")
+    assert report == "DeepSeek-V3 Technical Report, arXiv 2412.19437 §3.4.2 'Decoding'"
+    assert (deployment["ep"], deployment["redundant_experts"]) == (report, report)
+    assert deployment["derived_dp"] == "derived: world / (tp·cp·pp)"
+    assert deployment["derived_etp"] == "derived: etp, else tp"
+
+
+def test_presets_show_source_column_marks_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        'name = "mine"\nsource = "hand-written"\n[model]\nhidden_size = 16\nnum_experts = 4\n'
+        "top_k = 2\n"
+    )
+    model = _source_column(str(path))
+    assert (model["hidden_size"], model["top_k"]) == ("hand-written", "hand-written")
+    assert model["num_shared_experts"] == "moecomm default"  # 0 unless the file says otherwise
+    assert model["n_group"] == ""  # no value, no source
+
+
 def test_presets_show_deployment_and_kind() -> None:
     data = run_json("presets", "show", "deepseek-v3-train", "--kind", "deployments")
     assert (data["model"], data["hardware"], data["pp"], data["derived_edp"]) == (

@@ -88,9 +88,13 @@ def test_compare_ratio_is_k_over_m(
     )
     assert result.crossover_size == k + 1
     for row in result.rows:
-        assert Fraction(row.ratio_exact) == Fraction(k, row.size)
-        assert row.ratio == k / row.size
-        if row.size > 1:
+        if row.size == 1:  # nothing moves: no ratio
+            assert row.ep_bytes_per_rank == row.tp_bytes_per_rank == 0
+            assert row.ratio is None and row.ratio_exact is None
+        else:
+            assert row.ratio_exact is not None
+            assert Fraction(row.ratio_exact) == Fraction(k, row.size)
+            assert row.ratio == k / row.size
             assert Fraction(row.ep_bytes_per_rank) / Fraction(row.tp_bytes_per_rank) == Fraction(
                 k, row.size
             )

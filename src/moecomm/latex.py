@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from moecomm.formulas import Formula
-from moecomm.formulas.symbols import DESCRIPTIONS, LATEX_NAMES
+from moecomm.formulas import Formula, latex_expression
+from moecomm.formulas.symbols import DESCRIPTIONS
 
 _TEXT = {
     "\\": r"\textbackslash{}",
@@ -50,17 +50,14 @@ def text(s: str) -> str:
     return "".join(out)
 
 
-def name(formula: Formula) -> str:
-    return r"\mathrm{" + formula.name.replace("_", r"\_") + "}"
-
-
 def expression(expr: sp.Expr) -> str:
-    return str(sp.latex(expr, symbol_names=LATEX_NAMES))
+    """An expression in LaTeX (``formulas.latex_expression``: sympy.latex, the papers' names)."""
+    return latex_expression(expr)
 
 
 def equation(formula: Formula, expr: sp.Expr | None = None) -> str:
-    """``name = expression`` in LaTeX math (no delimiters)."""
-    return f"{name(formula)} = {expression(formula.expr if expr is None else expr)}"
+    """``name = expression`` in LaTeX math (no delimiters): ``Formula.latex``."""
+    return formula.latex(expr)
 
 
 def document(formulas: list[Formula]) -> str:

@@ -14,6 +14,38 @@ GB = 10**9
 GIB = 2**30
 
 
+_NUMBER = re.compile(r"([0-9]+)(?:/([0-9]+)|\.([0-9]+))?")
+MAX_NUMBER_CHARS = 100
+"""Longest number text ``parse_exact`` reads (Python refuses ints of over 4300 digits anyway)."""
+
+
+def parse_exact(text: str) -> Fraction:
+    """A positive number typed by a user: an integer, a fraction p/q or a decimal, read exactly.
+
+    Parsed here with a regular expression and integer arithmetic, so user text never reaches
+    ``eval`` or sympy, and ``0.1`` is exactly 1/10. Raises ``ValueError`` with a message that
+    starts with "must" (the caller prefixes the option or field name).
+    """
+    stripped = text.strip()
+    if len(stripped) > MAX_NUMBER_CHARS:
+        raise ValueError(f"must have at most {MAX_NUMBER_CHARS} characters; got {len(stripped)}")
+    m = _NUMBER.fullmatch(stripped)
+    if not m:
+        raise ValueError(f"must be a positive integer, fraction p/q or decimal; got {text!r}")
+    whole, den, dec = m.groups()
+    if den is not None:
+        if int(den) == 0:
+            raise ValueError(f"must not divide by zero; got {text!r}")
+        value = Fraction(int(whole), int(den))
+    elif dec is not None:
+        value = Fraction(int(whole + dec), 10 ** len(dec))
+    else:
+        value = Fraction(int(whole))
+    if value <= 0:
+        raise ValueError(f"must be positive; got {text!r}")
+    return value
+
+
 def normalize(value: Exact) -> Exact:
     """Return an int when the value is integral, else the Fraction."""
     if isinstance(value, Fraction) and value.denominator == 1:

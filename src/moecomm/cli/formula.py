@@ -2,86 +2,28 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from fractions import Fraction
-
 import click
-import sympy as sp
 
 from moecomm import formulas as F
 from moecomm import latex
 from moecomm.cli.base import InputError, emit
 from moecomm.cli.options import format_option
-from moecomm.formulas.symbols import BY_NAME
 from moecomm.render import render_record, render_rows
-from moecomm.results import convention_field, quantity
-from moecomm.units import Exact, normalize
-
-_NUMBER = re.compile(r"^(\d+)(?:/(\d+)|\.(\d+))?$")
+from moecomm.units import Exact, normalize, parse_exact
 
 
-@dataclass(frozen=True)
-class FormulaRow:
-    """One formula in the list."""
-
-    name: str = quantity("name", "text")
-    unit: str = quantity("unit", "text")
-    description: str = quantity("description", "text")
-    convention: str = quantity("convention", "text", show=False)
-    source: str = quantity("source", "text", show=False)
-
-
-@dataclass(frozen=True)
-class FormulaView:
-    """One formula, possibly with values substituted."""
-
-    convention: str = convention_field()
-    name: str = quantity("formula", "text")
-    description: str = quantity("description", "text")
-    expression: str = quantity("expression", "text")
-    latex: str = quantity("LaTeX", "text", show=False)
-    symbols: list[str] = quantity("free symbols", "text", show=False)
-    value: Exact | None = quantity("value", "text")
-    unit: str = quantity("unit", "text")
-    source: str = quantity("source", "text")
-
-
-def parse_value(key: str, text: str) -> Exact:
-    """A positive integer, fraction p/q or decimal, parsed here; user text never reaches sympy."""
-    m = _NUMBER.match(text.strip())
-    if not m:
-        raise InputError(
-            f"--subs {key} must be a positive integer, fraction p/q or decimal; got {text!r}"
-        )
-    whole, den, dec = m.groups()
-    if den is not None:
-        if int(den) == 0:
-            raise InputError(f"--subs {key} must not divide by zero; got {text!r}")
-        value = Fraction(int(whole), int(den))
-    elif dec is not None:
-        value = Fraction(int(whole + dec), 10 ** len(dec))
-    else:
-        value = Fraction(int(whole))
-    if value <= 0:
-        raise InputError(f"--subs {key} must be positive; got {text!r}")
-    return normalize(value)
-
-
-def parse_subs(items: tuple[str, ...], formula: F.Formula) -> dict[sp.Symbol, Exact]:
-    allowed = {str(s) for s in formula.symbols}
-    out: dict[sp.Symbol, Exact] = {}
+def parse_subs(items: tuple[str, ...]) -> dict[str, Exact]:
+    """``NAME=VALUE`` options as symbol names and exact numbers (``units.parse_exact``)."""
+    out: dict[str, Exact] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep:
             raise InputError(f"--subs must look like NAME=VALUE; got {item!r}")
-        if key not in allowed:
-            raise InputError(
-                f"--subs name must be a symbol of {formula.name} ({', '.join(sorted(allowed))}); "
-                f"got {key!r}"
-            )
-        out[BY_NAME[key]] = parse_value(key, raw)
+        try:
+            out[key] = normalize(parse_exact(raw))
+        except ValueError as exc:
+            raise InputError(f"--subs {key} {exc}") from None
     return out
 
 
@@ -109,40 +51,19 @@ def command(name: str | None, as_latex: bool, all_: bool, subs: tuple[str, ...],
     if name is None:
         if subs:
             raise InputError("--subs needs a formula NAME")
-        chosen = [F.get(n) for n in F.names()]
         if all_ and as_latex:
-            emit(latex.document(chosen))
+            emit(latex.document([F.get(n) for n in F.names()]))
             return
-        rows = [FormulaRow(f.name, f.unit, f.description, f.convention, f.source) for f in chosen]
-        emit(
-            render_rows(
-                rows,
-                fmt,
-                title="moecomm formulas",
-                caption="Show one with: moecomm formula NAME [--latex] [--subs k=8 ...]",
-            )
-        )
+        caption = "Show one with: moecomm formula NAME [--latex] [--subs k=8 ...]"
+        emit(render_rows(F.catalog(), fmt, title="moecomm formulas", caption=caption))
         return
-    formula = F.get(name)
-    values = parse_subs(subs, formula)
-    expr = formula.expr.xreplace({s: sp.nsimplify(v) for s, v in values.items()})
-    value = F.to_exact(expr) if not expr.free_symbols else None
+    values = parse_subs(subs)
+    try:
+        view = F.show(name, values)
+    except F.SubstitutionError as exc:
+        raise InputError(f"--subs {exc}") from None
     if as_latex and fmt == "table":
-        emit(latex.equation(formula, expr) + "\n")
+        emit(view.latex + "\n")
         return
-    view = FormulaView(
-        convention=formula.convention,
-        name=formula.name,
-        description=formula.description,
-        expression=str(expr),
-        latex=latex.equation(formula, expr),
-        symbols=sorted(str(s) for s in expr.free_symbols),
-        value=value,
-        unit=formula.unit,
-        source=formula.source,
-    )
-    emit(
-        render_record(
-            view, fmt, title=f"Formula {formula.name}", caption=f"Convention: {formula.convention}."
-        )
-    )
+    caption = f"Convention: {view.convention}."
+    emit(render_record(view, fmt, title=f"Formula {view.name}", caption=caption))

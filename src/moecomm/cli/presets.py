@@ -231,13 +231,41 @@ def _text(value: Any, key: str = "") -> str:
     return "" if value is None else str(value)
 
 
-def _show(
-    fields: dict[str, Any], sources: dict[str, str], default: str, fmt: str, title: str
-) -> str:
+_DERIVED = {
+    "num_moe_layers": "derived from num_layers, first_moe_layer, moe_layer_step, non_moe_layers",
+    "moe_layers": "derived from num_layers, first_moe_layer, moe_layer_step, non_moe_layers",
+    "derived_dp": "derived: world / (tp·cp·pp)",
+    "derived_etp": "derived: etp, else tp",
+    "derived_edp": "derived: world / (etp·ep·pp)",
+}
+
+
+def _sources(
+    fields: dict[str, Any], given: set[str], source: str, own: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Where each field's value comes from: the field's own source (hardware [sources]), else
+    the file's ``source`` for the values the file gives, the rule for derived values, "moecomm
+    default" for defaults; nothing for the preset's name and for values left empty."""
+    out = {}
+    for key, value in fields.items():
+        if own and key in own:
+            out[key] = own[key]
+        elif key in given:
+            out[key] = source
+        elif key in _DERIVED:
+            out[key] = _DERIVED[key]
+        elif value is not None and key not in ("name", "display_name"):
+            out[key] = "moecomm default"
+        else:
+            out[key] = ""
+    return out
+
+
+def _show(fields: dict[str, Any], sources: dict[str, str], fmt: str, title: str) -> str:
     if fmt == "json":
         return dumps(fields) + "\n"
     rows = [
-        PresetField(field=k, value=_text(v, k), source=sources.get(k, default))
+        PresetField(field=k, value=_text(v, k), source=sources[k])
         for k, v in fields.items()
         if k not in ("source", "sources", "notes")
     ]
@@ -268,14 +296,19 @@ def show_cmd(name: str | None, kind: str | None, hf_config: str | None, fmt: str
         preset = P.find(name, chosen)
     if isinstance(preset, P.ModelPreset):
         fields = model_fields(preset)
-        emit(_show(fields, {}, "source", fmt, f"Model preset {preset.name}"))
+        sources = _sources(fields, preset.model.model_fields_set, preset.source)
+        title = f"Model preset {preset.name}"
     elif isinstance(preset, P.HardwarePreset):
         fields = hardware_fields(preset)
-        emit(_show(fields, preset.sources, "", fmt, f"Hardware preset {preset.name}"))
+        given = preset.hardware.model_fields_set
+        sources = _sources(fields, given, preset.source, preset.sources)
+        title = f"Hardware preset {preset.name}"
     else:
         assert isinstance(preset, P.DeploymentPreset)
         fields = deployment_fields(preset)
-        emit(_show(fields, {}, "source", fmt, f"Deployment preset {preset.name}"))
+        sources = _sources(fields, preset.deployment.model_fields_set, preset.source)
+        title = f"Deployment preset {preset.name}"
+    emit(_show(fields, sources, fmt, title))
 
 
 def _default_name(file: Path) -> str:

@@ -1,8 +1,8 @@
 """The formula layer: every quantity moecomm reports is one named sympy expression here.
 
 ``value`` evaluates a formula without sympy (see ``values``). Everything else (the registry,
-``get``, ``names``, exact sympy evaluation) imports sympy and every formula module on first use,
-so commands that only need numbers never pay for sympy.
+``get``, ``names``, exact sympy evaluation, ``show`` with values substituted) imports sympy and
+every formula module on first use, so commands that only need numbers never pay for sympy.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ if TYPE_CHECKING:
         fast,
         formula,
         get,
+        latex_expression,
         names,
         rational_vector,
         to_exact,
         vector,
     )
+    from moecomm.formulas.substitute import SubstitutionError
+    from moecomm.formulas.view import FormulaRow, FormulaView, catalog, show
 
 MODULES = (
     "ep",
@@ -55,14 +58,21 @@ _REGISTRY = (
     "fast",
     "formula",
     "get",
+    "latex_expression",
     "names",
     "rational_vector",
     "to_exact",
     "vector",
 )
 
+_VIEW = ("FormulaRow", "FormulaView", "catalog", "show")
+
 __all__ = [
     "Formula",
+    "FormulaRow",
+    "FormulaView",
+    "SubstitutionError",
+    "catalog",
     "collectives",
     "compute",
     "ep",
@@ -70,12 +80,14 @@ __all__ = [
     "fast",
     "formula",
     "get",
+    "latex_expression",
     "link_time",
     "memory",
     "names",
     "rational_vector",
     "routing",
     "scaling",
+    "show",
     "step",
     "to_exact",
     "tp",
@@ -85,10 +97,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _REGISTRY:
+    if name in _REGISTRY or name in _VIEW:
         for module in MODULES:
             importlib.import_module(f"moecomm.formulas.{module}")
-        return getattr(importlib.import_module("moecomm.formulas.registry"), name)
+        home = "view" if name in _VIEW else "registry"
+        return getattr(importlib.import_module(f"moecomm.formulas.{home}"), name)
+    if name == "SubstitutionError":
+        return importlib.import_module("moecomm.formulas.substitute").SubstitutionError
     if name in MODULES:
         return importlib.import_module(f"moecomm.formulas.{name}")
     raise AttributeError(f"module 'moecomm.formulas' has no attribute {name!r}")

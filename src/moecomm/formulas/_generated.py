@@ -46,7 +46,7 @@ def ep_total_bytes(*, b: Fraction, beta_c: Fraction, beta_d: Fraction, ep: Fract
 
 
 def ep_total_bytes_approx(*, b: Fraction, h: Fraction, k: Fraction, s: Fraction) -> Fraction:
-    """The seed's half-precision approximation of dispatch plus combine, ignoring (ep−1)/ep."""
+    """Half-precision approximation 4·b·s·k·h of dispatch plus combine, ignoring (ep−1)/ep."""
     return 4*b*h*k*s
 
 
@@ -61,7 +61,7 @@ def tp_allreduce_bytes(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction,
 
 
 def tp_allreduce_bytes_bound(*, b: Fraction, beta: Fraction, h: Fraction, s: Fraction) -> Fraction:
-    """The seed's bound on all-reduce bytes per rank, which does not shrink as tp grows."""
+    """A bound 2·b·s·h·β on all-reduce bytes per rank, which does not shrink as tp grows."""
     return 2*b*beta*h*s
 
 
@@ -76,7 +76,7 @@ def scaling_tp_bytes(*, D: Fraction, M: Fraction, S: Fraction, beta: Fraction) -
 
 
 def scaling_ratio(*, K: Fraction, M: Fraction) -> Fraction:
-    """EP bytes over TP bytes per GPU: K/M, so EP moves less once M > K."""
+    """EP bytes over TP bytes per GPU for M ≥ 2: K/M, so EP moves less once M > K."""
     return K/M
 
 
@@ -360,8 +360,13 @@ def node_dedup_copies_sent_intra_node(*, G: Fraction, b: Fraction, ep: Fraction,
     return b*ep*p*s*(G + lam - 1)/G
 
 
+def expert_capacity_exact(*, E: Fraction, b: Fraction, f_cap: Fraction, k: Fraction, s: Fraction) -> Fraction:
+    """Expert capacity per source rank before rounding: b·s·k·f_cap/E copies, a rational."""
+    return b*f_cap*k*s/E
+
+
 def expert_capacity(*, E: Fraction, b: Fraction, f_cap: Fraction, k: Fraction, s: Fraction) -> Fraction:
-    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies."""
+    """Expert capacity per source rank rounded up in exact arithmetic: ceil(b·s·k·f_cap/E)."""
     return Fraction(math.ceil(b*f_cap*k*s/E))
 
 

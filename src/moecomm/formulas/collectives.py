@@ -173,8 +173,8 @@ _EP = COLLECTIVE_PER_RANK + "; EP all-to-all, balanced routing"
 def ep_phase_intra_bytes() -> sp.Expr:
     """EP bytes one rank sends to the other EP ranks on its node in one phase, w bytes a copy.
 
-    Source: the seed's b·s·k token copies spread evenly over the ep ranks (first analysis), g of
-    them on the own node: alltoall_intra_bytes with X = b·s·k·w and n = ep. w is the wire format
+    Source: the b·s·k token copies of the per-rank analysis (harleyszhang/llm_note, MoE expert-parallelism note §4) spread
+    evenly over the ep ranks, g of them on the own node: alltoall_intra_bytes with X = b·s·k·w and n = ep. w is the wire format
     of one copy (token_bytes, fp8_token_bytes, message_bytes).
     """
     return alltoall_intra_bytes().xreplace({X: b * s * k * w, n: ep})
@@ -194,7 +194,7 @@ def ep_phase_inter_bytes() -> sp.Expr:
 def ep_intra_bytes() -> sp.Expr:
     """EP bytes one rank sends to the other EP ranks on its node (dispatch, or combine, at β).
 
-    Source: ep_phase_intra_bytes with copies of h·β bytes (token_bytes; seed notes §4).
+    Source: ep_phase_intra_bytes with copies of h·β bytes (token_bytes).
     """
     return ep_phase_intra_bytes().xreplace({w: h * beta})
 

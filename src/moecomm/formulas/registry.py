@@ -12,7 +12,14 @@ from typing import Any
 import sympy as sp
 
 from moecomm.errors import MoecommError
+from moecomm.formulas.substitute import substitute
+from moecomm.formulas.symbols import LATEX_NAMES
 from moecomm.units import Exact, normalize
+
+
+def latex_expression(expr: sp.Expr) -> str:
+    """An expression in LaTeX, printed by ``sympy.latex`` with the papers' symbol names."""
+    return str(sp.latex(expr, symbol_names=LATEX_NAMES))
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,16 @@ class Formula:
     @property
     def symbols(self) -> list[sp.Symbol]:
         return sorted(self.expr.free_symbols, key=str)
+
+    def latex(self, expr: sp.Expr | None = None) -> str:
+        """``name = expression`` in LaTeX math, without delimiters; ``expr`` replaces the
+        expression (the same one with values substituted)."""
+        name = r"\mathrm{" + self.name.replace("_", r"\_") + "}"
+        return f"{name} = {latex_expression(self.expr if expr is None else expr)}"
+
+    def _repr_latex_(self) -> str:
+        """Typeset in Jupyter: the equation in display math."""
+        return f"$${self.latex()}$$"
 
 
 _REGISTRY: dict[str, Formula] = {}
@@ -76,6 +93,8 @@ def get(name: str) -> Formula:
 
 def to_exact(value: sp.Expr) -> Exact:
     """An exact sympy number as an int or a Fraction; anything else is a bug upstream."""
+    if value.has(sp.nan, sp.zoo) or value.is_infinite:
+        raise MoecommError(f"expression is undefined (a division by zero): {value}")
     if value.is_Integer:
         return int(value)
     if value.is_Rational:
@@ -84,18 +103,14 @@ def to_exact(value: sp.Expr) -> Exact:
 
 
 def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, Exact]) -> Exact:
-    """Evaluate exactly: integers and fractions in, an int or a Fraction out."""
-    subs = {
-        sym: sp.Integer(v) if isinstance(v, int) else sp.Rational(v.numerator, v.denominator)
-        for sym, v in values.items()
-    }
-    missing = sorted(str(sym) for sym in expr.free_symbols - set(subs))
+    """Evaluate exactly: integers and fractions in, an int or a Fraction out.
+
+    Values and sizes that could not finish are refused first (``substitute``).
+    """
+    missing = sorted(str(sym) for sym in expr.free_symbols - set(values))
     if missing:
         raise MoecommError(f"values are missing for {', '.join(missing)}")
-    result = expr.xreplace(subs)
-    if result.has(sp.Sum):  # finite sums over a substituted range evaluate only on doit()
-        result = result.doit()
-    return to_exact(result)
+    return to_exact(substitute(expr, values))
 
 
 _FAST: dict[str, Callable[..., float]] = {}

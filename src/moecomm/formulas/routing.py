@@ -42,7 +42,7 @@ from moecomm.formulas.symbols import (
 def token_bytes() -> sp.Expr:
     """Bytes of one token copy of h elements of β bytes each.
 
-    Source: seed notes §4 (h elements per token row, 2 bytes in half precision).
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4 (h elements per token row, 2 bytes in half precision).
     """
     return h * beta
 
@@ -118,26 +118,30 @@ def unit_hit_probability_multigroup() -> sp.Expr:
     return 1 - sp.Sum(term, (j, 0, g))
 
 
-@formula(unit="ranks", convention="per token; uniform top-k over E experts on U units")
+@formula(unit="ranks or nodes", convention="per token; uniform top-k over E experts on U units")
 def expected_distinct_units() -> sp.Expr:
     """Expected distinct units (ranks or nodes) one token reaches: U·(1 − C(E − E/U, k)/C(E, k)).
 
-    Source: BRIEF.md "Expected distinct destinations" (5.295 for E 256, k 8, U 8);
+    Source: linearity of expectation over the U units, each missed when all k experts come from
+    the other E − E/U (hypergeometric counting): 5.295 for E 256, k 8, U 8. It is
     unit_hit_probability without group limits (n_g = k_g = 1), times U.
     """
     return U * unit_hit_probability().xreplace({n_g: sp.Integer(1), k_g: sp.Integer(1)})
 
 
-@formula(unit="ranks", convention="per token; uniform top-k over E experts on U units")
+@formula(unit="ranks or nodes", convention="per token; uniform top-k over E experts on U units")
 def expected_distinct_other_units() -> sp.Expr:
     """Expected distinct units one token reaches other than its own: (U−1)·(1 − C(E−E/U,k)/C(E,k)).
 
-    Source: by symmetry each unit is reached with the same probability (BRIEF.md).
+    Source: by symmetry each unit is reached with the same probability (expected_distinct_units
+    over U), and the own unit is one of them.
     """
     return (U - 1) * expected_distinct_units() / U
 
 
-@formula(unit="ranks", convention="per token; group-limited routing, units nested in groups")
+@formula(
+    unit="ranks or nodes", convention="per token; group-limited routing, units nested in groups"
+)
 def expected_distinct_units_grouped() -> sp.Expr:
     """Expected distinct units one token reaches under group-limited routing: U·p.
 
@@ -146,7 +150,10 @@ def expected_distinct_units_grouped() -> sp.Expr:
     return U * unit_hit_probability()
 
 
-@formula(unit="ranks", convention="per token; group-limited routing, n_g/U whole groups per unit")
+@formula(
+    unit="ranks or nodes",
+    convention="per token; group-limited routing, n_g/U whole groups per unit",
+)
 def expected_distinct_units_multigroup() -> sp.Expr:
     """Expected distinct units one token reaches when each unit holds n_g/U whole groups: U·p.
 
@@ -162,7 +169,8 @@ def expected_distinct_units_multigroup() -> sp.Expr:
 def pair_copies() -> sp.Expr:
     """Token copies one rank sends to one given rank, one per (token, expert), balanced routing.
 
-    Source: seed notes §4, first analysis: b·s·k copies spread evenly over the ep ranks.
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, per-rank analysis: b·s·k copies spread evenly over the
+    ep ranks.
     """
     return b * s * k / ep
 
@@ -171,7 +179,7 @@ def pair_copies() -> sp.Expr:
 def copies_sent() -> sp.Expr:
     """Copies one rank sends per phase, one per (token, chosen expert): b·s·k·(ep − 1 + λ)/ep.
 
-    Source: seed notes §4; with λ = 0 it is ep_tokens_sent. λ = 1 counts the copies a rank keeps,
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, per-rank analysis; with λ = 0 it is ep_tokens_sent. λ = 1 counts the copies a rank keeps,
     as DeepEP's low-latency GB/s do (tests/test_low_latency.py counts every selection).
     """
     return (ep - 1 + lam) * pair_copies()
@@ -275,13 +283,26 @@ def node_dedup_copies_sent_intra_node() -> sp.Expr:
 
 
 @formula(unit="tokens", convention="per expert, per source rank, per MoE layer")
-def expert_capacity() -> sp.Expr:
-    """Expert capacity per source rank: ceil(b·s·k·f_cap/E) copies.
+def expert_capacity_exact() -> sp.Expr:
+    """Expert capacity per source rank before rounding: b·s·k·f_cap/E copies, a rational.
 
-    Source: Megatron-Core moe_utils (capacity = ceil(num_tokens · topk · capacity_factor /
-    num_experts)); Switch Transformers / GShard define capacity k·f·T/E.
+    Source: Switch Transformers (arXiv 2101.03961) §2.2: expert capacity = (T/E)·f for T tokens
+    and capacity factor f, k·f·T/E with top-k (GShard); here T = b·s tokens on the source rank.
     """
-    return sp.ceiling(b * s * k * f_cap / E)
+    return b * s * k * f_cap / E
+
+
+@formula(unit="tokens", convention="per expert, per source rank, per MoE layer; exact arithmetic")
+def expert_capacity() -> sp.Expr:
+    """Expert capacity per source rank rounded up in exact arithmetic: ceil(b·s·k·f_cap/E).
+
+    Source: Megatron-Core moe_utils.get_capacity, math.ceil((num_tokens / num_experts) *
+    capacity_factor) with num_tokens = tokens·topk. Megatron evaluates it in IEEE doubles, which
+    can land one slot above this exact ceiling (b·s·k/E = 100, f_cap = 1.1: 100·1.1 =
+    110.00000000000001, so 111); moecomm's slot count C follows Megatron's doubles
+    (traffic.expected.capacity) and reports this rational beside it.
+    """
+    return sp.ceiling(expert_capacity_exact())
 
 
 @formula(unit="tokens", convention=ROUTED_PER_RANK + "; capacity C, with padding")
@@ -289,7 +310,8 @@ def padded_pair_copies() -> sp.Expr:
     """Copies one rank sends to one given rank when every expert slot is padded full: C·E/ep.
 
     Source: Megatron-Core with pad_expert_input_to_capacity: each of the E/ep experts of the
-    destination gets C rows, whatever the load.
+    destination gets C rows, whatever the load (C ≤ b·s; above it Megatron drops nothing and
+    the padded routing map holds all b·s tokens, so C = b·s here).
     """
     return C * E / ep
 
@@ -298,8 +320,8 @@ def padded_pair_copies() -> sp.Expr:
 def padded_copies_sent() -> sp.Expr:
     """Rows one rank sends per phase with padding: C·(E − E/ep) on the wire (+ C·E/ep if λ = 1).
 
-    Source: Megatron-Core padding to capacity (BRIEF.md: capacity·E rows per rank, E/ep of them
-    to itself).
+    Source: Megatron-Core token_dispatcher.py with moe_pad_expert_input_to_capacity: num_out_tokens
+    = capacity · num_experts rows per rank, E/ep of them to its own experts.
     """
     return (ep - 1 + lam) * padded_pair_copies()
 
@@ -318,7 +340,8 @@ def capped_pair_copies() -> sp.Expr:
     """Copies one rank sends to one rank whose experts carry u times the mean load, capped at C.
 
     Source: Megatron-Core token dropping: each expert keeps at most C copies per source rank;
-    the mean load per expert is b·s·k/E.
+    the mean load per expert is b·s·k/E. Megatron drops only when C ≤ b·s
+    (moe_utils.apply_router_token_dropping: if expert_capacity > num_tokens, nothing is masked).
     """
     return E / ep * sp.Min(u * b * s * k / E, C)
 

@@ -1,6 +1,8 @@
-"""The seed's second analysis: EP against TP for one batch of S tokens on M GPUs.
+"""The global-batch analysis: EP against TP for one batch of S tokens on M GPUs.
 
-Each expression is derived from the first analysis by substitution, not written out again.
+§4 ("MoE 通讯量分析", second analysis) of the MoE expert-parallelism note in harleyszhang/llm_note,
+which cites zhuanlan.zhihu.com/p/13997146226 ("MoE 训练到底是开 TP 还是 EP？"). Each expression is
+derived from the per-rank analysis by substitution, not written out again.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from moecomm.formulas.tp import tp_allreduce_bytes
 def scaling_ep_bytes() -> sp.Expr:
     """Bytes per GPU for EP dispatch plus combine when each of M GPUs holds S/M tokens.
 
-    Source: seed notes §4, second analysis: K·S/M·D elements in dispatch and again in combine,
-    of which (M−1)/M leave the GPU; ep_total_bytes with b·s = S/M, h = D, k = K, ep = M.
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, global-batch analysis (the note cites
+    zhuanlan.zhihu.com/p/13997146226): K·S/M·D elements in dispatch and again in combine, of which
+    (M−1)/M leave the GPU; ep_total_bytes with b·s = S/M, h = D, k = K, ep = M.
     """
     subs = {b: S / M, s: sp.Integer(1), h: D, k: K, ep: M, beta_d: beta, beta_c: beta}
     return ep_total_bytes().xreplace(subs)
@@ -29,17 +32,18 @@ def scaling_ep_bytes() -> sp.Expr:
 def scaling_tp_bytes() -> sp.Expr:
     """Bytes per GPU for the TP all-reduce when all M GPUs hold all S tokens.
 
-    Source: seed notes §4, second analysis (2·S·D per GPU, not shrinking with M), with the ring
-    factor 2(M−1)/M of nccl-tests; tp_allreduce_bytes with b·s = S, h = D, tp = M.
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, global-batch analysis (2·S·D per GPU, not shrinking
+    with M), with the ring factor 2(M−1)/M of nccl-tests; tp_allreduce_bytes with b·s = S, h = D, tp = M.
     """
     return tp_allreduce_bytes().xreplace({b: S, s: sp.Integer(1), h: D, tp: M})
 
 
 @formula(unit="ratio", convention=SCALING_PER_GPU)
 def scaling_ratio() -> sp.Expr:
-    """EP bytes over TP bytes per GPU: K/M, so EP moves less once M > K.
+    """EP bytes over TP bytes per GPU for M ≥ 2: K/M, so EP moves less once M > K.
 
-    Source: seed notes §4, second analysis: "when K/M ≪ 1, EP moves far less than TP".
+    At M = 1 neither moves a byte (0/0): the K/M of this expression compares nothing. Source: harleyszhang/llm_note, MoE expert-parallelism note §4, global-batch analysis: "when K/M ≪
+    1, EP moves far less than TP".
     """
     return sp.cancel(scaling_ep_bytes() / scaling_tp_bytes())
 
@@ -48,8 +52,8 @@ def scaling_ratio() -> sp.Expr:
 def scaling_crossover_size() -> sp.Expr:
     """Smallest integer M at which EP moves fewer bytes per GPU than TP.
 
-    Source: seed notes §4, second analysis: scaling_ratio = K/M < 1 exactly when M > K, so the
-    smallest such integer M is K + 1.
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, global-batch analysis: scaling_ratio = K/M < 1 exactly
+    when M > K, so the smallest such integer M is K + 1.
     """
     (root,) = sp.solve(sp.Eq(scaling_ratio(), 1), M)
     return sp.floor(root) + 1

@@ -6,7 +6,7 @@ import sympy as sp
 
 _pos = {"positive": True, "integer": True}
 
-# Seed, first analysis: per-rank input [b, s, h], top-k routing over an EP group of size ep.
+# Per-rank analysis (llm_note §4): input [b, s, h] on one rank, top-k routing over ep ranks.
 b = sp.Symbol("b", **_pos)
 s = sp.Symbol("s", **_pos)
 h = sp.Symbol("h", **_pos)
@@ -35,7 +35,7 @@ C = sp.Symbol("C", **_nonneg)
 j = sp.Symbol("j", **_nonneg)
 p = sp.Symbol("p", nonnegative=True, rational=True)
 
-# Seed, second analysis: S tokens per batch, hidden D, top-K, M GPUs.
+# Global-batch analysis (llm_note §4): S tokens per batch, hidden D, top-K, M GPUs.
 S = sp.Symbol("S", **_pos)
 D = sp.Symbol("D", **_pos)
 K = sp.Symbol("K", **_pos)

@@ -21,8 +21,9 @@ def tp_allreduce_bytes() -> sp.Expr:
 
 @formula(unit="bytes", convention=TP_PER_RANK + " (upper bound)")
 def tp_allreduce_bytes_bound() -> sp.Expr:
-    """The seed's bound on all-reduce bytes per rank, which does not shrink as tp grows.
+    """A bound 2·b·s·h·β on all-reduce bytes per rank, which does not shrink as tp grows.
 
-    Source: seed notes §4, second analysis: each GPU sends 2·S·D elements per MoE layer under TP.
+    Source: harleyszhang/llm_note, MoE expert-parallelism note §4, global-batch analysis: each GPU sends 2·S·D elements per
+    MoE layer under TP.
     """
     return 2 * b * s * h * beta

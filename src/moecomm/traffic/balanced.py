@@ -30,7 +30,7 @@ class EPResult:
     dispatch_bytes_per_rank: Exact = quantity("dispatch bytes", "bytes")
     combine_bytes_per_rank: Exact = quantity("combine bytes", "bytes")
     ep_bytes_per_rank: Exact = quantity("dispatch + combine bytes", "bytes")
-    ep_bytes_per_rank_approx: Exact = quantity("seed approximation 4·b·s·k·h", "bytes")
+    ep_bytes_per_rank_approx: Exact = quantity("approximation 4·b·s·k·h", "bytes")
     expectation: bool = quantity("balanced-routing expectation (not integral)", "flag", show=False)
 
 
@@ -43,7 +43,7 @@ class TPResult:
     tp: int = quantity("TP size", "ranks")
     dtype: str = quantity("dtype", "text")
     allreduce_bytes_per_rank: Exact = quantity("ring all-reduce bytes", "bytes")
-    allreduce_bytes_per_rank_bound: Exact = quantity("seed bound 2·b·s·h·β", "bytes")
+    allreduce_bytes_per_rank_bound: Exact = quantity("bound 2·b·s·h·β", "bytes")
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,15 @@ class CompareRow:
     tokens_per_gpu: Exact = quantity("EP tokens/GPU (S/M)", "tokens")
     ep_bytes_per_rank: Exact = quantity("EP bytes/GPU", "bytes")
     tp_bytes_per_rank: Exact = quantity("TP bytes/GPU", "bytes")
-    ratio: float = quantity("EP/TP (K/M)", "ratio")
-    ratio_exact: str = quantity("ratio exact", "text", show=False)
+    ratio: float | None = quantity("EP/TP (K/M)", "ratio")
+    """None at M = 1: neither moves a byte, so there is no ratio (not K/1)."""
+    ratio_exact: str | None = quantity("ratio exact", "text", show=False)
     ep_moves_less: bool = quantity("EP moves less", "flag")
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The second analysis over several sizes, with the crossover."""
+    """The global-batch analysis over several sizes, with the crossover."""
 
     convention: str
     rows: list[CompareRow]
@@ -70,9 +71,9 @@ class Comparison:
 
 
 def ep_traffic(cfg: EPConfig, wire: Wire | None = None) -> EPResult:
-    """Balanced-routing EP volume per rank (seed, first analysis), each copy in ``wire``'s format.
+    """Balanced-routing EP volume per rank (per-rank analysis), each copy in ``wire``'s format.
 
-    Without a wire format a copy is h·β bytes (the seed's); a deployment or --scale-block and
+    Without a wire format a copy is h·β bytes (as in the per-rank analysis); a deployment or --scale-block and
     --header-bytes give fp8 scales and a dispatch header (DeepEP).
     """
     if wire is None:
@@ -106,7 +107,7 @@ def ep_traffic(cfg: EPConfig, wire: Wire | None = None) -> EPResult:
 
 
 def tp_traffic(cfg: TPConfig) -> TPResult:
-    """Ring all-reduce volume per rank and the seed's bound."""
+    """Ring all-reduce volume per rank and the bound 2·b·s·h·β, which ignores the ring factor."""
     bb, ss = cfg.workload.b_s
     v: dict[str, Exact] = {
         "b": bb,
@@ -126,7 +127,7 @@ def tp_traffic(cfg: TPConfig) -> TPResult:
 
 
 def compare(cfg: CompareConfig) -> Comparison:
-    """EP against TP per GPU at each size M (seed, second analysis)."""
+    """EP against TP per GPU at each size M (global-batch analysis)."""
     rows = []
     base: dict[str, Exact] = {
         "S": cfg.tokens,
@@ -138,22 +139,26 @@ def compare(cfg: CompareConfig) -> Comparison:
         v = {**base, "M": size}
         ep_bytes = F.value("scaling_ep_bytes", v)
         tp_bytes = F.value("scaling_tp_bytes", v)
-        ratio = Fraction(F.value("scaling_ratio", v))
+        # At M = 1 both are 0 bytes: K/M would compare nothing (scaling_ratio needs M ≥ 2).
+        ratio = Fraction(F.value("scaling_ratio", v)) if size > 1 else None
         rows.append(
             CompareRow(
                 size=size,
                 tokens_per_gpu=normalize(Fraction(cfg.tokens, size)),
                 ep_bytes_per_rank=ep_bytes,
                 tp_bytes_per_rank=tp_bytes,
-                ratio=float(ratio),
-                ratio_exact=str(ratio),
+                ratio=None if ratio is None else float(ratio),
+                ratio_exact=None if ratio is None else str(ratio),
                 ep_moves_less=ep_bytes < tp_bytes,
             )
         )
     crossover = F.value("scaling_crossover_size", base)
     assert isinstance(crossover, int)
+    convention = f"{conventions.SCALING_PER_GPU}; S = {cfg.tokens}, {cfg.dtype.value}"
+    if 1 in cfg.sizes:
+        convention += "; M = 1 moves no bytes, so it has no EP/TP ratio"
     return Comparison(
-        convention=f"{conventions.SCALING_PER_GPU}; S = {cfg.tokens}, {cfg.dtype.value}",
+        convention=convention,
         rows=rows,
         crossover_size=crossover,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 from moecomm import formulas as F
@@ -17,8 +18,57 @@ from moecomm.errors import field as f
 from moecomm.hardware import Links
 from moecomm.traffic.matrices import CopyMatrices, pair_matrices, zeros
 from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result
-from moecomm.units import Exact
+from moecomm.units import Exact, exact_text, normalize
 from moecomm.wire import make_wire
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Expert capacity of one source rank, as Megatron-Core computes and applies it.
+
+    ``slots`` is Megatron-Core's C: moe_utils.get_capacity(num_tokens=tokens·topk, num_experts,
+    capacity_factor) = math.ceil((tokens·topk / num_experts) · capacity_factor) in IEEE doubles,
+    as Python evaluates it (the factor read as a double, like Megatron's float argument). It can
+    be one above the exact ceiling of ``exact`` = tokens·k·F/E (formula expert_capacity_exact):
+    100·1.1 = 110.00000000000001 gives 111 slots. Megatron drops copies only when C ≤ tokens:
+    moe_utils.apply_router_token_dropping masks nothing when expert_capacity > num_tokens, and
+    with padding its routing map then holds every token for every expert.
+    """
+
+    slots: int
+    exact: Exact
+    tokens: Exact
+
+    @property
+    def drops(self) -> bool:
+        """Whether Megatron-Core applies the capacity (C ≤ tokens on the rank)."""
+        return self.slots <= self.tokens
+
+    def text(self, pad: bool) -> str:
+        """The rule in words, for the scenario line."""
+        head = (
+            f"capacity C = {self.slots} per expert and source rank, as Megatron-Core rounds it:"
+            f" ceil((T·k/E)·F) in doubles (T·k·F/E = {exact_text(self.exact)} exactly)"
+        )
+        if self.drops:
+            return head
+        tail = "; padding fills each expert with all T tokens" if pad else ""
+        return (
+            f"{head}; C > T = {exact_text(self.tokens)} tokens on the rank, so nothing is dropped"
+            f" (Megatron-Core drops only when C ≤ T){tail}"
+        )
+
+
+def capacity(tokens: Exact, top_k: int, num_experts: int, factor: Fraction) -> Capacity:
+    """Megatron-Core's expert capacity for ``tokens`` on one source rank, with the exact rational.
+
+    ``tokens·top_k`` must be an integer (it is Megatron's num_tokens·topk, a tensor size).
+    """
+    copies = Fraction(tokens) * top_k
+    assert copies.denominator == 1, copies
+    slots = math.ceil((copies.numerator / num_experts) * float(factor))
+    v = {"b": tokens, "s": 1, "k": top_k, "f_cap": factor, "E": num_experts}
+    return Capacity(slots, F.value("expert_capacity_exact", v), normalize(Fraction(tokens)))
 
 
 def groups(cfg: EPConfig, rc: RoutingConfig) -> tuple[int | None, int | None]:
@@ -108,9 +158,9 @@ def expected_traffic(cfg: EPConfig, rc: RoutingConfig, links: Links | None = Non
     base: dict[str, Exact] = {"b": b, "s": s, "k": k, "E": e, "ep": ep, "lam": lam}
     dist_ranks = distinct(e, k, ep, ng, kg)
     dist_nodes = distinct(e, k, ep // g, ng, kg) if g is not None else None
-    capacity: int | None = None
+    slots: int | None = None
     if rc.dedup == "copies":
-        mats, capacity, text = _copies(base, rc, ep)
+        mats, slots, text = _copies(base, rc, ep, k, e)
     elif rc.dedup == "rank":
         p = hit_probability(e, k, ep, ng, kg, "ranks")
         pair = F.value("rank_dedup_pair_copies", {**base, "p": p})
@@ -138,14 +188,14 @@ def expected_traffic(cfg: EPConfig, rc: RoutingConfig, links: Links | None = Non
         tokens=b * s,
         distinct_ranks=dist_ranks,
         distinct_nodes=dist_nodes,
-        expert_capacity=capacity,
+        expert_capacity=slots,
         links=links,
     )
     return result(setting, mats)
 
 
 def _copies(
-    base: dict[str, Exact], rc: RoutingConfig, ep: int
+    base: dict[str, Exact], rc: RoutingConfig, ep: int, k: int, e: int
 ) -> tuple[CopyMatrices, int | None, str]:
     x = rc.imbalance
     if x is not None and x > ep:
@@ -156,21 +206,24 @@ def _copies(
         other = F.value("imbalance_other_load", {"ep": ep, "X_imb": x})
         loads = [x, *([other] * (ep - 1))]
         text = f"imbalanced: rank 0 receives {_ratio(x)}× the mean, the others share the rest"
-    capacity: int | None = None
     dropped: list[Exact] = [0] * ep
     pair: Callable[[int, int], Exact]
-    if rc.capacity_factor is None:
+    cap = None
+    if rc.capacity_factor is not None:
+        cap = capacity(base["b"] * base["s"], k, e, rc.capacity_factor)
+        text = f"{text}; {cap.text(rc.pad)}"
+    if cap is None or not (cap.drops or rc.pad):
         by_dest = [F.value("loaded_pair_copies", {**base, "u": u}) for u in loads]
         pair = lambda i, jj: by_dest[jj]  # noqa: E731
     else:
-        cap = F.value("expert_capacity", {**base, "f_cap": rc.capacity_factor})
-        assert isinstance(cap, int)
-        capacity = cap
-        v = {**base, "C": cap}
-        lost = sum(
-            (Fraction(F.value("dropped_pair_copies", {**v, "u": u})) for u in loads), Fraction(0)
-        )
-        dropped = [lost.numerator if lost.denominator == 1 else lost] * ep
+        # Above the tokens (C > T) Megatron drops nothing, and padding gives each expert all T.
+        v = {**base, "C": cap.slots if cap.drops else cap.tokens}
+        if cap.drops:
+            lost = sum(
+                (Fraction(F.value("dropped_pair_copies", {**v, "u": u})) for u in loads),
+                Fraction(0),
+            )
+            dropped = [normalize(lost)] * ep
         if rc.pad:
             padded = F.value("padded_pair_copies", v)
             pair = lambda i, jj: padded  # noqa: E731
@@ -178,7 +231,7 @@ def _copies(
             by_dest = [F.value("capped_pair_copies", {**v, "u": u}) for u in loads]
             pair = lambda i, jj: by_dest[jj]  # noqa: E731
     mats = pair_matrices(ep, rc.gpus_per_node, pair, rc.count_self)
-    return CopyMatrices(mats.intra, mats.inter, dropped), capacity, text
+    return CopyMatrices(mats.intra, mats.inter, dropped), None if cap is None else cap.slots, text
 
 
 def _node(

@@ -18,9 +18,10 @@ from moecomm.errors import MoecommError
 from moecomm.errors import field as f
 from moecomm.hardware import Links
 from moecomm.traffic.eplb import eplb
+from moecomm.traffic.expected import Capacity, capacity
 from moecomm.traffic.matrices import CopyMatrices, Placement, check_ranks, from_counts, from_topk
 from moecomm.traffic.result import Setting, TrafficResult, on_hardware, result
-from moecomm.units import Exact
+from moecomm.units import Exact, exact_text
 from moecomm.wire import Wire
 
 Counts = list[list[int]]
@@ -129,8 +130,10 @@ def zipf_ids(
     return out
 
 
-def capacities(data: Data, rc: RoutingConfig, num_experts: int, top_k: int | None) -> list[int]:
-    """Megatron-Core capacity per source rank, ceil(tokens·k·F/E), from that rank's own tokens.
+def capacities(
+    data: Data, rc: RoutingConfig, num_experts: int, top_k: int | None
+) -> list[Capacity]:
+    """Megatron-Core capacity per source rank (``expected.capacity``), from its own tokens.
 
     With top-k ids the tokens are counted; with expert counts, tokens·k is the row's sum.
     """
@@ -144,14 +147,26 @@ def capacities(data: Data, rc: RoutingConfig, num_experts: int, top_k: int | Non
         tokens: list[Exact] = [len(rank) for rank in data.topk_ids]
     else:
         tokens = [Fraction(sum(row), top_k) for row in data.expert_counts(num_experts)]
+    return [capacity(t, top_k, num_experts, rc.capacity_factor) for t in tokens]
+
+
+def limits(caps: Sequence[Capacity], counts: Counts, pad: bool, top_k: int) -> list[int]:
+    """Copies each (source rank, expert) keeps, or with ``pad`` sends: C where Megatron-Core
+    drops (C ≤ T); above the tokens (C > T) every copy, padded to all T tokens."""
     out = []
-    for t in tokens:
-        cap = F.value(
-            "expert_capacity",
-            {"b": t, "s": 1, "k": top_k, "f_cap": rc.capacity_factor, "E": num_experts},
-        )
-        assert isinstance(cap, int)
-        out.append(cap)
+    for src, (cap, row) in enumerate(zip(caps, counts, strict=True)):
+        if cap.drops:
+            out.append(cap.slots)
+        elif not pad:
+            out.append(max(row, default=0))  # keeps every copy
+        elif isinstance(cap.tokens, int):
+            out.append(cap.tokens)
+        else:
+            raise MoecommError(
+                f"--pad with a capacity above the tokens pads each expert to the rank's tokens,"
+                f" which must be whole: rank {src}'s expert counts sum to {sum(row)}, not a"
+                f" multiple of the top-k ({top_k})"
+            )
     return out
 
 
@@ -175,13 +190,18 @@ def matrices(
             gpus_per_node=rc.gpus_per_node,
             count_self=rc.count_self,
         )
+    counts = data.expert_counts(num_experts)
     caps = capacities(data, rc, num_experts, top_k)
+    kept = None
+    if caps:
+        assert top_k is not None  # capacities() refuses a capacity factor without it
+        kept = limits(caps, counts, rc.pad, top_k)
     return from_counts(
-        data.expert_counts(num_experts),
+        counts,
         placement,
         gpus_per_node=rc.gpus_per_node,
         count_self=rc.count_self,
-        capacity=caps or None,
+        capacity=kept,
         pad=rc.pad,
     )
 
@@ -233,6 +253,8 @@ def data_traffic(
         placement = eplb(loads, redundant, ep, gpus_per_node=g, n_group=rc.n_group)
     mats = matrices(data, placement, rc, num_experts, top_k)
     caps = capacities(data, rc, num_experts, top_k)
+    if caps:
+        scenario = f"{scenario}; {_capacity_text(caps, rc.pad)}"
     setting = Setting(
         scenario=scenario,
         ep=ep,
@@ -243,10 +265,28 @@ def data_traffic(
         tokens=data.tokens(),
         redundant_experts=redundant,
         before=before,
-        expert_capacity=max(caps) if caps else None,
+        expert_capacity=max(c.slots for c in caps) if caps else None,
         links=links,
     )
     return result(setting, mats)
+
+
+def _capacity_text(caps: Sequence[Capacity], pad: bool) -> str:
+    """The capacity rule in words: one rank's, or the largest and where nothing is dropped."""
+    if len(set(caps)) == 1:
+        return caps[0].text(pad)
+    top = max(caps, key=lambda c: c.slots)
+    text = (
+        f"capacity per source rank from its own tokens, as Megatron-Core rounds it: ceil((T·k/E)·F)"
+        f" in doubles (largest C = {top.slots}; T·k·F/E = {exact_text(top.exact)} exactly)"
+    )
+    above = sum(not c.drops for c in caps)
+    if above:
+        text += (
+            f"; on {above} of {len(caps)} ranks C > T, so nothing is dropped there"
+            " (Megatron-Core drops only when C ≤ T)"
+        )
+    return text
 
 
 def distinct_per_token(ids: Sequence[Sequence[int]], placement: Placement, unit: int) -> float:
