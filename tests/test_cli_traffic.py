@@ -351,7 +351,7 @@ ERRORS = [
     (
         {"expert_counts": [[1, 2], [3, 4]]},
         ["--capacity-factor", "x"],
-        "Invalid value for --capacity-factor: must be a number such as 1.25 or 5/4; got 'x'",
+        "Invalid value for --capacity-factor: must be a positive integer, fraction p/q or decimal; got 'x'",
     ),
 ]
 

@@ -6,7 +6,6 @@ presets or checks a rule (``moecomm.resolve`` and the config models do).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +15,7 @@ import click
 
 from moecomm.dtypes import DTYPE_NAMES
 from moecomm.render import FORMATS
+from moecomm.units import parse_exact
 
 Fn = Callable[..., Any]
 
@@ -81,25 +81,15 @@ wire_options = stack(
 )
 """The wire format of EP copies: the same options on ep, traffic, step and plan."""
 
-_NUMBER = re.compile(r"^(\d{1,30})(?:/(\d{1,30})|\.(\d{1,30}))?$")
-
 
 def _number(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
-    """A positive integer, fraction p/q or decimal, parsed exactly here (never evaluated)."""
+    """An exact number typed by the user (``units.parse_exact``: never evaluated)."""
     if value is None:
         return None
-    m = _NUMBER.match(value.strip())
-    if not m or (m.group(2) is not None and int(m.group(2)) == 0):
-        raise click.BadParameter(
-            f"must be a number such as 1.25 or 5/4; got {value[:64]!r}",
-            param_hint=f"--{str(param.name).replace('_', '-')}",
-        )
-    whole, den, dec = m.groups()
-    if den is not None:
-        return Fraction(int(whole), int(den))
-    if dec is not None:
-        return Fraction(int(whole + dec), 10 ** len(dec))
-    return Fraction(int(whole))
+    try:
+        return parse_exact(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{str(param.name).replace('_', '-')}")
 
 
 routing_options = stack(
