@@ -89,7 +89,8 @@ def _number(ctx: click.Context, param: click.Parameter, value: str | None) -> Fr
     try:
         return parse_exact(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"--{str(param.name).replace('_', '-')}")
+        hint = f"--{str(param.name).replace('_', '-')}"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 routing_options = stack(
