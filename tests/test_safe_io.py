@@ -1,0 +1,216 @@
+"""Files read safely and written atomically: every refusal is one line naming the file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from moecomm import safe_io
+from moecomm.errors import MoecommError
+from moecomm.safe_io import read_json, read_text, read_toml, write_text_atomic
+
+
+def refusal(fn: object, *args: object, **kwargs: object) -> str:
+    assert callable(fn)
+    with pytest.raises(MoecommError) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "fifo.json"
+    os.mkfifo(path)
+    return path
+
+
+# Reading
+
+
+def test_reads_utf8_text_and_drops_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(b'\xef\xbb\xbf{"a": "\xc3\xa9"}')
+    assert read_json(path) == {"a": "é"}
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p, "a folder, not a regular file"),
+        (fifo, "a FIFO, not a regular file"),
+        (lambda p: Path("/dev/zero"), "a device, not a regular file"),
+        (lambda p: p / "nope.json", "No such file or directory"),
+    ],
+)
+def test_only_regular_files_are_read(tmp_path: Path, make: object, reason: str) -> None:
+    assert callable(make)
+    path = make(tmp_path)
+    assert refusal(read_text, path) == f"{path}: cannot be read ({reason})"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "secret.toml"
+    path.write_text("a = 1")
+    path.chmod(0)
+    assert refusal(read_toml, path) == f"{path}: cannot be read (Permission denied)"
+
+
+def test_names_that_are_no_file() -> None:
+    assert refusal(read_text, "") == "the path must name a file; got ''"
+    assert refusal(read_text, "", what="--preset") == "--preset must name a file; got ''"
+    assert refusal(read_text, "a\0b") == "a\\x00b: cannot be read (embedded null byte)"
+    long = "y" * 5000
+    assert (
+        refusal(read_text, long) == f"{'y' * 100}…{'y' * 100}: cannot be read (File name too long)"
+    )
+
+
+def test_size_cap(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text("[" + "0," * 10 + "0]")
+    assert (
+        refusal(read_text, path, max_bytes=10) == f"{path}: must be at most 10 bytes; got 23 bytes"
+    )
+    assert safe_io.MAX_BYTES == 256 * 2**20
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "ok"\nsource = "caf\xe9"\n')
+    assert refusal(read_toml, path) == f"{path}: not UTF-8 text (line 2)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "[" * 100_000,
+        '{"a":' * 65 + "1" + "}" * 65,
+    ],
+)
+def test_json_nesting_is_limited_before_parsing(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    assert refusal(read_json, path) == f"{path}: nested more than 64 levels deep"
+
+
+def test_json_depth_ignores_brackets_in_strings(tmp_path: Path) -> None:
+    path = tmp_path / "ok.json"
+    path.write_text('{"a": "' + "[" * 100 + '", "b": [[1]]}')
+    assert read_json(path) == {"a": "[" * 100, "b": [[1]]}
+    path.write_text("[" * 64 + "]" * 64)
+    assert read_json(path) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 1000 + "]" * 1000,
+        "a = " + "{b = " * 100 + "1" + "}" * 100,
+        "a" + ".a" * 100 + " = 1",
+        "[" + ".".join("t" * 100) + "]",
+    ],
+)
+def test_toml_nesting_is_limited_before_parsing(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    assert refusal(read_toml, path) == f"{path}: nested more than 64 levels deep"
+
+
+def test_toml_depth_ignores_floats_strings_and_comments(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    dots = ", ".join(["1.5"] * 100)
+    path.write_text(f'a = [{dots}]\nb = "{"[" * 100}"\n# {"[" * 100}\n[x.y]\nz = 1\n')
+    assert read_toml(path)["x"] == {"y": {"z": 1}}
+
+
+@pytest.mark.parametrize(("suffix", "kind"), [(".json", "JSON"), (".toml", "TOML")])
+def test_integers_past_the_digit_limit(tmp_path: Path, suffix: str, kind: str) -> None:
+    path = tmp_path / f"n{suffix}"
+    path.write_text(("a = " if kind == "TOML" else "") + "9" * 5000)
+    read = read_json if kind == "JSON" else read_toml
+    assert refusal(read, path) == f"{path}: not valid {kind}: a number has more than 4300 digits"
+
+
+def test_invalid_json_and_toml(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"a": 1,\n "b": }')
+    assert refusal(read_json, path) == f"{path}: not valid JSON: Expecting value at line 2 column 7"
+    path = tmp_path / "bad.toml"
+    path.write_text("a = [")
+    assert refusal(read_toml, path).startswith(f"{path}: not valid TOML: ")
+
+
+def test_json_value_count_is_limited_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "ids.json"
+    path.write_text('{"topk_ids": [[[0, 1], [2, 3]]], "note": "a, b, c"}')
+    assert (
+        refusal(read_json, path, max_values=9)
+        == f"{path}: must hold at most 9 values; got about 10"
+    )
+    assert read_json(path, max_values=10)["topk_ids"] == [[[0, 1], [2, 3]]]
+
+
+# Writing
+
+
+def test_write_creates_a_file_with_ordinary_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    write_text_atomic(path, "é\n")
+    assert path.read_bytes() == "é\n".encode()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert os.listdir(tmp_path) == ["m.json"]
+
+
+def test_write_replaces_a_file_only_with_force(tmp_path: Path) -> None:
+    path = tmp_path / "victim.json"
+    path.write_text("keep me")
+    assert refusal(write_text_atomic, path, "new") == f"{path}: exists; pass --force to replace it"
+    assert path.read_text() == "keep me"
+    write_text_atomic(path, "new", force=True)
+    assert path.read_text() == "new"
+    assert os.listdir(tmp_path) == ["victim.json"]
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_write_never_goes_through_a_symlink(tmp_path: Path, dangling: bool) -> None:
+    target = tmp_path / "passwd"
+    if not dangling:
+        target.write_text("root:x:0:0")
+    link = tmp_path / "passwd.json"
+    link.symlink_to(target)
+    assert refusal(write_text_atomic, link, "x") == (
+        f"{link}: is a symbolic link; pass --force to replace the link (never its target)"
+    )
+    write_text_atomic(link, "x", force=True)
+    assert not link.is_symlink() and link.read_text() == "x"
+    assert target.read_text() == "root:x:0:0" if not dangling else not target.exists()
+
+
+def test_write_refusals(tmp_path: Path) -> None:
+    assert refusal(write_text_atomic, tmp_path / "no" / "m.json", "x") == (
+        f"{tmp_path / 'no'}: no such folder"
+    )
+    (tmp_path / "f").write_text("")
+    assert refusal(write_text_atomic, tmp_path / "f" / "m.json", "x") == (
+        f"{tmp_path / 'f'}: not a folder"
+    )
+    assert refusal(write_text_atomic, "", "x") == "the output path must name a file; got ''"
+    assert (
+        refusal(write_text_atomic, "", "x", what="--output") == "--output must name a file; got ''"
+    )
+    assert refusal(write_text_atomic, ".", "x") == ".: names a folder, not a file"
+    (tmp_path / "d").mkdir()
+    assert (
+        refusal(write_text_atomic, tmp_path / "d", "x", force=True)
+        == f"{tmp_path / 'd'}: is a folder"
+    )
+    long = tmp_path / ("z" * 300)
+    assert refusal(write_text_atomic, long, "x").endswith(
+        ": cannot be written (File name too long)"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["d", "f"]  # no temporary file left behind
