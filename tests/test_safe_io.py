@@ -6,10 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import run
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from moecomm import safe_io
-from moecomm.errors import MoecommError
+from moecomm.errors import MoecommError, validation_lines
 from moecomm.safe_io import read_json, read_text, read_toml, write_text_atomic
+
+DATA = Path(__file__).parent / "data" / "hf_configs"
 
 
 def refusal(fn: object, *args: object, **kwargs: object) -> str:
@@ -214,3 +218,72 @@ def test_write_refusals(tmp_path: Path) -> None:
         ": cannot be written (File name too long)"
     )
     assert sorted(os.listdir(tmp_path)) == ["d", "f"]  # no temporary file left behind
+
+
+# Users of the readers and writers
+
+
+def test_validation_lines_bound_huge_and_deep_values() -> None:
+    class M(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        n: int
+
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValidationError) as err:
+        M.model_validate({"n": deep, "x": "y" * 1000})
+    lines = validation_lines(err.value)
+    assert lines == [
+        "n must be an integer; got [[[[[...]]]]]",
+        "x is not a known field; got '" + "y" * 37 + "..." + "y" * 38 + "'",
+    ]
+    with pytest.raises(ValidationError) as err:
+        M.model_validate({"n": 1, **{f"k{i}": i for i in range(30)}})
+    lines = validation_lines(err.value)
+    assert len(lines) == 21 and lines[-1] == "and 10 more problems"
+
+
+def test_preset_files_are_read_safely(tmp_path: Path) -> None:
+    path = fifo(tmp_path)
+    result = run("ep", "--preset", str(path), "--tokens", "1", "--ep", "2")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {path}: cannot be read (a FIFO, not a regular file)\n"
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"name = '\xff'\n")
+    result = run("presets", "show", str(bad))
+    assert result.stderr == f"Error: {bad}: not UTF-8 text (line 1)\n"
+    result = run("ep", "--hardware", str(tmp_path), "--preset", "deepseek-v3", "--tokens", "1")
+    assert result.stderr == f"Error: {tmp_path}: cannot be read (a folder, not a regular file)\n"
+
+
+def test_hf_config_is_read_safely(tmp_path: Path) -> None:
+    result = run("presets", "import", "", "--name", "x")
+    assert result.stderr == (
+        "Error: the config path must name a config.json or its folder; got ''\n"
+    )
+    path = tmp_path / "config.json"
+    path.write_text("[" * 10_000)
+    result = run("presets", "show", "--hf-config", str(tmp_path))
+    assert result.stderr == f"Error: {path}: nested more than 64 levels deep\n"
+
+
+def test_import_writes_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    src = str(DATA / "mixtral-8x7b.json")
+    result = run("presets", "import", src, "--name", "m", "-o", "no/m.toml")
+    assert result.stderr == "Error: no: no such folder\n"
+    Path("m.toml").symlink_to(tmp_path / "elsewhere.toml")
+    result = run("presets", "import", src, "--name", "m")
+    assert result.stderr == "Error: --output m.toml exists; pass --force to overwrite it\n"
+    result = run("presets", "import", src, "--name", "m", "--force")
+    assert result.exit_code == 0, result.output
+    assert not Path("m.toml").is_symlink() and not (tmp_path / "elsewhere.toml").exists()
+    loop = Path("loop.toml")
+    loop.symlink_to("loop.toml")
+    result = run("presets", "import", src, "--name", "m", "-o", "loop.toml")
+    assert result.stderr == "Error: --output loop.toml exists; pass --force to overwrite it\n"
+    result = run("presets", "import", src, "--name", "m\n")
+    assert result.stderr == (
+        "Error: --name must be lower-case letters, digits, '.', '_' or '-'; got 'm\\n'\n"
+    )
