@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from moecomm import safe_io
 from moecomm.errors import MoecommError, validation_lines
 from moecomm.safe_io import read_json, read_text, read_toml, write_text_atomic
+from moecomm.traffic import files
 
 DATA = Path(__file__).parent / "data" / "hf_configs"
 
@@ -287,3 +289,163 @@ def test_import_writes_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert result.stderr == (
         "Error: --name must be lower-case letters, digits, '.', '_' or '-'; got 'm\\n'\n"
     )
+
+
+# Routing files: shapes and sizes checked before anything large is built
+
+TRAFFIC = ("traffic", "--hidden", "8", "--experts", "8", "--topk", "2")
+
+
+def refused(*args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    return result.stderr
+
+
+def test_a_topk_file_of_ten_million_rows_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "ids.json"
+    path.write_text('{"topk_ids": [[' + "[0]," * (10**7 - 1) + "[0]]]}")
+    assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
+        f"Error: {path}: must hold at most 16777216 values; got about 20000003\n"
+    )
+
+
+def test_topk_token_and_rank_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "MAX_FILE_TOKENS", 3)
+    path = tmp_path / "ids.json"
+    path.write_text(json.dumps({"topk_ids": [[[0], [1]], [[2], [3]]]}))
+    assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
+        f"Error: {path}: topk_ids must hold at most 3 tokens over all ranks; got 4\n"
+    )
+    path.write_text(json.dumps({"topk_ids": [[[0]]] * 4097}))
+    assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
+        f"Error: {path}: topk_ids must have at most 4096 source ranks; got 4097\n"
+    )
+    path.write_text("")
+    assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
+        f"Error: {path}: not valid JSON: Expecting value at line 1 column 1\n"
+    )
+    path.write_text('{"topk_ids": {}}')
+    assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
+        f"Error: {path}: topk_ids must be a non-empty list of per-rank token lists; got {{}}\n"
+    )
+
+
+def _npy(path: Path, header: str, data: bytes = b"") -> Path:
+    text = header.encode("latin1")
+    pad = 64 - (10 + len(text) + 1) % 64
+    path.write_bytes(
+        b"\x93NUMPY\x01\x00"
+        + (len(text) + pad + 1).to_bytes(2, "little")
+        + text
+        + b" " * pad
+        + b"\n"
+        + data
+    )
+    return path
+
+
+def test_npy_shape_is_checked_from_the_header(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    huge = _npy(
+        tmp_path / "huge.npy",
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (8, 1000000000, 8), }",
+    )
+    assert refused(*TRAFFIC, "--topk-ids", str(huge)) == (
+        f"Error: {huge}: topk_ids must hold at most 4000000 tokens over all ranks; got 8000000000\n"
+    )
+    floats = _npy(
+        tmp_path / "f.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1), }"
+    )
+    assert refused(*TRAFFIC, "--topk-ids", str(floats)) == (
+        f"Error: {floats}: topk_ids must be an integer array [ranks, tokens, k]; "
+        "got shape (1, 1, 1) of float64\n"
+    )
+    short = _npy(
+        tmp_path / "s.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 2, 2), }"
+    )
+    assert refused(*TRAFFIC, "--topk-ids", str(short)).startswith(
+        f"Error: {short}: not a readable .npy array ("
+    )
+    junk = tmp_path / "junk.npy"
+    junk.write_bytes(b"\x80\x04junk")
+    assert refused(*TRAFFIC, "--topk-ids", str(junk)).startswith(
+        f"Error: {junk}: not a readable .npy array ("
+    )
+
+
+def test_flat_counts_split_is_checked_before_it_is_built(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"expert_counts": [4] * 8}))
+    assert refused(*TRAFFIC, "--expert-counts", str(path), "--ep", "0") == (
+        "Error: --ep must be at least 1; got 0\n"
+    )
+    assert refused(*TRAFFIC, "--expert-counts", str(path), "--ep", "1000000000") == (
+        "Error: ep must be at most 4096 for a ranks × ranks traffic matrix; got 1000000000\n"
+    )
+    path.write_text(json.dumps({"expert_counts": [4] * 8192}))
+    assert refused("traffic", "--hidden", "8", "--expert-counts", str(path), "--ep", "4096") == (
+        f"Error: {path}: expert_counts split over --ep 4096 sources must hold at most "
+        "16777216 counts; got 33554432\n"
+    )
+
+
+def test_count_range_and_csv_cells(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"expert_counts": [[2**63] * 8]}))
+    assert refused(*TRAFFIC, "--expert-counts", str(path)) == (
+        f"Error: {path}: expert_counts[0][0] must be at most 9223372036854775807; "
+        "got 9223372036854775808\n"
+    )
+    csv = tmp_path / "c.csv"
+    csv.write_text("a,b,c,d,e,f,g,h\n")
+    assert refused(*TRAFFIC, "--expert-counts", str(csv), "--ep", "1") == (
+        f"Error: {csv}: holds no row of counts\n"
+    )
+    csv.write_text("1,2,3,4,5,6,7,8\n1,2,3,4,5,6,7,²\n")
+    assert refused(*TRAFFIC, "--expert-counts", str(csv), "--ep", "1") == (
+        f"Error: {csv}: row 1 column 7 must be an integer; got '²'\n"
+    )
+    csv.write_text("1,2,3,4,5,6,7," + "9" * 5000 + "\n")
+    assert refused(*TRAFFIC, "--expert-counts", str(csv), "--ep", "1") == (
+        f"Error: {csv}: row 0 column 7 must be at most 9223372036854775807; "
+        f"got '{'9' * 37}...{'9' * 38}'\n"
+    )
+    csv.write_text('1,"' + "x" * 200_000 + '"\n')
+    assert refused(*TRAFFIC, "--expert-counts", str(csv), "--ep", "1") == (
+        f"Error: {csv}: not valid CSV at line 1: field larger than field limit (131072)\n"
+    )
+
+
+def test_export_matrix_is_written_safely(tmp_path: Path) -> None:
+    args = (*TRAFFIC, "--tokens", "4", "--ep", "2", "--export-matrix")
+    victim = tmp_path / "victim.json"
+    victim.write_text("keep me")
+    assert refused(*args, str(victim)) == f"Error: {victim}: exists; pass --force to replace it\n"
+    assert victim.read_text() == "keep me"
+    link = tmp_path / "passwd.json"
+    link.symlink_to(victim)
+    assert refused(*args, str(link)) == (
+        f"Error: {link}: is a symbolic link; pass --force to replace the link (never its target)\n"
+    )
+    assert victim.read_text() == "keep me"
+    missing = tmp_path / "no" / "m.csv"
+    assert refused(*args, str(missing)) == f"Error: {tmp_path / 'no'}: no such folder\n"
+    assert sorted(os.listdir(tmp_path)) == ["passwd.json", "victim.json"]
+    fresh = tmp_path / "m.json"
+    assert run(*args, str(fresh)).exit_code == 0
+    assert json.loads(fresh.read_text())["layers"][0]["dispatch_matrix_bytes"][0][0] == 0
+
+
+def test_write_matrices_force_replaces_a_link_not_its_target(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.json"
+    victim.write_text("keep me")
+    link = tmp_path / "m.json"
+    link.symlink_to(victim)
+    assert refusal(files.write_matrices, "", [([[0]], [[0]])], "c") == (
+        "--export-matrix must name a .json or .csv file; got ''"
+    )
+    files.write_matrices(link, [([[0, 1], [2, 0]], [[0, 2], [1, 0]])], "c", force=True)
+    assert victim.read_text() == "keep me"
+    assert json.loads(link.read_text())["layers"][0]["combine_matrix_bytes"] == [[0, 2], [1, 0]]

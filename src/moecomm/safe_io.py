@@ -137,7 +137,7 @@ _TOML_SKIPPED = re.compile(
     r"|'[^'\n]*'"  # literal string
     r"|#[^\n]*",  # comment
 )
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _depth_bound(structure: str, limit: int) -> int:
@@ -147,15 +147,17 @@ def _depth_bound(structure: str, limit: int) -> int:
     d passes. Unmatched brackets left over count as one level each, so a broken file may be
     called too deep rather than malformed, but no text deeper than ``limit`` passes.
     """
-    brackets = _NOT_BRACKET.sub("", structure).replace("{", "[").replace("}", "]")
+    # UTF-8 never uses ASCII bytes inside a multi-byte character, and bytes.translate is fast.
+    brackets = structure.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    brackets = brackets.replace(b"{", b"[").replace(b"}", b"]")
     passes = 0
     while brackets and passes <= limit:
-        shorter = brackets.replace("[]", "")
+        shorter = brackets.replace(b"[]", b"")
         if shorter == brackets:
             break
         brackets = shorter
         passes += 1
-    return passes + brackets.count("[")
+    return passes + brackets.count(b"[")
 
 
 def _check_depth(where: str, depth: int, limit: int) -> None:
