@@ -82,6 +82,22 @@ def test_size_cap(tmp_path: Path) -> None:
     assert safe_io.MAX_BYTES == 256 * 2**20
 
 
+def test_presets_and_configs_are_capped_lower(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text("# " + "x" * (4 * 2**20))
+    assert refusal(read_toml, path) == f"{path}: must be at most 4 MiB; got 4194306 bytes"
+    path.write_text("a = [" + "1," * 2**20 + "]")
+    assert refusal(read_toml, path) == (
+        f"{path}: must hold at most 1048576 values; got about 1048579"
+    )
+    config = tmp_path / "config.json"
+    config.write_text("[" + "1," * 2**20 + "1]")
+    result = run("presets", "show", "--hf-config", str(config))
+    assert result.stderr == (
+        f"Error: {config}: must hold at most 1048576 values; got about 1048578\n"
+    )
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes(b'name = "ok"\nsource = "caf\xe9"\n')
@@ -285,6 +301,9 @@ def test_import_writes_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     loop.symlink_to("loop.toml")
     result = run("presets", "import", src, "--name", "m", "-o", "loop.toml")
     assert result.stderr == "Error: --output loop.toml exists; pass --force to overwrite it\n"
+    result = run("presets", "import", src, "--name", "m", "-o", "\udcff.toml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Wrote \\udcff.toml: m (h 4096")
     result = run("presets", "import", src, "--name", "m\n")
     assert result.stderr == (
         "Error: --name must be lower-case letters, digits, '.', '_' or '-'; got 'm\\n'\n"

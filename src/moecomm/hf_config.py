@@ -469,4 +469,7 @@ def parse(data: Any, where: str) -> HFModel:
 def read(path: str | Path) -> HFModel:
     """Read a config.json (or a folder holding one) into an MoE model shape."""
     file = config_file(path)
-    return parse(safe_io.read_json(file), safe_io.shown_path(file))
+    data = safe_io.read_json(
+        file, max_bytes=safe_io.MAX_CONFIG_BYTES, max_values=safe_io.MAX_CONFIG_VALUES
+    )
+    return parse(data, safe_io.shown_path(file))

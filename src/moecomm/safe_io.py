@@ -20,7 +20,14 @@ from typing import Any
 from moecomm.errors import MoecommError
 
 MAX_BYTES = 256 * 2**20
-"""Largest file read (256 MiB): preset, config.json and routing data files alike."""
+"""Largest file read (256 MiB): routing data."""
+
+MAX_CONFIG_BYTES = 4 * 2**20
+"""Largest preset TOML or config.json read (4 MiB, hundreds of times a real one): tomllib is
+pure Python, and parses an adversarial file at about 2.5 MB/s."""
+
+MAX_CONFIG_VALUES = 2**20
+"""Most values (numbers, strings, lists, tables) in a preset TOML or config.json."""
 
 MAX_DEPTH = 64
 """Deepest nesting of lists and tables read from JSON or TOML."""
@@ -165,6 +172,13 @@ def _check_depth(where: str, depth: int, limit: int) -> None:
         raise MoecommError(f"{where}: nested more than {limit} levels deep")
 
 
+def _check_values(where: str, structure: str, marks: tuple[str, ...], limit: int) -> None:
+    """About as many values as parsing would allocate, counted outside strings."""
+    values = sum(structure.count(m) for m in marks) + 1
+    if values > limit:
+        raise MoecommError(f"{where}: must hold at most {limit} values; got about {values}")
+
+
 def _digits_error(where: str, kind: str) -> MoecommError:
     limit = sys.get_int_max_str_digits()
     return MoecommError(f"{where}: not valid {kind}: a number has more than {limit} digits")
@@ -188,11 +202,7 @@ def read_json(
     structure = _JSON_STRING.sub('""', text) if '"' in text else text
     _check_depth(where, _depth_bound(structure, max_depth), max_depth)
     if max_values is not None:
-        values = structure.count(",") + structure.count("[") + structure.count("{") + 1
-        if values > max_values:
-            raise MoecommError(
-                f"{where}: must hold at most {max_values} values; got about {values}"
-            )
+        _check_values(where, structure, (",", "[", "{"), max_values)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -210,13 +220,20 @@ _KEY_DOT = "(?:[^.=\\n]*\\.)"
 
 
 def read_toml(
-    path: StrPath, *, what: str = "the path", max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
+    path: StrPath,
+    *,
+    what: str = "the path",
+    max_bytes: int = MAX_CONFIG_BYTES,
+    max_depth: int = MAX_DEPTH,
+    max_values: int = MAX_CONFIG_VALUES,
 ) -> dict[str, Any]:
-    """Parse a TOML file, its depth (brackets, braces and dotted keys) checked before parsing."""
+    """Parse a TOML file, its depth (brackets, braces and dotted keys) and its number of values
+    checked before parsing."""
     text = read_text(path, what=what, max_bytes=max_bytes)
     where = shown_path(path)
     structure = _TOML_SKIPPED.sub('""', text)
     _check_depth(where, _depth_bound(structure, max_depth), max_depth)
+    _check_values(where, structure, (",", "[", "{", "="), max_values)
     # Dotted keys (a.b.c = 1, [a.b.c]) nest tables too.
     if re.search(f"^{_KEY_DOT}{{{max_depth}}}", structure, re.M):
         raise MoecommError(f"{where}: nested more than {max_depth} levels deep")

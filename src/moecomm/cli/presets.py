@@ -340,7 +340,7 @@ def import_cmd(path: str, name: str, output: str | None, force: bool) -> None:
     write_text_atomic(target, P.model_toml(preset), force=force, what="--output")
     m = preset.model
     click.echo(
-        f"Wrote {target}: {name} (h {m.hidden_size}, {m.num_moe_layers} MoE layers of "
+        f"Wrote {shown_path(target)}: {name} (h {m.hidden_size}, {m.num_moe_layers} MoE layers of "
         f"{m.num_layers}, {m.num_experts} routed + {m.num_shared_experts} shared experts, "
         f"top-{m.top_k}) from {preset.source}"
     )
