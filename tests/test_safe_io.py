@@ -238,6 +238,14 @@ def test_write_refusals(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["d", "f"]  # no temporary file left behind
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_write_into_a_folder_without_permission(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    path = folder / "m.json"
+    assert refusal(write_text_atomic, path, "x") == f"{path}: cannot be written (Permission denied)"
+
+
 # Users of the readers and writers
 
 
