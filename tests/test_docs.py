@@ -45,7 +45,12 @@ EXAMPLES = [(p.name, line) for p in DOCS for line in _examples(p)]
 
 
 @pytest.mark.parametrize(("doc", "line"), EXAMPLES, ids=[f"{d}: {ln}" for d, ln in EXAMPLES])
-def test_documented_examples_run(doc: str, line: str) -> None:
+def test_documented_examples_run(
+    doc: str, line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a fresh folder, so that files an example writes (--export-matrix) never exist before.
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    monkeypatch.chdir(tmp_path)
     result = run(*shlex.split(line))
     assert result.exit_code == 0, f"{doc}: moecomm {line}\n{result.output}"
     assert result.output.strip()

@@ -72,7 +72,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     ),
     (
         ("ep", "--preset", "/no/such/file.toml", "--tokens", "1", "--ep", "8"),
-        "/no/such/file.toml: cannot read preset file: No such file or directory",
+        "/no/such/file.toml: cannot be read (No such file or directory)",
     ),
     (
         ("ep", *DS, "--tokens", "4", "--ep", "8", "--format", "xml"),

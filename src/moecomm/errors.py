@@ -8,7 +8,9 @@ keyword argument. ``str(error)`` gives the library's spelling.
 
 from __future__ import annotations
 
+import itertools
 import re
+import reprlib
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,37 @@ class MoecommError(ValueError):
         return self.text()
 
 
+class _Shown(reprlib.Repr):
+    """repr() with bounded depth and length: safe on deeply nested or huge user values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 4
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 12
+        self.maxstring = self.maxlong = self.maxother = MAX_VALUE_TEXT
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:  # in order, unlike reprlib
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = itertools.islice(x.items(), self.maxdict)
+        pieces = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in items]
+        return "{" + ", ".join(pieces + ["..."] * (len(x) > self.maxdict)) + "}"
+
+    def repr_int(self, x: int, level: int) -> str:
+        return _int_text(x)
+
+
+def _int_text(x: int) -> str:
+    if x.bit_length() > 4 * MAX_VALUE_TEXT:  # str() of it may pass the int→str digit limit
+        return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+    return str(x)
+
+
+_SHOWN = _Shown()
+
+
 def shown(value: Any) -> str:
     """A value as the user gave it, short: ints and text as they are, floats without noise."""
     if isinstance(value, bool):
@@ -58,29 +91,20 @@ def shown(value: Any) -> str:
         # take a trailing ".0".
         text = str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
     elif isinstance(value, Fraction):
-        text = str(value.numerator) if value.denominator == 1 else f"{value}"
-    elif isinstance(value, int):
-        try:
+        text = _int_text(value.numerator) if value.denominator == 1 else _SHOWN.repr(value)
+        if value.denominator != 1 and value.numerator.bit_length() <= 4 * MAX_VALUE_TEXT:
             text = str(value)
-        except ValueError:  # beyond Python's int -> str digit limit
-            text = f"an integer of about {value.bit_length() * 0.30103:.0f} digits"
-    elif isinstance(value, str):
-        text = repr(value)
+    elif isinstance(value, int):
+        text = _int_text(value)
     else:
-        text = _short_repr(value)
+        text = _SHOWN.repr(value)
     if len(text) > MAX_VALUE_TEXT:
         text = text[: MAX_VALUE_TEXT - 1] + "…"
     return text
 
 
-def _short_repr(value: Any) -> str:
-    """repr() of containers without recursing into deep nests."""
-    if isinstance(value, list | tuple | dict):
-        return f"a {type(value).__name__} of {len(value)} items"
-    try:
-        return repr(value)[: MAX_VALUE_TEXT + 1]
-    except (RecursionError, ValueError):
-        return type(value).__name__
+MAX_PROBLEMS = 20
+"""Problems listed in one message; the rest are counted."""
 
 
 _RULES: dict[str, str] = {
@@ -133,7 +157,8 @@ def validation_lines(
     ``prefix`` naming the file and keep the file's own key names.
     """
     lines = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for err in errors[:MAX_PROBLEMS]:
         name = _field_name(err["loc"])
         spelt = field(name) if marked else (names or {}).get(name, name)
         ctx: dict[str, Any] = err.get("ctx") or {}
@@ -151,6 +176,8 @@ def validation_lines(
         else:
             text = f"{spelt}: {err['msg']}; got {shown(err['input'])}"
         lines.append(prefix + str(text))
+    if len(errors) > MAX_PROBLEMS:
+        lines.append(f"{prefix}and {len(errors) - MAX_PROBLEMS} more problems")
     return lines
 
 

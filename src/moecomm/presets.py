@@ -17,8 +17,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from moecomm import safe_io
 from moecomm.config import Deployment, HardwareSpec, MoEModel
-from moecomm.errors import MoecommError, from_validation
+from moecomm.errors import MoecommError, from_validation, shown
 
 KINDS = ("models", "hardware", "deployments")
 
@@ -89,11 +90,7 @@ def _looks_like_path(ref: str) -> bool:
     return ref.endswith(".toml") or "/" in ref or "\\" in ref
 
 
-def _parse(text: str, where: str, kind: PresetKind[P]) -> P:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise MoecommError(f"{where}: not valid TOML: {exc}") from None
+def _validate(data: dict[str, Any], where: str, kind: PresetKind[P]) -> P:
     try:
         return kind.schema.model_validate(data)
     except ValidationError as exc:
@@ -103,18 +100,14 @@ def _parse(text: str, where: str, kind: PresetKind[P]) -> P:
 def load(kind: PresetKind[P], ref: str) -> P:
     """Load a preset by exact built-in name, or a user's TOML file by path."""
     if _looks_like_path(ref):
-        path = Path(ref)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise MoecommError(f"{ref}: cannot read preset file: {exc.strerror}") from None
-        return _parse(text, ref, kind)
-    entry = _root() / kind.folder / f"{ref}.toml"
-    if not entry.is_file():
+        return _validate(safe_io.read_toml(ref), safe_io.shown_path(ref), kind)
+    if ref not in names(kind):
         known = ", ".join(names(kind)) or "none"
         singular = kind.folder.removesuffix("s")
-        raise MoecommError(f"{singular} preset must be one of {known}; got {ref!r}")
-    return _parse(entry.read_text(encoding="utf-8"), f"presets/{kind.folder}/{ref}.toml", kind)
+        raise MoecommError(f"{singular} preset must be one of {known}; got {shown(ref)}")
+    entry = _root() / kind.folder / f"{ref}.toml"
+    data = tomllib.loads(entry.read_text(encoding="utf-8"))  # shipped with the package
+    return _validate(data, f"presets/{kind.folder}/{ref}.toml", kind)
 
 
 def load_all(kind: PresetKind[P]) -> Iterator[P]:
@@ -138,24 +131,21 @@ def find(ref: str, kind: PresetKind[Any] | None = None) -> AnyPreset:
         if kind is not None:
             found: AnyPreset = load(kind, ref)
             return found
-        try:
-            data = tomllib.loads(Path(ref).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            return load(MODELS, ref)  # load() words the read or parse error
+        data = safe_io.read_toml(ref)
         table: dict[str, PresetKind[Any]] = {
             "model": MODELS,
             "hardware": HARDWARE,
             "deployment": DEPLOYMENTS,
         }
         chosen = next((k for key, k in table.items() if key in data), MODELS)
-        found = load(chosen, ref)
+        found = _validate(data, safe_io.shown_path(ref), chosen)
         return found
     for k in kinds:
         if ref in names(k):
             found = load(k, ref)
             return found
     known = ", ".join(n for k in kinds for n in names(k)) or "none"
-    raise MoecommError(f"preset must be one of {known}; got {ref!r}")
+    raise MoecommError(f"preset must be one of {known}; got {shown(ref)}")
 
 
 def _toml_value(value: Any) -> str:

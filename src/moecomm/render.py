@@ -17,7 +17,18 @@ from rich.console import Console
 from rich.table import Table
 
 from moecomm.results import label, shown, unit
-from moecomm.units import GB, decimal_text, exact_text, gb_text, json_value, rate_text, seconds_text
+from moecomm.units import (
+    GB,
+    LONG,
+    decimal_text,
+    exact_text,
+    gb_text,
+    is_long,
+    json_value,
+    rate_text,
+    sci_text,
+    seconds_text,
+)
 
 FORMATS = ("table", "json", "csv", "markdown")
 GB_HEADER = "GB (1e9 B)"
@@ -53,10 +64,30 @@ def dumps(data: Any) -> str:
     return json.dumps(to_json_value(data), indent=2, ensure_ascii=False)
 
 
+def _big(value: Any) -> bool:
+    """An exact number of magnitude at least units.LONG: shown in scientific notation, since
+    float() may not hold it nor str() write it (the int→str digit limit)."""
+    return (
+        isinstance(value, int | Fraction)
+        and not isinstance(value, bool)
+        and not -LONG < value < LONG
+    )
+
+
+def _scaled(value: Any, num: int, den: int) -> str:
+    if _big(value):
+        return sci_text(Fraction(value) * num / den)
+    return f"{float(value) * num / den:g}"
+
+
 def cell(value: Any, field_unit: str) -> str:
     """Display text of one value in a table cell."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field_unit == "duration" and _big(value):
+        return f"{sci_text(value)} s"
+    if field_unit == "rate" and _big(value):
+        return f"{sci_text(Fraction(value) / GB)} GB/s"
     if field_unit == "duration" and isinstance(value, int | float):
         return seconds_text(float(value))
     if field_unit == "rate" and isinstance(value, int | float):
@@ -67,12 +98,16 @@ def cell(value: Any, field_unit: str) -> str:
         return ""
     # Display scales; the labels carry the unit (GB/s, GB, TFLOP/s, µs) and JSON the exact value.
     if field_unit in ("bytes_per_second", "capacity"):
-        return f"{float(value) / GB:g}"
+        return _scaled(value, 1, GB)
     if field_unit == "flops":
-        return f"{float(value) / 10**12:g}"
+        return _scaled(value, 1, 10**12)
     if field_unit == "seconds":
-        return f"{float(value) * 10**6:g}"
+        return _scaled(value, 10**6, 1)
+    if _big(value):
+        return sci_text(value)
     if isinstance(value, Fraction) and value.denominator != 1:
+        if is_long(value):  # a long numerator or denominator: the decimal view alone
+            return f"≈ {decimal_text(value)}"
         return f"{exact_text(value)} ≈ {decimal_text(value)}"
     if isinstance(value, float):
         return f"{value:g}"
@@ -133,7 +168,7 @@ def record_cells(obj: Any, *, skip_none: bool = False) -> list[tuple[str, str, s
         value = getattr(obj, f.name)
         if skip_none and value is None:
             continue
-        gb = gb_text(value) if unit(f) == "bytes" else ""
+        gb = gb_text(value) if unit(f) == "bytes" and value is not None else ""
         out.append((label(f), cell(value, unit(f)), gb))
     return out
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from fractions import Fraction
 
 from moecomm.errors import MoecommError, field
@@ -12,6 +14,13 @@ Exact = int | Fraction
 
 GB = 10**9
 GIB = 2**30
+
+LONG = 10**30
+"""Numbers this large (or fractions with a numerator or denominator this large) are shown in
+scientific notation in tables; JSON keeps them exact up to Python's int→str digit limit."""
+
+_SAFE_DIGITS = 10**300
+"""Below this, str() of an int never meets the int→str digit limit (at least 640 digits)."""
 
 
 _NUMBER = re.compile(r"([0-9]+)(?:/([0-9]+)|\.([0-9]+))?")
@@ -57,21 +66,80 @@ def is_integral(value: Exact) -> bool:
     return isinstance(normalize(value), int)
 
 
+def _int_text(n: int) -> str:
+    try:
+        return str(n)
+    except ValueError:  # past sys.get_int_max_str_digits()
+        limit = sys.get_int_max_str_digits()
+        raise MoecommError(
+            f"a result has more than {limit} digits, too many to write as exact decimal text "
+            "(Python's int→str limit); tables show it in scientific notation"
+        ) from None
+
+
 def exact_text(value: Exact) -> str:
-    """Exact value as text: ``123`` or ``1792/3``."""
+    """Exact value as text: ``123`` or ``1792/3``; a MoecommError past the int→str digit limit."""
     value = normalize(value)
-    return str(value)
+    if isinstance(value, int):
+        return _int_text(value)
+    return f"{_int_text(value.numerator)}/{_int_text(value.denominator)}"
 
 
 def json_value(value: Exact) -> int | str:
-    """JSON form: an integer, or the exact fraction as a string ``"p/q"``."""
+    """JSON form: an integer, or the exact fraction as a string ``"p/q"``.
+
+    A MoecommError past the int→str digit limit, which json.dumps would meet too.
+    """
     value = normalize(value)
-    return value if isinstance(value, int) else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, int):
+        if not -_SAFE_DIGITS < value < _SAFE_DIGITS:
+            _int_text(value)
+        return value
+    return exact_text(value)
+
+
+def is_long(value: Exact) -> bool:
+    """Whether tables show the value in scientific notation rather than exact text."""
+    value = normalize(value)
+    if isinstance(value, int):
+        return not -LONG < value < LONG
+    return not (-LONG < value.numerator < LONG and value.denominator < LONG)
+
+
+def sci_text(value: Exact, digits: int = 4) -> str:
+    """``value`` rounded to ``digits`` significant digits in scientific notation: ``1.235e+5000``.
+
+    Exact integer arithmetic, so it works beyond float range and beyond the int→str digit limit.
+    """
+    f = Fraction(value)
+    if f == 0:
+        return "0"
+    sign = "-" if f < 0 else ""
+    p, q = abs(f.numerator), f.denominator
+    # Within one of the true decimal exponent; the loops below settle it.
+    exp = math.floor((p.bit_length() - q.bit_length()) * math.log10(2))
+
+    def mantissa(e: int) -> int:
+        shift = digits - 1 - e
+        n, d = (p * 10**shift, q) if shift >= 0 else (p, q * 10**-shift)
+        return (2 * n + d) // (2 * d)  # rounded half up
+
+    m = mantissa(exp)
+    while m >= 10**digits:
+        exp += 1
+        m = mantissa(exp)
+    while m < 10 ** (digits - 1):
+        exp -= 1
+        m = mantissa(exp)
+    text = str(m)
+    return f"{sign}{text[0]}{'.' + text[1:] if digits > 1 else ''}e{exp:+03d}"
 
 
 def decimal_text(value: Exact, digits: int = 3) -> str:
     """A rounded decimal view of an exact value, for display beside the exact one."""
     value = normalize(value)
+    if not -LONG < value < LONG:
+        return sci_text(value)
     if isinstance(value, int):
         return f"{value:,}"
     return f"{float(value):,.{digits}f}"
@@ -79,12 +147,14 @@ def decimal_text(value: Exact, digits: int = 3) -> str:
 
 def gb_text(value: Exact, digits: int = 3) -> str:
     """Bytes in decimal gigabytes (1 GB = 1e9 B)."""
-    return f"{float(Fraction(value) / GB):,.{digits}f}"
+    gb = Fraction(value) / GB
+    return f"{float(gb):,.{digits}f}" if -LONG < value < LONG else sci_text(gb)
 
 
 def gib_text(value: Exact, digits: int = 3) -> str:
     """Bytes in binary gibibytes (1 GiB = 2^30 B)."""
-    return f"{float(Fraction(value) / GIB):,.{digits}f}"
+    gib = Fraction(value) / GIB
+    return f"{float(gib):,.{digits}f}" if -LONG < value < LONG else sci_text(gib)
 
 
 def seconds_text(value: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from moecomm.cli.base import InputError, emit
 from moecomm.cli.options import format_option, hf_config_option
 from moecomm.render import dumps, render_rows
 from moecomm.results import quantity
+from moecomm.safe_io import shown_path, write_text_atomic
 
 KIND_CHOICE = click.Choice([k.folder for k in P.ALL_KINDS])
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -332,6 +334,11 @@ def _from_hf(path: str, name: str | None) -> P.ModelPreset:
     )
 
 
+def _real(path: str) -> Path:
+    """The path with links resolved; unlike Path.resolve, never raises (on a link loop, say)."""
+    return Path(os.path.realpath(path))
+
+
 @command.command("import")
 @click.argument("path")
 @click.option("--name", required=True, help="Preset name: lower-case letters, digits, . _ -.")
@@ -341,7 +348,9 @@ def _from_hf(path: str, name: str | None) -> P.ModelPreset:
     metavar="FILE",
     help="Where to write the preset [default: ./NAME.toml in the current folder].",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing file or symbolic link (never its target)."
+)
 def import_cmd(path: str, name: str, output: str | None, force: bool) -> None:
     """Write a model preset TOML from a Hugging Face config.json (or a folder holding one).
 
@@ -350,26 +359,23 @@ def import_cmd(path: str, name: str, output: str | None, force: bool) -> None:
 
     Example: moecomm presets import ./Qwen3-30B-A3B/config.json --name qwen3-30b-a3b
     """
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InputError(
             f"--name must be lower-case letters, digits, '.', '_' or '-'; got {name!r}"
         )
-    target = Path(output) if output is not None else Path(f"{name}.toml")
+    target = output if output is not None else f"{name}.toml"
     package = Path(P.__file__).resolve().parent
-    if package in target.resolve().parents:
+    if target and "\0" not in target and package in _real(target).parents:
         raise InputError(
-            f"--output must lie outside the installed package ({package}); got {target}"
+            f"--output must lie outside the installed package ({package}); got {shown_path(target)}"
         )
-    if target.exists() and not force:
-        raise InputError(f"--output {target} exists; pass --force to overwrite it")
+    if os.path.lexists(target) and not force:  # early, before reading; writing checks again
+        raise InputError(f"--output {shown_path(target)} exists; pass --force to overwrite it")
     preset = _from_hf(path, name)
-    try:
-        target.write_text(P.model_toml(preset), encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"--output {target}: cannot write: {exc.strerror}") from None
+    write_text_atomic(target, P.model_toml(preset), force=force, what="--output")
     m = preset.model
     click.echo(
-        f"Wrote {target}: {name} (h {m.hidden_size}, {m.num_moe_layers} MoE layers of "
+        f"Wrote {shown_path(target)}: {name} (h {m.hidden_size}, {m.num_moe_layers} MoE layers of "
         f"{m.num_layers}, {m.num_experts} routed + {m.num_shared_experts} shared experts, "
         f"top-{m.top_k}) from {preset.source}"
     )

@@ -15,7 +15,7 @@ transformers config class, and every such default is recorded in :attr:`HFModel.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from moecomm import safe_io
 from moecomm.config import MoEModel
 from moecomm.dtypes import DType
 from moecomm.errors import MoecommError, validation_lines
@@ -248,14 +249,20 @@ def _dtype(top: dict[str, Any], r: Reader) -> dict[str, Any]:
 
 def config_file(path: str | Path) -> Path:
     """The config.json a path names: the file itself, or the one inside a folder."""
+    if not str(path):
+        raise MoecommError("the config path must name a config.json or its folder; got ''")
     p = Path(path)
-    if p.is_dir():
+    if os.path.isdir(p):  # never raises, unlike Path.is_dir on a name too long
         inner = p / "config.json"
-        if not inner.is_file():
-            raise MoecommError(f"{path}: the folder holds no config.json")
+        if not os.path.lexists(inner):
+            raise MoecommError(f"{safe_io.shown_path(path)}: the folder holds no config.json")
         return inner
-    if not p.exists():
-        raise MoecommError(f"{path}: no such file or folder")
+    try:
+        os.lstat(p)
+    except FileNotFoundError:
+        raise MoecommError(f"{safe_io.shown_path(path)}: no such file or folder") from None
+    except (OSError, ValueError):
+        pass  # read_json words every other problem
     return p
 
 
@@ -333,17 +340,7 @@ def parse(data: Any, where: str) -> HFModel:
 def read(path: str | Path) -> HFModel:
     """Read a config.json (or a folder holding one) into an MoE model shape."""
     file = config_file(path)
-    where = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MoecommError(f"{where}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise MoecommError(f"{where}: not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MoecommError(
-            f"{where}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    return parse(data, where)
+    data = safe_io.read_json(
+        file, max_bytes=safe_io.MAX_CONFIG_BYTES, max_values=safe_io.MAX_CONFIG_VALUES
+    )
+    return parse(data, safe_io.shown_path(file))
