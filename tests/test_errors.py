@@ -80,7 +80,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     ),
     (
         ("ep", "--nope"),
-        "No such option '--nope'. (Did you mean one of: '--dtype', '--n-group', '--topk'?)",
+        "No such option '--nope'. (Did you mean one of: '--force', '--n-group', '--topk'?)",
     ),
     (("tp", "--hidden", "8", "--tokens", "4"), "--tp is required"),
     (("tp", "--hidden", "8", "--tokens", "4", "--tp", "0"), "--tp must be at least 1; got 0"),

@@ -191,7 +191,7 @@ def test_write_creates_a_file_with_ordinary_permissions(tmp_path: Path) -> None:
 def test_write_replaces_a_file_only_with_force(tmp_path: Path) -> None:
     path = tmp_path / "victim.json"
     path.write_text("keep me")
-    assert refusal(write_text_atomic, path, "new") == f"{path}: exists; pass --force to replace it"
+    assert refusal(write_text_atomic, path, "new") == f"{path}: exists; pass force to replace it"
     assert path.read_text() == "keep me"
     write_text_atomic(path, "new", force=True)
     assert path.read_text() == "new"
@@ -206,7 +206,7 @@ def test_write_never_goes_through_a_symlink(tmp_path: Path, dangling: bool) -> N
     link = tmp_path / "passwd.json"
     link.symlink_to(target)
     assert refusal(write_text_atomic, link, "x") == (
-        f"{link}: is a symbolic link; pass --force to replace the link (never its target)"
+        f"{link}: is a symbolic link; pass force to replace the link (never its target)"
     )
     write_text_atomic(link, "x", force=True)
     assert not link.is_symlink() and link.read_text() == "x"
@@ -347,7 +347,7 @@ def test_topk_token_and_rank_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     path.write_text(json.dumps({"topk_ids": [[[0]]] * 4097}))
     assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
-        f"Error: {path}: topk_ids must have at most 4096 source ranks; got 4097\n"
+        f"Error: {path}: topk_ids must have at most 512 source ranks; got 4097\n"
     )
     path.write_text("")
     assert refused(*TRAFFIC, "--topk-ids", str(path)) == (
@@ -409,11 +409,11 @@ def test_flat_counts_split_is_checked_before_it_is_built(tmp_path: Path) -> None
         "Error: --ep must be at least 1; got 0\n"
     )
     assert refused(*TRAFFIC, "--expert-counts", str(path), "--ep", "1000000000") == (
-        "Error: ep must be at most 4096 for a ranks × ranks traffic matrix; got 1000000000\n"
+        "Error: --ep must be at most 1048576; got 1000000000\n"
     )
-    path.write_text(json.dumps({"expert_counts": [4] * 8192}))
-    assert refused("traffic", "--hidden", "8", "--expert-counts", str(path), "--ep", "4096") == (
-        f"Error: {path}: expert_counts split over --ep 4096 sources must hold at most "
+    path.write_text(json.dumps({"expert_counts": [4] * 65536}))
+    assert refused("traffic", "--hidden", "8", "--expert-counts", str(path), "--ep", "512") == (
+        f"Error: {path}: expert_counts split over --ep 512 sources must hold at most "
         "16777216 counts; got 33554432\n"
     )
 
@@ -449,12 +449,12 @@ def test_export_matrix_is_written_safely(tmp_path: Path) -> None:
     args = (*TRAFFIC, "--tokens", "4", "--ep", "2", "--export-matrix")
     victim = tmp_path / "victim.json"
     victim.write_text("keep me")
-    assert refused(*args, str(victim)) == f"Error: {victim}: exists; pass --force to replace it\n"
+    assert refused(*args, str(victim)) == f"Error: {victim}: exists; pass force to replace it\n"
     assert victim.read_text() == "keep me"
     link = tmp_path / "passwd.json"
     link.symlink_to(victim)
     assert refused(*args, str(link)) == (
-        f"Error: {link}: is a symbolic link; pass --force to replace the link (never its target)\n"
+        f"Error: {link}: is a symbolic link; pass force to replace the link (never its target)\n"
     )
     assert victim.read_text() == "keep me"
     missing = tmp_path / "no" / "m.csv"

@@ -29,6 +29,8 @@ MIN_BW_GBPS = 10**-3
 """Smallest link bandwidth, GB/s per direction (1 MB/s)."""
 MAX_LATENCY_US = 10**6
 """Largest latency, µs (one second)."""
+MIN_EFFICIENCY = 10**-3
+"""Smallest efficiency of a link or of compute: 0.1% of peak."""
 
 
 class _Strict(BaseModel):
@@ -402,7 +404,7 @@ class HardwareSpec(_Strict):
     )
     efficiency: float | None = Field(
         None,
-        gt=0,
+        ge=MIN_EFFICIENCY,
         le=1,
         allow_inf_nan=False,
         description="achieved share of the link bandwidth used (calibration)",
@@ -441,7 +443,11 @@ class LinkOverrides(_Strict):
         None, ge=0, le=MAX_LATENCY_US, allow_inf_nan=False, description="scale-out µs per message"
     )
     efficiency: float | None = Field(
-        None, gt=0, le=1, allow_inf_nan=False, description="link efficiency η in (0, 1]"
+        None,
+        ge=MIN_EFFICIENCY,
+        le=1,
+        allow_inf_nan=False,
+        description="link efficiency η in [0.001, 1]",
     )
     gpus_per_node: int | None = Field(
         None, ge=1, le=MAX_RANKS, description="GPUs per node (scale-up domain)"
@@ -571,7 +577,7 @@ class StepConfig(_Strict):
     )
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
-        gt=0,
+        ge=MIN_EFFICIENCY,
         le=1,
         allow_inf_nan=False,
         description="achieved share of peak FLOP/s for expert GEMMs",
@@ -608,7 +614,7 @@ class PlanConfig(_Strict):
     top: int = Field(10, ge=1, le=MAX_RANKS, description="rows in the table")
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
-        gt=0,
+        ge=MIN_EFFICIENCY,
         le=1,
         allow_inf_nan=False,
         description="achieved share of peak FLOP/s for expert GEMMs",

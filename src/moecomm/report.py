@@ -59,8 +59,11 @@ class Report:
             skip_none=self.skip_none,
         )
 
-    def export_matrices(self, path: Path) -> None:
-        """Write a traffic report's ranks × ranks byte matrices (per layer) to .json or .csv."""
+    def export_matrices(self, path: str | Path, *, force: bool = False) -> None:
+        """Write a traffic report's ranks × ranks byte matrices (per layer) to .json or .csv.
+
+        An existing file or link is replaced only with ``force``, and never written through.
+        """
         from moecomm.traffic.files import write_matrices
 
         results = self.result if isinstance(self.result, list) else [self.result]
@@ -68,6 +71,7 @@ class Report:
             path,
             [(r.matrix_bytes, r.combine_matrix_bytes) for r in results],
             results[0].convention,
+            force=force,
         )
 
     def to_json(self) -> str:

@@ -17,7 +17,7 @@ import tempfile
 import tomllib
 from typing import Any
 
-from moecomm.errors import MoecommError
+from moecomm.errors import MoecommError, field
 
 MAX_BYTES = 256 * 2**20
 """Largest file read (256 MiB): routing data."""
@@ -307,9 +307,9 @@ def _check_target(raw: str, where: str, force: bool) -> None:
         return
     if stat.S_ISLNK(mode):
         raise MoecommError(
-            f"{where}: is a symbolic link; pass --force to replace the link (never its target)"
+            f"{where}: is a symbolic link; pass {field('force')} to replace the link (never its target)"
         )
-    raise MoecommError(f"{where}: exists; pass --force to replace it")
+    raise MoecommError(f"{where}: exists; pass {field('force')} to replace it")
 
 
 def _place(tmp: str, raw: str, where: str, force: bool) -> None:
@@ -319,7 +319,7 @@ def _place(tmp: str, raw: str, where: str, force: bool) -> None:
     try:
         os.link(tmp, raw)  # fails if the name appeared since it was checked
     except FileExistsError:
-        raise MoecommError(f"{where}: exists; pass --force to replace it") from None
+        raise MoecommError(f"{where}: exists; pass {field('force')} to replace it") from None
     except OSError:
         # A file system without hard links: check again, then rename.
         _check_target(raw, where, force)

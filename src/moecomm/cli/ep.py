@@ -30,7 +30,7 @@ from moecomm.cli.options import (
 @hardware_options
 @routing_options
 @format_option
-def command(fmt: str, export_matrix: Any, **kw: Any) -> None:
+def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None:
     """EP all-to-all bytes per rank for one MoE layer, balanced routing (per-rank analysis).
 
     Counts the b·s tokens on this rank, each sent to its top-k experts; (ep−1)/ep of the copies
@@ -62,5 +62,5 @@ def command(fmt: str, export_matrix: Any, **kw: Any) -> None:
         link=link(kw, node_split=True), matrices=export_matrix is not None, **routing, **kw
     )
     if export_matrix is not None:
-        report.export_matrices(export_matrix)
+        report.export_matrices(export_matrix, force=force)
     emit(report.render(fmt))

@@ -65,6 +65,7 @@ _SAME = (
     "bytes",
     "algorithm",
     "export_matrix",
+    "force",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import click
@@ -123,8 +122,13 @@ routing_options = stack(
     ),
     click.option(
         "--export-matrix",
-        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
         help="Write the ranks × ranks byte matrices to FILE (.json or .csv).",
+    ),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Let --export-matrix replace an existing file or link (never writing through it).",
     ),
 )
 """Options of routing-aware traffic, shared by ``ep`` and ``traffic`` (docs/traffic.md)."""

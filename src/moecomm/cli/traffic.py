@@ -44,7 +44,7 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled routing.")
 @format_option
-def command(fmt: str, export_matrix: Path | None, **kw: Any) -> None:
+def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None:
     """Per-rank EP traffic for one MoE layer from routing data or synthetic routing.
 
     Reports send and receive bytes per rank, the ranks × ranks matrix, the busiest rank and the
@@ -62,5 +62,5 @@ def command(fmt: str, export_matrix: Path | None, **kw: Any) -> None:
     routing = {k: v for k, v in ((k, kw.pop(k)) for k in ROUTING) if v is not None}
     report = api.traffic(link=link(kw, node_split=True), **routing, **kw)
     if export_matrix is not None:
-        report.export_matrices(export_matrix)
+        report.export_matrices(export_matrix, force=force)
     emit(report.render(fmt))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from moecomm import safe_io
-from moecomm.errors import MoecommError, shown
+from moecomm.errors import MoecommError, field, shown
 from moecomm.traffic.matrices import MAX_MATRIX_RANKS, Placement, split
 from moecomm.units import Exact, json_value
 
@@ -48,10 +48,11 @@ def _count(path: Path, where: str, value: Any) -> int:
 def _check_split(path: Path, where: str, width: int, ep: int) -> None:
     """A flat list split over ``ep`` sources: the table's size, checked before it is built."""
     if ep < 1:
-        raise MoecommError(f"--ep must be at least 1; got {ep}")
+        raise MoecommError(f"{field('ep')} must be at least 1; got {ep}")
     if ep > MAX_MATRIX_RANKS:
         raise MoecommError(
-            f"ep must be at most {MAX_MATRIX_RANKS} for a ranks × ranks traffic matrix; got {ep}"
+            f"{field('ep')} must be at most {MAX_MATRIX_RANKS} for a ranks × ranks traffic matrix; "
+            f"got {ep}"
         )
     if width * ep > MAX_FILE_VALUES:
         raise MoecommError(
@@ -286,11 +287,11 @@ def write_matrices(
     an existing file or symbolic link is replaced only with ``force`` (see safe_io).
     """
     if not str(path):
-        raise MoecommError("--export-matrix must name a .json or .csv file; got ''")
+        raise MoecommError(f"{field('export_matrix')} must name a .json or .csv file; got ''")
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".csv"):
         raise MoecommError(
-            f"--export-matrix must end in .json or .csv; got {safe_io.shown_path(path)!r}"
+            f"{field('export_matrix')} must end in .json or .csv; got {safe_io.shown_path(path)!r}"
         )
     if suffix == ".csv":
         buf = io.StringIO()
@@ -315,7 +316,7 @@ def write_matrices(
             ],
         }
         text = json.dumps(doc, indent=1) + "\n"
-    safe_io.write_text_atomic(path, text, force=force, what="--export-matrix")
+    safe_io.write_text_atomic(path, text, force=force, what=field("export_matrix"))
 
 
 def _json_matrix(m: Sequence[Sequence[Exact]]) -> list[list[int | str]]:
