@@ -449,12 +449,12 @@ def test_export_matrix_is_written_safely(tmp_path: Path) -> None:
     args = (*TRAFFIC, "--tokens", "4", "--ep", "2", "--export-matrix")
     victim = tmp_path / "victim.json"
     victim.write_text("keep me")
-    assert refused(*args, str(victim)) == f"Error: {victim}: exists; pass force to replace it\n"
+    assert refused(*args, str(victim)) == f"Error: {victim}: exists; pass --force to replace it\n"
     assert victim.read_text() == "keep me"
     link = tmp_path / "passwd.json"
     link.symlink_to(victim)
     assert refused(*args, str(link)) == (
-        f"Error: {link}: is a symbolic link; pass force to replace the link (never its target)\n"
+        f"Error: {link}: is a symbolic link; pass --force to replace the link (never its target)\n"
     )
     assert victim.read_text() == "keep me"
     missing = tmp_path / "no" / "m.csv"
@@ -471,7 +471,7 @@ def test_write_matrices_force_replaces_a_link_not_its_target(tmp_path: Path) -> 
     link = tmp_path / "m.json"
     link.symlink_to(victim)
     assert refusal(files.write_matrices, "", [([[0]], [[0]])], "c") == (
-        "--export-matrix must name a .json or .csv file; got ''"
+        "export_matrix must name a .json or .csv file; got ''"
     )
     files.write_matrices(link, [([[0, 1], [2, 0]], [[0, 2], [1, 0]])], "c", force=True)
     assert victim.read_text() == "keep me"
