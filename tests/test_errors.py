@@ -28,6 +28,93 @@ ALL_PRESETS = ", ".join(
 
 CASES: list[tuple[tuple[str, ...], str]] = [
     (
+        ("ep", "--deployment", "deepseek-v3", "--tokens", "8"),
+        "deployment preset must be one of deepseek-v3-decode, deepseek-v3-prefill, "
+        "deepseek-v3-train, sglang-h100-decode, sglang-h100-prefill; got 'deepseek-v3' "
+        "(a model preset)",
+    ),
+    (
+        ("ep", "--deployment", "presets/models/deepseek-v3.toml", "--tokens", "8"),
+        "presets/models/deepseek-v3.toml: is a model preset (it has a [model] table), "
+        "not a deployment preset",
+    ),
+    (
+        (
+            "ep",
+            "--preset",
+            "deepseek-v3",
+            "--tokens",
+            "8",
+            "--ep",
+            "8",
+            "--hardware",
+            "h800",
+            "--latency-intra",
+            "-3",
+        ),
+        "--latency-intra must be at least 0; got -3",
+    ),
+    (
+        (
+            "ep",
+            "--preset",
+            "deepseek-v3",
+            "--tokens",
+            "8",
+            "--ep",
+            "8",
+            "--hardware",
+            "h800",
+            "--bw-inter",
+            "-5",
+        ),
+        "--bw-inter must be at least 0.001; got -5",
+    ),
+    (
+        ("ep", "--preset", "deepseek-v3", "--tokens", "8", "--ep", "8", "--imbalance", "1/2"),
+        "--imbalance must be at least 1; got 1/2",
+    ),
+    (
+        ("step", "--preset", "deepseek-v3", "--hardware", "h800", "--tokens", "0"),
+        "--tokens must be at least 1; got 0",
+    ),
+    (
+        ("step", "--preset", "deepseek-v3", "--hardware", "h800", "--dp", "-1"),
+        "--dp must be at least 1; got -1",
+    ),
+    (
+        ("step", "--preset", "deepseek-v3", "--hardware", "h800", "--layers", "1000000000"),
+        "--layers must be at most 16384; got 1000000000",
+    ),
+    (
+        (
+            "plan",
+            "--preset",
+            "deepseek-v3",
+            "--hardware",
+            "h800",
+            "--gpus",
+            "8",
+            "--compute-efficiency",
+            "-1",
+        ),
+        "--compute-efficiency must be at least 0.001; got -1",
+    ),
+    (
+        (
+            "traffic",
+            "--preset",
+            "deepseek-v3",
+            "--tokens",
+            "8",
+            "--ep",
+            "8",
+            "--routing",
+            "zipf:inf",
+        ),
+        "--routing must be uniform or zipf:S with 0 < S ≤ 4; got 'zipf:inf'",
+    ),
+    (
         ("ep", *DS, "--tokens", "8", "--ep", "7"),
         "--ep must divide the number of routed experts (256); got 7",
     ),

@@ -90,7 +90,17 @@ def _looks_like_path(ref: str) -> bool:
     return ref.endswith(".toml") or "/" in ref or "\\" in ref
 
 
+_TABLES = {"models": "model", "hardware": "hardware", "deployments": "deployment"}
+"""The top-level table that marks each kind of preset file."""
+
+
 def _validate(data: dict[str, Any], where: str, kind: PresetKind[P]) -> P:
+    own = _TABLES[kind.folder]
+    other = next((t for t in _TABLES.values() if t != own and t in data), None)
+    if own not in data and other is not None:
+        raise MoecommError(
+            f"{where}: is a {other} preset (it has a [{other}] table), not a {own} preset"
+        )
     try:
         return kind.schema.model_validate(data)
     except ValidationError as exc:
@@ -103,8 +113,12 @@ def load(kind: PresetKind[P], ref: str) -> P:
         return _validate(safe_io.read_toml(ref), safe_io.shown_path(ref), kind)
     if ref not in names(kind):
         known = ", ".join(names(kind)) or "none"
-        singular = kind.folder.removesuffix("s")
-        raise MoecommError(f"{singular} preset must be one of {known}; got {shown(ref)}")
+        singular = _TABLES[kind.folder]
+        other = next(
+            (_TABLES[k.folder] for k in ALL_KINDS if k is not kind and ref in names(k)), None
+        )
+        what = f" (a {other} preset)" if other is not None else ""
+        raise MoecommError(f"{singular} preset must be one of {known}; got {shown(ref)}{what}")
     entry = _root() / kind.folder / f"{ref}.toml"
     data = tomllib.loads(entry.read_text(encoding="utf-8"))  # shipped with the package
     return _validate(data, f"presets/{kind.folder}/{ref}.toml", kind)
