@@ -366,8 +366,8 @@ def collective(
     hw = _links(hardware, link, required=True)
     assert hw is not None
     size = parse_bytes(nbytes, "bytes") if isinstance(nbytes, str) else nbytes
-    if not 1 <= ranks <= MAX_RANKS:
-        raise MoecommError(f"{f('ranks')} must lie in 1..{MAX_RANKS}; got {ranks}")
+    if not 2 <= ranks <= MAX_RANKS:  # one rank moves no bytes: there is no bandwidth to report
+        raise MoecommError(f"{f('ranks')} must lie in 2..{MAX_RANKS}; got {ranks}")
     result = one(kind, size, ranks, hw, algorithm=algorithm)  # type: ignore[arg-type]
     caption = (
         f"{f('bytes')} counts {result.buffer}. busbw = algbw × {result.busbw_factor} "
