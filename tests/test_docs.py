@@ -102,3 +102,14 @@ def test_help_imports_no_command_and_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_limits_page_states_the_limits_the_code_applies() -> None:
+    import importlib
+
+    text = (ROOT / "docs" / "limits.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z_.]+)\.([A-Z_]+)` \| ([0-9.]+) \|", text, re.M)
+    assert len(rows) >= 25
+    for module, name, stated in rows:
+        value = getattr(importlib.import_module(f"moecomm.{module}"), name)
+        assert float(stated) == value, f"{module}.{name} is {value}, docs/limits.md says {stated}"

@@ -11,16 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from moecomm.dtypes import DType
 from moecomm.errors import MoecommError, from_validation
 from moecomm.errors import field as f
+from moecomm.units import MAX_BYTES
 
 # Bounds on every size and rate: each covers every real deployment with room to spare, and keeps
-# every computation small enough to answer in well under a second (docs/limits.md).
+# every computation small enough to answer in seconds (docs/limits.md). Bytes: units.MAX_BYTES.
 MAX_HIDDEN = 2**20
 MAX_EXPERTS = 2**16
 MAX_TOPK = 2**10
 MAX_LAYERS = 2**14
 MAX_RANKS = 2**20
 MAX_TOKENS = 2**40
-MAX_BYTES = 2**60
 MAX_WIDTH = 2**24
 """FFN widths and vocabulary sizes."""
 MAX_BW_GBPS = 10**6
