@@ -394,12 +394,12 @@ def test_deployment_scale_block_yields_to_a_bf16_override() -> None:
         (
             ("traffic", "--hidden", "8", "--experts", "12", "--topk", "2", "--tokens", "4",
              "--ep", "12", "--hardware", "h800"),
-            "ep must be at most, or a multiple of, the EP ranks per node (8); got 12",
+            "--ep must be at most, or a multiple of, the EP ranks per node (8); got 12",
         ),
         (
             ("ep", "--hidden", "8", "--experts", "12", "--topk", "2", "--tokens", "4",
              "--ep", "12", "--dedup", "rank", "--hardware", "h800"),
-            "ep must be at most, or a multiple of, the EP ranks per node (8); got 12",
+            "--ep must be at most, or a multiple of, the EP ranks per node (8); got 12",
         ),
         (
             ("traffic", "--hidden", "8", "--experts", "8", "--topk", "2", "--tokens", "4",

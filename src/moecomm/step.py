@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from moecomm import formulas as F
-from moecomm.config import MoEModel, Phase
+from moecomm.config import MoEModel, Phase, check_ep_nodes
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
@@ -312,10 +312,7 @@ def step_times(
     shape = _shape(model)
     layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
     g = ep_ranks_per_node(lay.ep, hw.gpus_per_node, lay.etp)
-    if lay.ep > g and lay.ep % g:
-        raise MoecommError(
-            f"ep must be at most, or a multiple of, the EP ranks per node ({g}); got {lay.ep}"
-        )
+    check_ep_nodes(lay.ep, g)
     sizes = Sizes(lay.tp, lay.dp, lay.ep, lay.edp, lay.etp, lay.pp)
     c = components(
         model,

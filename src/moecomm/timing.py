@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from moecomm import formulas as F
+from moecomm.config import check_ep_nodes
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.formulas import conventions
@@ -260,10 +261,7 @@ def ep_link_times(
 
     Each copy is ``copy_bytes`` on the wire (``Wire``: dtype, fp8 scales, header).
     """
-    if ep > per_node and ep % per_node:
-        raise MoecommError(
-            f"ep must be at most, or a multiple of, the EP ranks per node ({per_node}); got {ep}"
-        )
+    check_ep_nodes(ep, per_node)
     v: dict[str, Exact] = {"b": tokens, "s": 1, "k": topk, "w": copy_bytes}
     v.update({"ep": ep, "g": per_node})
     intra, inter = F.value("ep_phase_intra_bytes", v), F.value("ep_phase_inter_bytes", v)

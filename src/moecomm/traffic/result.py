@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from moecomm.config import RoutingConfig
-from moecomm.errors import MoecommError
+from moecomm.config import RoutingConfig, check_ep_nodes
 from moecomm.hardware import Links
 from moecomm.results import convention_field, quantity
 from moecomm.timing import ep_alltoall_seconds, ep_ranks_per_node
@@ -131,10 +130,7 @@ def on_hardware(rc: RoutingConfig, ep: int, links: Links | None) -> RoutingConfi
     if links is None:
         return rc
     g = ep_ranks_per_node(ep, links.gpus_per_node)
-    if ep % g:
-        raise MoecommError(
-            f"ep must be at most, or a multiple of, the EP ranks per node ({g}); got {ep}"
-        )
+    check_ep_nodes(ep, g)
     return rc.model_copy(update={"gpus_per_node": g})
 
 
