@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import Any
 
 import click
 from click.testing import CliRunner, Result
-from fuzz_files import CANARY, INPUTS_BAD, INPUTS_GOOD, OUTPUTS, Scratch
+from fuzz_files import CANARY, INPUTS_BAD, INPUTS_GOOD, OUTPUTS, REPO_FILES, Scratch, repo_text
 
 import moecomm
 from moecomm import presets as P
@@ -473,6 +474,24 @@ def warm() -> None:
     ):
         runner.invoke(cli, line.split())
     Pools.load(False)
+    for name in REPO_FILES:
+        repo_text(name)
+
+
+class Unreadable(RuntimeError):
+    """The installed package is not readable to ``nobody``: the fuzz cannot run isolated."""
+
+
+def _check_readable() -> None:
+    """moecomm reads its presets at run time: as ``nobody`` they must be readable."""
+    package = Path(P.__file__).parent
+    try:
+        presets = Path(str(P._root()))
+    except PermissionError:
+        presets = package
+    for path in (package, presets):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise Unreadable(f"{path} is not readable to nobody")
 
 
 def run_isolated(seed: int, count: int, *, long: bool = False) -> Report:
@@ -490,16 +509,21 @@ def run_isolated(seed: int, count: int, *, long: bool = False) -> Report:
         code = 1
         try:
             os.close(read_end)
+            os.chdir("/")  # the working folder may be closed to nobody
             os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
             tempfile.tempdir = None  # chosen again, as nobody
-            report = run_cases(seed, count, long=long)
+            try:
+                _check_readable()
+                result: dict[str, Any] = run_cases(seed, count, long=long).to_json()
+            except Unreadable as exc:
+                result = {"unreadable": str(exc)}
             with os.fdopen(write_end, "w") as out:
-                json.dump(report.to_json(), out)
+                json.dump(result, out)
             code = 0
-        except BaseException as exc:  # report anything, never return into the parent's stack
-            os.write(2, f"fuzz child failed: {exc!r}\n".encode())
+        except BaseException:  # report anything, never return into the parent's stack
+            os.write(2, f"fuzz child failed:\n{traceback.format_exc()}".encode())
         finally:
             sys.stdout.flush()
             os._exit(code)
@@ -509,4 +533,7 @@ def run_isolated(seed: int, count: int, *, long: bool = False) -> Report:
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0 or not text:
         raise RuntimeError(f"the fuzz child failed (status {status})")
-    return Report.from_json(json.loads(text))
+    data = json.loads(text)
+    if "unreadable" in data:
+        raise Unreadable(data["unreadable"])
+    return Report.from_json(data)

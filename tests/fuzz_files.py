@@ -6,6 +6,7 @@ root/outside holds a canary that no case may change, and no case may add a file 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -15,6 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+REPO_FILES = (
+    "presets/models/mixtral-8x7b.toml",
+    "presets/hardware/h800.toml",
+    "presets/deployments/deepseek-v3-decode.toml",
+    "tests/data/hf_configs/deepseek-v3.json",
+    "tests/data/hf_configs/mixtral-8x7b.json",
+)
+
+
+@functools.cache
+def repo_text(name: str) -> str:
+    """A file of the repository, read once: read before privileges drop, the checkout need not
+    be readable to ``nobody``."""
+    return (REPO / name).read_text()
+
+
 CANARY = "root:x:0:0:canary:/root:/bin/sh\n"
 
 # fmt: off
@@ -78,12 +95,12 @@ def _write_files(scratch: Path, long: bool) -> None:
     except ImportError:
         put("topk.npy", b"")
     put("placement.json", json.dumps({"placement": [0, 1, [2, 3], 3, 4, 5, [6, 7, 0], 7]}))
-    put("model.toml", (REPO / "presets/models/mixtral-8x7b.toml").read_text())
-    put("hardware.toml", (REPO / "presets/hardware/h800.toml").read_text())
-    put("deployment.toml", (REPO / "presets/deployments/deepseek-v3-decode.toml").read_text())
-    config = (REPO / "tests/data/hf_configs/deepseek-v3.json").read_text()
+    put("model.toml", repo_text("presets/models/mixtral-8x7b.toml"))
+    put("hardware.toml", repo_text("presets/hardware/h800.toml"))
+    put("deployment.toml", repo_text("presets/deployments/deepseek-v3-decode.toml"))
+    config = repo_text("tests/data/hf_configs/deepseek-v3.json")
     put("cfg/config.json", config)
-    put("mixtral.json", (REPO / "tests/data/hf_configs/mixtral-8x7b.json").read_text())
+    put("mixtral.json", repo_text("tests/data/hf_configs/mixtral-8x7b.json"))
 
     (scratch / "folder").mkdir()
     os.mkfifo(scratch / "fifo")
@@ -135,12 +152,12 @@ def _write_files(scratch: Path, long: bool) -> None:
         "num_layers = 9223372036854775807\n",
     )
     put("model_zero.toml", 'name = "z"\nsource = "x"\n[model]\nhidden_size = 0\nnum_experts = 0\n')
-    hw = (REPO / "presets/hardware/h800.toml").read_text()
+    hw = repo_text("presets/hardware/h800.toml")
     put(
         "hardware_nan.toml",
         hw.replace("scale_up_bytes_per_second = ", "scale_up_bytes_per_second = nan #"),
     )
-    dep = (REPO / "presets/deployments/deepseek-v3-decode.toml").read_text()
+    dep = repo_text("presets/deployments/deepseek-v3-decode.toml")
     put("deployment_bad.toml", dep.replace('model = "deepseek-v3"', 'model = "../../etc/passwd"'))
     data = json.loads(config)
     put("config_types.json", json.dumps({**data, "hidden_size": "x", "num_experts_per_tok": [8]}))
