@@ -61,8 +61,38 @@ def test_collective_seconds_by_hand() -> None:
         "x_out": 0,
         "m_up": 2,
         "m_out": 1,
+        "nu_up": 0,
+        "nu_out": 0,
     }
     assert F.value("collective_seconds", values) == Fraction(20007, 10**6)
+
+
+def test_bandwidth_ramp_by_hand() -> None:
+    # ν = 0.5 GB: 1 GB reaches (1 + 0.5)/(1 + 1) = 3/4 of the peak; at x = ν, 2/3; small x, 1/2.
+    assert F.value("bandwidth_ramp", {"x": 10**9, "nu": 5 * 10**8}) == Fraction(3, 4)
+    assert F.value("bandwidth_ramp", {"x": 10**6, "nu": 10**6}) == Fraction(2, 3)
+    assert F.value("bandwidth_ramp", {"x": 1, "nu": 10**12}) == Fraction(10**12 + 1, 2 * 10**12 + 1)
+    assert F.value("bandwidth_ramp", {"x": 0, "nu": 0}) == 1
+    # 1 µs fixed + 1 GB over 100 GB/s × 0.5 at 3/4 of the peak: 1e9 / (5e10 · 3/4) = 26.667 ms.
+    values = {
+        "alpha_0": Fraction(1, 10**6),
+        "alpha_up": 0,
+        "alpha_out": 0,
+        "B_up": 100 * 10**9,
+        "B_out": 50 * 10**9,
+        "eta": Fraction(1, 2),
+        "x_up": 10**9,
+        "x_out": 0,
+        "m_up": 0,
+        "m_out": 0,
+        "nu_up": 5 * 10**8,
+        "nu_out": 0,
+    }
+    assert F.value("collective_seconds", values) == Fraction(1, 10**6) + Fraction(2, 75)
+    # per-op adds τ_op to the back-to-back time.
+    assert F.value("per_op_seconds", {"t_comm": Fraction(1, 10), "tau_op": Fraction(3, 10**5)}) == (
+        Fraction(10003, 10**5)
+    )
 
 
 def test_h100_all_reduce_one_gib_on_eight_gpus() -> None:

@@ -58,14 +58,28 @@ def placement(ranks: int, per_node: int) -> tuple[int, int]:
     return per_node, ranks // per_node
 
 
+Evaluate = Callable[[str, Mapping[str, Any]], Any]
+"""Evaluates a named formula: exactly (``F.value``), as floats, or over numpy arrays."""
+
+
+def timed(ev: Evaluate, values: Mapping[str, Any], hw: Links) -> Any:
+    """collective_seconds on ``values`` under the hardware's timing convention.
+
+    back-to-back is collective_seconds itself; per-op adds the launch and synchronisation cost
+    τ_op (per_op_seconds) that ``values`` carries from ``Links.values``.
+    """
+    seconds = ev("collective_seconds", values)
+    if hw.timing == "per-op":
+        return ev("per_op_seconds", {"t_comm": seconds, "tau_op": values["tau_op"]})
+    return seconds
+
+
 def link_time(
-    x_up: Exact, x_out: Exact, m_up: int, m_out: int, hw: Links, *, base: bool = True
+    x_up: Exact, x_out: Exact, m_up: int, m_out: int, hw: Links, *, kind: str, nodes: int = 1
 ) -> float:
-    """collective_seconds for given bytes and messages on each link."""
-    values = {**hw.values(), "x_up": x_up, "x_out": x_out, "m_up": m_up, "m_out": m_out}
-    if not base:
-        values["alpha_0"] = 0
-    return float(F.value("collective_seconds", values))
+    """collective_seconds (per-op where chosen) for given bytes and messages on each link."""
+    values = {**hw.values(kind, nodes), "x_up": x_up, "x_out": x_out, "m_up": m_up, "m_out": m_out}
+    return float(timed(F.value, values, hw))
 
 
 def alltoall_seconds(
@@ -83,21 +97,25 @@ def alltoall_seconds(
     links run at once and the slower sets the time (collective_seconds). With
     ``per_peer_latency`` (NCCL's all-to-all: one send/recv pair per peer) each peer costs one
     latency; without it (GPU-initiated kernels such as DeepEP, all messages in flight together)
-    each link costs one latency.
+    each link costs one latency. A fitted all-to-all (``Links.fits``) has one fixed latency.
     """
     if per_peer_latency:
         m_up, m_out = intra_peers, inter_peers
     else:
         m_up, m_out = min(intra_peers, 1), min(inter_peers, 1)
-    return link_time(intra_bytes, inter_bytes, m_up, m_out, hw)
-
-
-Evaluate = Callable[[str, Mapping[str, Any]], Any]
-"""Evaluates a named formula: exactly (``F.value``), as floats, or over numpy arrays."""
+    nodes = 2 if inter_peers else 1
+    return link_time(intra_bytes, inter_bytes, m_up, m_out, hw, kind="all-to-all", nodes=nodes)
 
 
 def ring_time(
-    ev: Evaluate, kind: Kind, nbytes: Any, ranks: Any, g: Any, nodes: Any, hw: Links
+    ev: Evaluate,
+    kind: Kind,
+    nbytes: Any,
+    ranks: Any,
+    g: Any,
+    nodes: Any,
+    hw: Links,
+    ops: Ops = SCALAR,
 ) -> Any:
     """The one ring rule: a ring collective of an nccl-tests-size buffer over ``ranks`` ranks,
     ``g`` of them on each of ``nodes`` nodes. Works on numbers or arrays, through ``ev``."""
@@ -105,13 +123,13 @@ def ring_time(
     parts = {"X": ev(wire, {"X": nbytes, "n": ranks}), "g": g, "N": nodes}
     steps = {"r_p": passes, "n": ranks, "N": nodes}
     values = {
-        **hw.values(),
+        **hw.values(kind, nodes, ops),
         "x_up": ev("ring_intra_bytes", parts),
         "x_out": ev("ring_inter_bytes", parts),
         "m_up": ev("ring_messages_up", steps),
         "m_out": ev("ring_messages_out", steps),
     }
-    return ev("collective_seconds", values)
+    return timed(ev, values, hw)
 
 
 def ring_seconds(kind: Kind, nbytes: Exact, ranks: int, hw: Links, per_node: int) -> float:
@@ -167,7 +185,10 @@ def collective(
         seconds = alltoall_seconds(x_up, x_out, hw, intra_peers=g - 1, inter_peers=ranks - g)
     else:
         x_up, x_out = F.value("alltoall_2dh_intra_bytes", v), F.value("alltoall_2dh_inter_bytes", v)
-        seconds = float(F.value("alltoall_2dh_seconds", {**hw.values(), **v}))
+        seconds = float(F.value("alltoall_2dh_seconds", {**hw.values(kind, nodes), **v}))
+        if hw.timing == "per-op":
+            tau = hw.values(kind, nodes)["tau_op"]
+            seconds = float(F.value("per_op_seconds", {"t_comm": Fraction(seconds), "tau_op": tau}))
     return CollectiveResult(
         convention=f"{conventions.COLLECTIVE_PER_RANK}; {conventions.LINK_TIME}",
         kind=kind,
@@ -245,13 +266,13 @@ def ep_alltoall_time(
 ) -> Any:
     """ep_alltoall_seconds on numbers or arrays: one latency per link in use."""
     values = {
-        **hw.values(),
+        **hw.values("all-to-all", ops.where(ep > per_node, 2, 1), ops),
         "x_up": intra_bytes,
         "x_out": inter_bytes,
         "m_up": ops.minimum(per_node - 1, 1),
         "m_out": ops.minimum(ep - per_node, 1),
     }
-    return ev("collective_seconds", values)
+    return timed(ev, values, hw)
 
 
 def ep_link_times(
