@@ -6,7 +6,7 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
     moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
 
 ``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
-``formula`` and the ``presets`` module are imported on first use, so that ``import moecomm``
+``calibrate``, ``validate``, ``formula`` and the ``presets`` module are imported on first use, so that ``import moecomm``
 (and the CLI's ``--help``) stays cheap.
 """
 
@@ -19,7 +19,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-API = ("ep", "tp", "compare", "groups", "traffic", "collective", "step", "plan", "formula")
+API = (
+    "ep",
+    "tp",
+    "compare",
+    "groups",
+    "traffic",
+    "collective",
+    "step",
+    "plan",
+    "calibrate",
+    "validate",
+    "formula",
+)
 
 __all__ = [*API, "presets"]
 

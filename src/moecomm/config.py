@@ -392,6 +392,12 @@ class CollectiveFit(_Strict):
 
     kind: TimedKind
     link: LinkName
+    ranks: int | None = Field(
+        None,
+        ge=2,
+        le=MAX_RANKS,
+        description="measured on this many ranks: used from this many up to the next entry's",
+    )
     latency_seconds: float = Field(
         ge=0, le=1, allow_inf_nan=False, description="fixed latency of one operation, seconds"
     )
@@ -457,18 +463,19 @@ class HardwareSpec(_Strict):
         description="launch + synchronisation of one operation in place (--timing per-op)",
     )
     collectives: tuple[CollectiveFit, ...] = Field(
-        (), max_length=len(TIMED_KINDS) * 2, description="per collective kind and link"
+        (), max_length=1024, description="per collective kind, link and rank count"
     )
 
     @model_validator(mode="after")
     def _one_fit_each(self) -> Self:
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, int | None]] = set()
         for i, fit in enumerate(self.collectives):
-            if (fit.kind, fit.link) in seen:
+            if (fit.kind, fit.link, fit.ranks) in seen:
+                on = "" if fit.ranks is None else f" on {fit.ranks} ranks"
                 raise ValueError(
-                    f"collectives[{i}]: a second entry for {fit.kind} on the {fit.link} link"
+                    f"collectives[{i}]: a second entry for {fit.kind} on the {fit.link} link{on}"
                 )
-            seen.add((fit.kind, fit.link))
+            seen.add((fit.kind, fit.link, fit.ranks))
         return self
 
 

@@ -63,17 +63,22 @@ class Links:
     """Which link figures the user overrode ('bw_up', 'bw_out', 'latency_up', 'latency_out'):
     those replace the fitted ones too."""
 
-    def fit(self, kind: str | None, link: str) -> CollectiveFit | None:
-        """The fitted parameters of one kind on one link, if the hardware has them."""
-        return next((f for f in self.fits if f.kind == kind and f.link == link), None)
+    def fits_for(self, kind: str | None, link: str) -> list[CollectiveFit]:
+        """The fits of one kind on one link, fewest ranks first (an entry without ranks first)."""
+        mine = [f for f in self.fits if f.kind == kind and f.link == link]
+        return sorted(mine, key=lambda f: f.ranks or 0)
 
-    def values(self, kind: str | None = None, nodes: Any = 1, ops: Ops = SCALAR) -> dict[str, Any]:
+    def values(
+        self, kind: str | None = None, nodes: Any = 1, ops: Ops = SCALAR, ranks: Any = 2
+    ) -> dict[str, Any]:
         """The symbol values of collective_seconds (and tau_op) that come from the hardware.
 
         Without a fit for ``kind`` a link uses the generic figures: a latency per message, the
-        link's bandwidth and no ramp. With one, it uses the fit's peak bandwidth and ramp, its
+        link's bandwidth and no ramp. With fits, it uses the one measured on the most ranks
+        not above ``ranks`` (the fewest-ranks one below that): its peak bandwidth and ramp, its
         latency as the fixed latency α₀ (the scale-out fit's where the operation spans nodes,
         ``nodes`` > 1) and no latency per message. User overrides of a link win over fits.
+        Works on numbers, or on arrays through ``ops``.
         """
         v: dict[str, Any] = {
             "B_up": _exact(self.bw_up),
@@ -87,20 +92,31 @@ class Links:
             "tau_op": _exact(self.per_op),
         }
         for link, key in (("scale-up", "up"), ("scale-out", "out")):
-            fit = self.fit(kind, link)
-            if fit is None:
+            fits = self.fits_for(kind, link)
+            if not fits:
                 continue
-            if f"bw_{key}" not in self.fixed:
-                v[f"B_{key}"] = fit.bytes_per_second
-            v[f"nu_{key}"] = fit.ramp_bytes
-            latency = v[f"alpha_{key}"] if f"latency_{key}" in self.fixed else fit.latency_seconds
-            v[f"alpha_{key}"] = 0
-            latency, tau = _exact(latency), _exact(fit.per_op_seconds)
+            chosen: dict[str, Any] = {}
+            for fit in fits:
+                latency = (
+                    v[f"alpha_{key}"] if f"latency_{key}" in self.fixed else fit.latency_seconds
+                )
+                this = {
+                    "B": v[f"B_{key}"] if f"bw_{key}" in self.fixed else fit.bytes_per_second,
+                    "nu": fit.ramp_bytes,
+                    "alpha": _exact(latency),
+                    "tau": _exact(fit.per_op_seconds),
+                }
+                if not chosen:
+                    chosen = this
+                else:
+                    use = ranks >= (fit.ranks or 0)
+                    chosen = {k: ops.where(use, this[k], chosen[k]) for k in this}
+            v[f"B_{key}"], v[f"nu_{key}"], v[f"alpha_{key}"] = chosen["B"], chosen["nu"], 0
             if key == "up":
-                v["alpha_0"], v["tau_op"] = latency, tau
+                v["alpha_0"], v["tau_op"] = chosen["alpha"], chosen["tau"]
             else:
-                v["alpha_0"] = ops.where(nodes > 1, latency, v["alpha_0"])
-                v["tau_op"] = ops.where(nodes > 1, tau, v["tau_op"])
+                v["alpha_0"] = ops.where(nodes > 1, chosen["alpha"], v["alpha_0"])
+                v["tau_op"] = ops.where(nodes > 1, chosen["tau"], v["tau_op"])
         return v
 
     def timing_caption(self) -> str:
@@ -119,8 +135,11 @@ class Links:
         """Dense peak FLOP/s: fp8 where the GPU has it and the data is fp8, else bf16."""
         return self.fp8_flops if fp8 and self.fp8_flops else self.bf16_flops
 
-    def caption(self) -> str:
-        """Where every number of the time model came from: named in every time output."""
+    def caption(self, timing: bool = True) -> str:
+        """Where every number of the time model came from: named in every time output.
+
+        ``timing`` adds the timing convention (left out where a report states its own).
+        """
         return (
             f"Hardware {self.name}: scale-up {self.bw_up / GB:g} GB/s, scale-out "
             f"{self.bw_out / GB:g} GB/s per GPU per direction; latency {self.latency_up * 1e6:g} µs "
@@ -130,14 +149,14 @@ class Links:
             + ("" if not self.notes else " (" + "; ".join(self.notes) + ")")
             + ". "
             + self._fits_caption()
-            + self.timing_caption()
-            + " GB = 1e9 B."
+            + (self.timing_caption() + " " if timing else "")
+            + "GB = 1e9 B."
         )
 
     def _fits_caption(self) -> str:
         if not self.fits:
             return ""
-        kinds = sorted({f"{f.kind} ({f.link})" for f in self.fits})
+        kinds = sorted({f"{f.kind} ({f.link})" for f in self.fits})  # rank counts: see the file
         return (
             "Fitted per collective (latency, peak bandwidth, ramp; used instead of the link "
             "figures above): " + ", ".join(kinds) + ". "

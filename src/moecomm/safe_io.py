@@ -293,6 +293,15 @@ def write_text_atomic(
             os.unlink(tmp)
 
 
+def check_writable(path: StrPath, *, force: bool = False, what: str = "the output path") -> None:
+    """Fail early, before slow work, where :func:`write_text_atomic` would refuse the target."""
+    raw = _check_name(path, what)
+    folder = os.path.dirname(raw) or "."
+    if not os.path.isdir(folder):
+        raise MoecommError(f"{shown_path(folder)}: no such folder")
+    _check_target(raw, shown_path(raw), force)
+
+
 def _check_target(raw: str, where: str, force: bool) -> None:
     """Refuse a folder always; a file or a symbolic link unless ``force`` (never followed)."""
     try:
