@@ -95,11 +95,24 @@ def test_bandwidth_ramp_by_hand() -> None:
     )
 
 
+def law(alpha: float, bw: float, nu: float, x: float) -> float:
+    """The time model by hand: latency + x·(x + 2ν)/((x + ν)·B) (docs/time-model.md)."""
+    return alpha + x * (x + 2 * nu) / ((x + nu) * bw)
+
+
+# h100-sxm's fits on 4 ranks (presets/hardware/h100-sxm.toml), used from 4 ranks up:
+AR4 = (20.67e-6, 348.5e9, 7598000)
+AG4 = (18.03e-6, 328.9e9, 15280000)
+A2A4 = (16.67e-6, 336.8e9, 18200000)
+BC2 = (9.992e-6, 372.5e9, 4498000)
+
+
 def test_h100_all_reduce_one_gib_on_eight_gpus() -> None:
-    # NCCL model: 8.4 µs + 14 steps × 3.4 µs + 2·7/8·2^30 B / 370 GB/s.
+    # The 4-rank all-reduce fit (the most ranks measured): 20.67 µs + W·(W + 2ν)/((W + ν)·B)
+    # with W = 2·7/8·2^30 B on NVLink, B = 348.5 GB/s, ν = 7.598 MB.
     hw = resolve.hardware("h100-sxm")
     result = timing.collective("all-reduce", GIB, 8, hw)
-    expected = 8.4e-6 + 14 * 3.4e-6 + 2 * 7 / 8 * GIB / 370e9
+    expected = law(*AR4, 2 * 7 / 8 * GIB)
     assert result.seconds == pytest.approx(expected, rel=1e-12)
     assert result.busbw_bytes_per_second == pytest.approx(GIB * 7 / 4 / expected, rel=1e-12)
     assert result.wire_bytes_per_rank == 2 * 7 * GIB // 8
@@ -153,7 +166,7 @@ def test_collective_cli_exact_json() -> None:
     assert data["wire_bytes_per_rank"] == 48 * 2**20
     assert data["busbw_factor"] == "3/4"
     assert data["nodes"] == 1 and data["inter_bytes_per_rank"] == 0
-    assert data["seconds"] == pytest.approx(8.4e-6 + 3 * 3.4e-6 + 48 * 2**20 / 370e9, rel=1e-12)
+    assert data["seconds"] == pytest.approx(law(*AG4, 48 * 2**20), rel=1e-12)
     assert data["hardware"] == "h100-sxm" and data["efficiency"] == 1.0
     assert data["buffer"] == "the total output (each rank contributes bytes/ranks)"
 
@@ -167,7 +180,8 @@ def test_overrides_change_the_time() -> None:
         "--bw-intra", "100", "--latency-intra", "0", "--efficiency", "0.5",
     )  # fmt: skip
     assert base["bytes"] == 10**9
-    assert slow["seconds"] == pytest.approx(8.4e-6 + 10**9 / 50e9, rel=1e-12)
+    # The overrides replace the fit's bandwidth and latency (one message); its ramp stays.
+    assert slow["seconds"] == pytest.approx(law(0, 100e9 * 0.5, BC2[2], 10**9), rel=1e-12)
     assert slow["seconds"] > base["seconds"]
 
 
@@ -176,14 +190,14 @@ def test_hardware_file(tmp_path: Path) -> None:
     path = tmp_path / "calibrated.toml"
     path.write_text(
         text.replace('name = "h100-sxm"', 'name = "calibrated"').replace(
-            "base_latency_seconds = 8.4e-6", "base_latency_seconds = 8.4e-6\nefficiency = 0.8"
+            "base_latency_seconds = 8.4e-06", "base_latency_seconds = 8.4e-06\nefficiency = 0.8"
         )
     )
     data = ok_json(
         "collective", "broadcast", "--bytes", "1GB", "--ranks", "2", "--hardware", str(path)
     )
     assert data["hardware"] == "calibrated" and data["efficiency"] == 0.8
-    assert data["seconds"] == pytest.approx(8.4e-6 + 3.4e-6 + 10**9 / (370e9 * 0.8), rel=1e-12)
+    assert data["seconds"] == pytest.approx(law(BC2[0], BC2[1] * 0.8, BC2[2], 10**9), rel=1e-12)
 
 
 def test_two_level_alltoall_wins_on_small_messages_only() -> None:
@@ -212,16 +226,16 @@ def test_times_on_ep_tp_compare() -> None:
         "--hardware",
         "h100-sxm",
     )
-    # One node: everything on NVLink, one latency for all peers (DeepEP-style kernels).
+    # One node: everything on NVLink, at the all-to-all fit of 4 ranks (used from 4 up).
     assert ep["dispatch_inter_bytes_per_rank"] == 0
     assert ep["dispatch_seconds"] == pytest.approx(
-        8.4e-6 + 3.4e-6 + ep["dispatch_bytes_per_rank"] / 370e9, rel=1e-12
+        law(*A2A4, ep["dispatch_bytes_per_rank"]), rel=1e-12
     )
     tp = ok_json(
         "tp", "--hidden", "7168", "--tokens", "4096", "--tp", "8", "--hardware", "h100-sxm"
     )
     assert tp["allreduce_seconds"] == pytest.approx(
-        8.4e-6 + 14 * 3.4e-6 + tp["allreduce_bytes_per_rank"] / 370e9, rel=1e-12
+        law(*AR4, tp["allreduce_bytes_per_rank"]), rel=1e-12
     )
     rows = ok_json("compare", "--preset", "deepseek-v3", "--sizes", "4,64", "--hardware", "h800")
     assert [r["size"] for r in rows] == [4, 64]
@@ -237,8 +251,8 @@ def test_table_names_hardware_and_units() -> None:
     text = " ".join(result.output.split())
     assert "Hardware h100-sxm: scale-up 370 GB/s" in text
     assert "efficiency 1" in text
-    assert "5.135 ms" in text
-    assert "366.0 GB/s" in text
+    assert "5.434 ms" in text  # law(*AR4, 2·7/8·2^30 B)
+    assert "345.8 GB/s" in text  # 2^30 B × 7/4 / 5.434 ms
 
 
 @pytest.mark.parametrize(
@@ -414,19 +428,19 @@ def test_step_train_has_backward_and_gradients() -> None:
     assert train["moe_layers"] == 58 and train["layers"] == 61
 
 
-def test_validation_script_on_stored_results() -> None:
-    """benchmarks/validate_time_model.py reports the errors its own computation yields."""
+def test_validation_script_is_moecomm_validate() -> None:
+    """benchmarks/validate_time_model.py is `moecomm validate` on the stored results, h100-sxm."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import validate_time_model as V
 
     files = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
     if not files:
         pytest.skip("no measured results in the repository")
-    found = [c for f in files for c in V.cases(f)]
-    assert found and all(c.bytes >= 16 * 2**20 for c in found)
-    one = next(c for c in found if c.case == "all-reduce" and c.bytes == GIB and c.ranks == 2)
-    assert one.predicted_s == pytest.approx(8.4e-6 + 2 * 3.4e-6 + GIB / 370e9, rel=1e-12)
-    text = V.report(found)
-    for measure in V.MEASURES:
-        line = f"median |error| against {measure}: {V.median_abs_error(found, measure):.1%} over {len(found)} cases"
-        assert line in text
+    args = V.arguments(["--summary-only"])
+    assert args == ["validate", *map(str, files), "--summary-only", "--hardware", "h100-sxm"]
+    assert V.arguments([str(files[0]), "--hardware", "h800"]) == [
+        "validate",
+        str(files[0]),
+        "--hardware",
+        "h800",
+    ]

@@ -99,7 +99,7 @@ def calibrate(
         nodes=sorted({p.nodes for p in provs}),
         residuals=residuals,
     )
-    fitted = ", ".join(f"{f.kind} ({f.link})" for f in fits)
+    fitted = ", ".join(sorted({f"{f.kind} ({f.link})" for f in fits}))
     sources = dict(base_preset.sources)
     sources["collectives"] = (
         f"moecomm calibrate {when}: least-squares fit (sizes >= {min_bytes} B) of {', '.join(logs)}"
@@ -107,14 +107,24 @@ def calibrate(
     preset = P.HardwarePreset(
         name=name,
         display_name=base_preset.display_name,
-        source=f"moecomm calibrate {when} from {', '.join(logs)}; links, memory and compute "
-        f"from preset {base_name}",
-        notes=f"Fitted per collective and link: {fitted}. Residuals in [calibration].",
+        source=f"{_before(base_preset.source, SOURCE_MARK)}{SOURCE_MARK}moecomm calibrate "
+        f"{when} from {', '.join(logs)}",
+        notes=f"{_before(base_preset.notes, NOTES_MARK).rstrip()}\n{NOTES_MARK}{fitted}, one fit "
+        "per rank count measured; residuals and provenance in [calibration].\n",
         hardware=spec,
         sources=sources,
         calibration=cal,
     )
     return Calibrated(preset, rows)
+
+
+SOURCE_MARK = "; time model per collective: "
+NOTES_MARK = "Fitted by moecomm calibrate per collective and link: "
+
+
+def _before(text: str, mark: str) -> str:
+    """The base preset's text without an earlier calibration's addition (re-fits replace it)."""
+    return text.split(mark, 1)[0]
 
 
 def _one_gpu_type(provs: list[Provenance]) -> None:
