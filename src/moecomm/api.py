@@ -14,6 +14,7 @@ resolves them through ``resolve`` with one precedence: explicit values, then ``p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from moecomm.config import (
     build,
 )
 from moecomm.dtypes import DType
-from moecomm.errors import MoecommError
+from moecomm.errors import MoecommError, shown
 from moecomm.errors import field as f
 from moecomm.hardware import Links
 from moecomm.report import Report, traffic_report
@@ -688,9 +689,23 @@ def calibrate(
     if not logs:
         raise MoecommError(f"{f('logs')} must name at least one log or measurement file")
     size = parse_bytes(min_bytes, "min_bytes") if isinstance(min_bytes, str) else min_bytes
+    if date is not None:
+        import datetime as dt
+
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            raise MoecommError(f"{f('date')} must be a date YYYY-MM-DD; got {date!r}") from None
     safe_io.check_writable(output, force=force, what="output")
-    stem = Path(output).name.removesuffix(".toml") or "calibrated"
-    done = fit(list(logs), name=name or stem, base=base, min_bytes=size, date=date)
+    given = name is not None
+    name = name if given else Path(output).name.removesuffix(".toml")
+    if len(name) > 100 or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+        where = "" if given else " (the output file's name; pass --name)"
+        raise MoecommError(
+            f"{f('name')} must be lower-case letters, digits, '.', '_' or '-' (at most 100); "
+            f"got {shown(name)}{where}"
+        )
+    done = fit(list(logs), name=name, base=base, min_bytes=size, date=date)
     text = P.hardware_toml(done.preset)
     P.validate_hardware_toml(text, safe_io.shown_path(output))  # reads back as written
     safe_io.write_text_atomic(output, text, force=force, what="output")

@@ -77,7 +77,7 @@ class Links:
         link's bandwidth and no ramp. With fits, it uses the one measured on the most ranks
         not above ``ranks`` (the fewest-ranks one below that): its peak bandwidth and ramp, its
         latency as the fixed latency α₀ (the scale-out fit's where the operation spans nodes,
-        ``nodes`` > 1) and no latency per message. User overrides of a link win over fits.
+        ``nodes`` > 1, with no latency per message on either link) and no latency per message. User overrides of a link win over fits.
         Works on numbers, or on arrays through ``ops``.
         """
         v: dict[str, Any] = {
@@ -114,8 +114,9 @@ class Links:
             v[f"B_{key}"], v[f"nu_{key}"], v[f"alpha_{key}"] = chosen["B"], chosen["nu"], 0
             if key == "up":
                 v["alpha_0"], v["tau_op"] = chosen["alpha"], chosen["tau"]
-            else:
+            else:  # across nodes, the scale-out fit's latency is the operation's whole fixed cost
                 v["alpha_0"] = ops.where(nodes > 1, chosen["alpha"], v["alpha_0"])
+                v["alpha_up"] = ops.where(nodes > 1, 0, v["alpha_up"])
                 v["tau_op"] = ops.where(nodes > 1, chosen["tau"], v["tau_op"])
         return v
 

@@ -71,8 +71,8 @@ def fit_back_to_back(
         raise MoecommError(
             f"{what}: {len(set(x.tolist()))} distinct sizes measured; a fit needs {MIN_SIZES}"
         )
-    best: tuple[float, float, float, float] | None = None
-    for nu in [0.0, *np.logspace(10, 40, RAMP_GRID - 1, base=2.0).tolist()]:
+
+    def one(nu: float) -> tuple[float, float, float, float] | None:
         f = _law(np, x, nu)
         a = np.column_stack([1 / t, f / t])
         (alpha, inv_b), *_ = np.linalg.lstsq(a, np.ones_like(t), rcond=None)
@@ -81,9 +81,17 @@ def fit_back_to_back(
         if inv_b < 1 / line_rate:  # at the line rate: the latency alone is left to fit
             inv_b = 1 / line_rate
             alpha = max(0.0, float(np.sum((1 - f * inv_b / t) / t) / np.sum(1 / t**2)))
+        if inv_b <= 0:
+            return None
         err = float(np.sum(((alpha + f * inv_b) / t - 1) ** 2))
-        if best is None or err < best[0]:
-            best = (err, float(alpha), 1 / float(inv_b), nu)
+        return err, float(alpha), 1 / float(inv_b), nu
+
+    coarse = [0.0, *np.logspace(10, 40, RAMP_GRID - 1, base=2.0).tolist()]
+    found = [r for r in map(one, coarse) if r is not None]
+    best = min(found, default=None)
+    if best is not None and best[3] > 0:  # refine between the grid's neighbours
+        fine = np.logspace(np.log2(best[3]) - 0.25, np.log2(best[3]) + 0.25, 33, base=2.0)
+        best = min([best, *(r for r in map(one, fine.tolist()) if r is not None)])
     if best is None:
         raise MoecommError(f"{what}: time does not grow with size; no bandwidth to fit")
     return best[1], best[2], best[3]

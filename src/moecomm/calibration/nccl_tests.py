@@ -35,6 +35,9 @@ TESTS = {
 }
 """The nccl-tests binaries read, and the collective each times."""
 
+PER_RANK_COUNT = ("all-gather", "reduce-scatter", "all-to-all")
+"""Collectives whose count column is per rank: size = count × type size × ranks (src/*.cu)."""
+
 _TYPE_BYTES = {
     "int8": 1,
     "uint8": 1,
@@ -54,7 +57,9 @@ _TYPE_BYTES = {
 _VERSION = re.compile(r"# nccl-tests version (\S+) nccl-headers=(\d+) nccl-library=(\d+)\s*$")
 _STARTING = re.compile(r"# Collective test starting: (\S+)\s*$")
 _CONCLUDED = re.compile(r"# Collective test concluded: (\S+)\s*$")
-_PARAMS = re.compile(r"# nThread (\d+) nGpus (\d+) minBytes (\d+) maxBytes (\d+) .*iters: (\d+)")
+_PARAMS = re.compile(
+    r"# nThread (\d+) nGpus (\d+) minBytes (\d+) maxBytes (\d+) .*warmup iters: \d+ iters: (\d+)"
+)
 _RANK = re.compile(
     r"#\s+Rank\s+(\d+)\s+Group\s+(\d+)\s+Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+\[[^\]]*\]\s+(.+?)\s*$"
 )
@@ -167,7 +172,7 @@ def parse(text: str, where: str) -> Log:
     if params is None:
         raise fail(1, "not nccl-tests output: no '# nThread … nGpus …' header line")
     if not ranks:
-        raise fail(end, "no '#  Rank … device …' lines: the devices are unknown")
+        raise fail(end, "no 'Rank … on HOST device …' lines: the devices are unknown")
     if sorted(ranks) != list(range(len(ranks))):
         raise fail(end, f"ranks listed are not 0…{len(ranks) - 1}: {sorted(ranks)[:8]}")
     if not rows:
@@ -181,6 +186,16 @@ def parse(text: str, where: str) -> Log:
         raise fail(end, f"{n} ranks do not fill {len(hosts)} hosts evenly")
     if n < 2:
         raise fail(end, f"{n} rank: a collective needs at least 2 ranks to move bytes")
+    per_rank = kind in PER_RANK_COUNT
+    for row in rows:
+        whole = row.count * _TYPE_BYTES[row.type] * (n if per_rank else 1)
+        if row.bytes != whole:
+            times = f" × {n} ranks" if per_rank else ""
+            raise fail(
+                row.line,
+                f"size {row.bytes} is not count {row.count} × {_TYPE_BYTES[row.type]} B{times} "
+                f"= {whole} (a log of another run or tool?)",
+            )
     return Log(
         name=name,
         kind=kind,

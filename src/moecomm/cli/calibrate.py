@@ -33,6 +33,9 @@ from moecomm.cli.options import format_option
     help="Fit sizes of at least this many bytes (nccl-tests' size column).",
 )
 @click.option(
+    "--date", metavar="YYYY-MM-DD", help="Date recorded in the file [default: today, UTC]."
+)
+@click.option(
     "--force", is_flag=True, help="Replace an existing file or symbolic link (never its target)."
 )
 @format_option

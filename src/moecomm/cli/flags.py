@@ -66,6 +66,12 @@ _SAME = (
     "algorithm",
     "export_matrix",
     "force",
+    "timing",
+    "name",
+    "base",
+    "date",
+    "min_bytes",
+    "output",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}
