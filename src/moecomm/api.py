@@ -697,15 +697,14 @@ def calibrate(
         except ValueError:
             raise MoecommError(f"{f('date')} must be a date YYYY-MM-DD; got {date!r}") from None
     safe_io.check_writable(output, force=force, what="output")
-    given = name is not None
-    name = name if given else Path(output).name.removesuffix(".toml")
-    if len(name) > 100 or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
-        where = "" if given else " (the output file's name; pass --name)"
+    chosen = name if name is not None else Path(output).name.removesuffix(".toml")
+    if len(chosen) > 100 or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", chosen):
+        where = "" if name is not None else " (the output file's name; pass --name)"
         raise MoecommError(
             f"{f('name')} must be lower-case letters, digits, '.', '_' or '-' (at most 100); "
-            f"got {shown(name)}{where}"
+            f"got {shown(chosen)}{where}"
         )
-    done = fit(list(logs), name=name, base=base, min_bytes=size, date=date)
+    done = fit(list(logs), name=chosen, base=base, min_bytes=size, date=date)
     text = P.hardware_toml(done.preset)
     P.validate_hardware_toml(text, safe_io.shown_path(output))  # reads back as written
     safe_io.write_text_atomic(output, text, force=force, what="output")
