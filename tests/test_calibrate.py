@@ -310,3 +310,15 @@ def test_validate_per_op_only_and_errors(tmp_path: Path) -> None:
     )
     code, _, stderr = invoke("validate", str(path))
     assert (code, stderr) == (2, "Error: --hardware is required (a preset name or a TOML file)\n")
+
+
+def test_time_model_validation_tables_are_current() -> None:
+    """docs/time-model.md's tables are `python benchmarks/validate_time_model.py --write-docs`."""
+    import sys
+
+    if not (RESULTS / "h100x2host_nccl.json").is_file():
+        pytest.skip("measured results not in the repository")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import validate_time_model as V
+
+    assert V.tables() in (ROOT / "docs" / "time-model.md").read_text(encoding="utf-8")
