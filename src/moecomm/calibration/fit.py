@@ -9,6 +9,7 @@ wins. τ is then the least-squares shift of the per-op times over the back-to-ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,13 +108,20 @@ def fit_per_op(points: list[Point], predicted: list[float]) -> float:
     return max(tau, 0.0)
 
 
-def fit(samples: list[Sample], min_bytes: int, line_rates: dict[str, float]) -> list[CollectiveFit]:
+PerOp = Callable[[str, str, int], float]
+"""τ_op of a kind on a link and rank count where the logs hold no per-op times (the base's)."""
+
+
+def fit(
+    samples: list[Sample], min_bytes: int, line_rates: dict[str, float], base_per_op: PerOp
+) -> list[CollectiveFit]:
     """One CollectiveFit per (kind, link, ranks) measured, from the collectives of ≥ ``min_bytes``.
 
     Back-to-back times come from nccl-tests logs and CUDA-graph runs where a kind has any;
     otherwise from eager runs' batched averages (bound by the host's launch rate at small
     sizes). Per-op times come from eager runs' medians. MoE runs are left for validation.
-    ``line_rates`` bounds the peak bandwidth on each link ('scale-up', 'scale-out').
+    ``line_rates`` bounds the peak bandwidth on each link ('scale-up', 'scale-out'). Where a
+    kind has no per-op times (nccl-tests reports back-to-back only), τ_op is ``base_per_op``'s.
     """
     groups: dict[tuple[str, str, int], list[Point]] = {}
     for s in samples:
@@ -130,7 +138,7 @@ def fit(samples: list[Sample], min_bytes: int, line_rates: dict[str, float]) -> 
         what = f"{kind} on {ranks} ranks ({link} link)"
         alpha, bw, nu = fit_back_to_back(b2b, what, line_rates[link])
         per_op = [p for p in points if p.sample.per_op_s is not None]
-        tau = 0.0
+        tau = base_per_op(kind, link, ranks)
         if per_op:
             pred = [alpha + float(_law(None, p.x, nu)) / bw for p in per_op]
             tau = fit_per_op(per_op, pred)

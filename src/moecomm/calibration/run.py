@@ -76,9 +76,19 @@ def calibrate(
         "scale-up": float(base_preset.hardware.scale_up_bytes_per_second),
         "scale-out": float(base_preset.hardware.scale_out_bytes_per_second),
     }
-    fits = fit(samples, min_bytes, rates)
+    base_links = links(base_name, base_preset.hardware)
+
+    def base_per_op(kind: str, link: str, ranks: int) -> float:
+        nodes = 2 if link == "scale-out" else 1
+        return float(base_links.values(kind, nodes, ranks=ranks)["tau_op"])
+
+    fits = fit(samples, min_bytes, rates, base_per_op)
     data = base_preset.hardware.model_dump(exclude_none=True)
     data["collectives"] = [f.model_dump() for f in fits]
+    with_per_op = {(s.kind, point(s).link, s.ranks) for s in samples if s.per_op_s and not s.moe}
+    measured_tau = [f.per_op_seconds for f in fits if (f.kind, f.link, f.ranks) in with_per_op]
+    if measured_tau:  # kinds without a fit of their own (send-recv: the pipeline hand-off)
+        data["per_op_seconds"] = float(f"{median(measured_tau):.4g}")
     try:
         spec = HardwareSpec.model_validate(data)
     except ValidationError as exc:  # a fit outside the schema's bounds
@@ -103,7 +113,16 @@ def calibrate(
     sources = dict(base_preset.sources)
     sources["collectives"] = (
         f"moecomm calibrate {when}: least-squares fit (sizes >= {min_bytes} B) of {', '.join(logs)}"
+        + (
+            ""
+            if len(measured_tau) == len(fits)
+            else f"; per-op costs not measured: preset {base_name}'s"
+        )
     )
+    if measured_tau:
+        sources["per_op_seconds"] = (
+            f"moecomm calibrate {when}: the median of the per-op costs fitted to {', '.join(logs)}"
+        )
     preset = P.HardwarePreset(
         name=name,
         display_name=base_preset.display_name,
