@@ -337,3 +337,13 @@ def test_time_model_validation_tables_are_current() -> None:
     import validate_time_model as V
 
     assert V.tables() in (ROOT / "docs" / "time-model.md").read_text(encoding="utf-8")
+
+
+def test_presets_show_lists_the_fits() -> None:
+    code, stdout, _ = invoke("presets", "show", "h100-sxm", "--format", "markdown")
+    assert code == 0
+    assert (
+        "all-gather scale-up 2 ranks: α 17.2 µs, B 263.3 GB/s, ν 5655000 B, τ 38.61 µs;" in stdout
+    )
+    code, stdout, _ = invoke("presets", "show", "h800", "--format", "markdown")
+    assert "| collectives | none (the generic law) | moecomm default |" in stdout
