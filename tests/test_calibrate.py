@@ -347,3 +347,21 @@ def test_presets_show_lists_the_fits() -> None:
     )
     code, stdout, _ = invoke("presets", "show", "h800", "--format", "markdown")
     assert "| collectives | none (the generic law) | moecomm default |" in stdout
+
+
+def test_per_op_without_a_known_cost_says_so() -> None:
+    code, stdout, _ = invoke(
+        "collective", "all-reduce", "--bytes", "1GiB", "--ranks", "8", "--hardware", "h800",
+        "--timing", "per-op", "--format", "markdown",
+    )  # fmt: skip
+    assert code == 0
+    assert "This hardware gives no per-op cost: 0, as back-to-back." in stdout
+    per_op = json.loads(invoke(
+        "collective", "all-reduce", "--bytes", "1GiB", "--ranks", "8", "--hardware", "h100-sxm",
+        "--timing", "per-op", "--format", "json",
+    )[1])  # fmt: skip
+    b2b = json.loads(invoke(
+        "collective", "all-reduce", "--bytes", "1GiB", "--ranks", "8", "--hardware", "h100-sxm",
+        "--format", "json",
+    )[1])  # fmt: skip
+    assert per_op["seconds"] == pytest.approx(b2b["seconds"] + BASE_TAU["all-reduce"], rel=1e-12)

@@ -123,9 +123,11 @@ class Links:
     def timing_caption(self) -> str:
         """The timing convention of every time printed, stated in captions."""
         if self.timing == "per-op":
+            known = self.per_op > 0 or any(f.per_op_seconds > 0 for f in self.fits)
             return (
                 "Times per-op: one operation in place, launch and synchronisation included "
                 "(--timing per-op)."
+                + ("" if known else " This hardware gives no per-op cost: 0, as back-to-back.")
             )
         return (
             "Times back-to-back: operations queued one after another, as nccl-tests reports "
