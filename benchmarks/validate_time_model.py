@@ -79,7 +79,7 @@ def tables() -> str:
             table(EAGER, mib),
             f"Held out ({', '.join(HELD_OUT)}: another machine, another run), sizes ≥ 1 MiB:",
             table(HELD_OUT, mib),
-            "Held out, sizes ≥ 16 MiB (the range of the first validation):",
+            "Held out, sizes ≥ 16 MiB:",
             table(HELD_OUT, 16 * mib),
             END,
         ]

@@ -101,15 +101,15 @@ def law(alpha: float, bw: float, nu: float, x: float) -> float:
 
 
 # h100-sxm's fits on 4 ranks (presets/hardware/h100-sxm.toml), used from 4 ranks up:
-AR4 = (20.53e-6, 350.0e9, 8285000)
-AG4 = (18.04e-6, 326.7e9, 14170000)
-A2A4 = (16.67e-6, 337.8e9, 18800000)
-BC2 = (10.07e-6, 371.2e9, 4170000)
+AR4 = (20.27e-6, 349.9e9, 8388000)
+AG4 = (17.55e-6, 327.9e9, 14800000)
+A2A4 = (16.69e-6, 329.8e9, 12560000)
+BC2 = (10.4e-6, 370.5e9, 2522000)
 
 
 def test_h100_all_reduce_one_gib_on_eight_gpus() -> None:
-    # The 4-rank all-reduce fit (the most ranks measured): 20.53 µs + W·(W + 2ν)/((W + ν)·B)
-    # with W = 2·7/8·2^30 B on NVLink, B = 350.0 GB/s, ν = 8.285 MB.
+    # The 4-rank all-reduce fit (the most ranks measured): 20.27 µs + W·(W + 2ν)/((W + ν)·B)
+    # with W = 2·7/8·2^30 B on NVLink, B = 349.9 GB/s, ν = 8.388 MB.
     hw = resolve.hardware("h100-sxm")
     result = timing.collective("all-reduce", GIB, 8, hw)
     expected = law(*AR4, 2 * 7 / 8 * GIB)
@@ -251,8 +251,8 @@ def test_table_names_hardware_and_units() -> None:
     text = " ".join(result.output.split())
     assert "Hardware h100-sxm: scale-up 370 GB/s" in text
     assert "efficiency 1" in text
-    assert "5.413 ms" in text  # law(*AR4, 2·7/8·2^30 B)
-    assert "347.1 GB/s" in text  # 2^30 B × 7/4 / 5.413 ms
+    assert "5.414 ms" in text  # law(*AR4, 2·7/8·2^30 B)
+    assert "347.0 GB/s" in text  # 2^30 B × 7/4 / 5.414 ms
 
 
 @pytest.mark.parametrize(
