@@ -365,3 +365,25 @@ def test_per_op_without_a_known_cost_says_so() -> None:
         "--format", "json",
     )[1])  # fmt: skip
     assert per_op["seconds"] == pytest.approx(b2b["seconds"] + BASE_TAU["all-reduce"], rel=1e-12)
+
+
+def test_bench_file_phases_and_extra_fields(tmp_path: Path) -> None:
+    """moecomm-bench/1 files as `moecomm measure` writes them: any dispatch_/combine_<dtype>
+    phase, extra fields tolerated; a bad value named by run and phase."""
+    phase = {"median_s": 2e-4, "batched_avg_s": 1e-4, "max_offrank_send_or_recv_bytes": 2**24}
+    data = {
+        "schema": "moecomm-bench/1",
+        "metadata": {"world_size": 4, "nodes": 1, "extra": {"anything": [1, 2]}},
+        "moe": {"runs": [{"T": 512, "combine_fp8": phase, "dispatch_bf16": phase, "note": "x"}]},
+    }
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data))
+    samples, _ = read(str(path))
+    assert sorted(s.case for s in samples) == ["moe combine_fp8 T=512", "moe dispatch_bf16 T=512"]
+    assert all(s.back_to_back_s == 1e-4 and s.per_op_s == 2e-4 for s in samples)
+    data["moe"]["runs"][0]["combine_fp8"] = phase | {"median_s": float("nan")}  # type: ignore[index]
+    path.write_text(json.dumps(data))
+    code, _, stderr = invoke("validate", str(path), "--hardware", "h800")
+    assert (code, stderr) == (
+        2, f"Error: {path}: moe.runs[0].combine_fp8: median_s must be a finite number; got nan\n"
+    )  # fmt: skip

@@ -11,6 +11,7 @@ out-of-place column).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -33,7 +34,8 @@ BENCH_KINDS = {
 }
 """torch.distributed's names in moecomm-bench/1 files, and the collective each is."""
 
-MOE_PHASES = ("dispatch_bf16", "dispatch_fp8", "combine_bf16")
+MOE_PHASE = re.compile(r"(dispatch|combine)_[a-z0-9]+")
+"""A timed MoE phase's key in a run: the phase and its wire dtype."""
 
 
 @dataclass(frozen=True)
@@ -127,11 +129,25 @@ class _Phase(_Open):
     timing: str = ""
 
 
-class _Run(_Open):
+class _Run(BaseModel):
+    """One MoE run: T tokens per rank, and one timed phase per key ``dispatch_<dtype>`` or
+    ``combine_<dtype>`` (``dispatch_bf16``, ``dispatch_fp8``, ``combine_bf16``, …)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     T: int = Field(ge=1)
-    dispatch_bf16: _Phase | None = None
-    dispatch_fp8: _Phase | None = None
-    combine_bf16: _Phase | None = None
+
+    def phases(self, where: str) -> list[tuple[str, _Phase]]:
+        """The timed phases, each checked; ``where`` names the run in errors."""
+        out = []
+        for key, value in (self.model_extra or {}).items():
+            if not (MOE_PHASE.fullmatch(key) and isinstance(value, dict)):
+                continue
+            try:
+                out.append((key, _Phase.model_validate(value)))
+            except ValidationError as exc:
+                raise from_validation(exc, prefix=f"{where}.{key}: ") from None
+        return out
 
 
 class _Moe(_Open):
@@ -191,10 +207,9 @@ def _bench(data: Any, where: str) -> tuple[list[Sample], Provenance]:
                     None if graph else row.median_s,
                 )
             )
-    for run in bench.moe.runs if bench.moe is not None else []:
-        for phase in MOE_PHASES:
-            rec = getattr(run, phase)
-            if rec is None or rec.max_offrank_send_or_recv_bytes == 0:
+    for i, run in enumerate(bench.moe.runs if bench.moe is not None else []):
+        for phase, rec in run.phases(f"{where}: moe.runs[{i}]"):
+            if rec.max_offrank_send_or_recv_bytes == 0:
                 continue
             graph = rec.timing.startswith("cuda_graph") or _graph_file(bench)
             samples.append(
