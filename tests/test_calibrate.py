@@ -387,3 +387,20 @@ def test_bench_file_phases_and_extra_fields(tmp_path: Path) -> None:
     assert (code, stderr) == (
         2, f"Error: {path}: moe.runs[0].combine_fp8: median_s must be a finite number; got nan\n"
     )  # fmt: skip
+
+
+def test_calibrate_without_numpy_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy raises ImportError
+    out = tmp_path / "c.toml"
+    code, _, stderr = invoke(
+        "calibrate", str(LOGS / "all_gather_perf.g8.synthetic.txt"), "-o", str(out)
+    )
+    assert (code, stderr) == (
+        2,
+        'Error: moecomm calibrate needs numpy: pip install "moecomm[plan]"\n',
+    )
+    assert not out.exists()

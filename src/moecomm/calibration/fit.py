@@ -51,6 +51,15 @@ def point(sample: Sample) -> Point:
     return Point(sample, link, float(x_up if nodes == 1 else x_out))
 
 
+def _numpy() -> Any:
+    """numpy, imported on first use: only calibrate needs it."""
+    try:
+        import numpy
+    except ImportError:
+        raise MoecommError('moecomm calibrate needs numpy: pip install "moecomm[plan]"') from None
+    return numpy
+
+
 def _law(np: Any, x: Any, nu: float) -> Any:
     """x·(x + 2ν)/(x + ν): the bytes the ramp makes the link move at its peak rate."""
     return x if nu == 0 else x * (x + 2 * nu) / (x + nu)
@@ -64,8 +73,7 @@ def fit_back_to_back(
     B stays at or below the link's line rate: a long ramp fitted to sizes that have not yet
     levelled off would otherwise extrapolate past what the wire can carry.
     """
-    import numpy as np
-
+    np = _numpy()
     x = np.array([p.x for p in points])
     t = np.array([p.sample.back_to_back_s for p in points])
     if len(set(x.tolist())) < MIN_SIZES:
@@ -100,7 +108,7 @@ def fit_back_to_back(
 
 def fit_per_op(points: list[Point], predicted: list[float]) -> float:
     """τ ≥ 0 minimising Σ((p + τ)/t − 1)² over the per-op times t and back-to-back predictions p."""
-    import numpy as np
+    np = _numpy()
 
     t = np.array([p.sample.per_op_s for p in points])
     p = np.array(predicted)
