@@ -177,7 +177,7 @@ MALFORMED = {
     ),
     "columns": (
         lambda t: t.replace("       0    18.06", "    18.06", 1),
-        "line 20: a data row has 13 columns (21 with -I 1); got 12",
+        "line 20: a data row has 13 columns, as its header says; got 12",
     ),
     "algbw": (
         lambda t: t.replace("18.01    0.06    0.05", "18.01    9.06    0.05", 1),
@@ -218,6 +218,33 @@ def test_malformed_log_one_line_exit_2_no_file(case: str, tmp_path: Path) -> Non
     assert (code, stdout) == (2, "")
     assert stderr == f"Error: {bad}: {message}\n"
     assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_real_layout_variants() -> None:
+    """Layouts real logs show: nccl-tests 2.20's version line with a git hash
+    (NVIDIA/dgx-spark-playbooks #103), size-0 rows of small reduce-scatters (nccl-tests #128),
+    and the layout before 2.10 without redop and root (NVIDIA/nccl #340)."""
+    text = (LOGS / "all_gather_perf.g8.synthetic.txt").read_text()
+    v220 = text.replace("version 2.19.6 nccl-headers", "version 2.20.0 (b4d5bee) nccl-headers")
+    assert nccl_tests.parse(v220, "x").version == "2.20.0"
+    first = next(line for line in text.splitlines() if line.startswith("        1024"))
+    zero = text.replace(
+        first,
+        "           0             0     float    none      -1     5.70    0.00    0.00       0"
+        "     5.54    0.00    0.00       0",
+    )
+    assert nccl_tests.parse(zero, "x").rows[0].bytes == 0
+    old = "\n".join(
+        line.replace("   redop    root", "", 1).replace("    none      -1", "", 1)
+        if not line.startswith("#") or "size" in line
+        else line
+        for line in text.splitlines()
+    )
+    log = nccl_tests.parse(old + "\n", "x")
+    assert len(log.rows) == 21 and log.rows[-1].out_of_place_us == pytest.approx(
+        nccl_logs.seconds(nccl_logs.LOGS["all_gather_perf.g8.synthetic.txt"], 2**30) * 1e6,
+        rel=1e-5,
+    )
 
 
 def test_old_layout_needs_the_binary_in_its_name(tmp_path: Path) -> None:

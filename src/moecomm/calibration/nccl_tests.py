@@ -54,7 +54,12 @@ _TYPE_BYTES = {
 }
 """Element sizes of nccl-tests' type names (src/common.cu test_typenames)."""
 
-_VERSION = re.compile(r"# nccl-tests version (\S+) nccl-headers=(\d+) nccl-library=(\d+)\s*$")
+_VERSION = re.compile(
+    r"# nccl-tests version (\S+)(?: \([^)]*\))? nccl-headers=(\d+) nccl-library=(\d+)\s*$"
+)
+_COLUMNS = re.compile(r"#\s+size\s+count\s+type\b")
+"""The column header: its names before ``time`` are the row's preamble (5 since nccl-tests
+2.10: size count type redop root; fewer before), and ``i_min`` marks per-iteration columns."""
 _STARTING = re.compile(r"# Collective test starting: (\S+)\s*$")
 _CONCLUDED = re.compile(r"# Collective test concluded: (\S+)\s*$")
 _PARAMS = re.compile(
@@ -132,6 +137,7 @@ def parse(text: str, where: str) -> Log:
     ranks: dict[int, tuple[str, str]] = {}
     rows: list[Row] = []
     avg_seen = concluded = False
+    layout: tuple[int, int] | None = None  # (preamble columns, columns per half)
     lines = text.splitlines()
     for i, raw in enumerate(lines, 1):
         line = raw.rstrip()
@@ -162,12 +168,18 @@ def parse(text: str, where: str) -> Log:
             avg_seen = True
         elif m := _CONCLUDED.match(line):
             concluded = True
+        elif _COLUMNS.match(line):
+            names = line.lstrip("#").split()
+            first = next((k for k, n in enumerate(names) if n in ("time", "cputime")), None)
+            if first is None:
+                raise fail(i, "a column header without a time column")
+            layout = (first, 8 if "i_min" in names else 4)
         elif line.startswith("#"):
             continue  # column headers, 'Using devices', 'Out of bounds values', options
         else:
             if params is None:
                 raise fail(i, "not nccl-tests output: a line before its '# nThread' header")
-            rows.append(_row(line, i, fail))
+            rows.append(_row(line, i, fail, layout))
     end = len(lines)
     if params is None:
         raise fail(1, "not nccl-tests output: no '# nThread … nGpus …' header line")
@@ -226,17 +238,22 @@ def _kind(test: str | None, name: str, line: int, fail: Fail) -> str:
     return found.pop()
 
 
-def _row(line: str, i: int, fail: Fail) -> Row:
+def _row(line: str, i: int, fail: Fail, layout: tuple[int, int] | None) -> Row:
+    """One data row; ``layout`` is (preamble, columns per half) from the column header."""
     cols = line.split()
-    if len(cols) not in (13, 21):
-        raise fail(i, f"a data row has 13 columns (21 with -I 1); got {len(cols)}")
+    if layout is None:  # no column header: the 2.10+ layout, with or without -I 1
+        layout = (5, 8 if len(cols) == 21 else 4)
+    pre, per_half = layout
+    if len(cols) != pre + 2 * per_half:
+        raise fail(
+            i, f"a data row has {pre + 2 * per_half} columns, as its header says; got {len(cols)}"
+        )
     size, count, dtype = cols[0], cols[1], cols[2]
     if not (size.isdigit() and count.isdigit()):
         raise fail(i, "a data row starts with size and count in whole numbers")
     if dtype not in _TYPE_BYTES:
         raise fail(i, f"unknown data type {dtype[:20]!r}")
-    half = (len(cols) - 5) // 2
-    out, inp = cols[5 : 5 + half], cols[5 + half :]
+    out, inp = cols[pre : pre + per_half], cols[pre + per_half :]
     times: list[float] = []
     for part in (out, inp):
         time, algbw = part[0], part[1]
