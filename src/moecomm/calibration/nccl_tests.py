@@ -66,8 +66,10 @@ _PARAMS = re.compile(
     r"# nThread (\d+) nGpus (\d+) minBytes (\d+) maxBytes (\d+) .*warmup iters: \d+ iters: (\d+)"
 )
 _RANK = re.compile(
-    r"#\s+Rank\s+(\d+)\s+Group\s+(\d+)\s+Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+\[[^\]]*\]\s+(.+?)\s*$"
+    r"#\s+Rank\s+(\d+)\s+(?:Group\s+(\d+)\s+)?Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+"
+    r"\[[^\]]*\]\s+(.+?)\s*$"
 )
+"""One device: ``Group`` since nccl-tests 2.13 (``#   Rank  0 Pid …`` before)."""
 _AVG = re.compile(r"# Avg bus bandwidth\s*: (\S+)")
 _NCCL_LINE = re.compile(r"^(NCCL version \S+|\S+:\d+:\d+ \[\d+\] NCCL (INFO|WARN|TRACE) )")
 Fail = Callable[[int, str], MoecommError]
