@@ -434,3 +434,34 @@ def test_calibrate_without_numpy_says_what_to_install(
         'Error: moecomm calibrate needs numpy: pip install "moecomm[plan]"\n',
     )
     assert not out.exists()
+
+
+def test_runs_across_nodes_set_the_node_size(tmp_path: Path) -> None:
+    text = (LOGS / "all_reduce_perf.mpi16.synthetic.txt").read_text()
+    four = tmp_path / "all_reduce_perf.4x4.txt"  # the same 16 ranks as 4 nodes of 4 GPUs
+    four.write_text(
+        "\n".join(
+            re.sub(
+                r"on      dgx-(.) device  (\d)",
+                lambda m: (
+                    f"on     node{int(m.group(2)) // 4}{m.group(1)} device  {int(m.group(2)) % 4}"
+                ),
+                line,
+            )
+            for line in text.splitlines()
+        )
+        + "\n"
+    )
+    out = tmp_path / "c.toml"
+    code, _, stderr = invoke("calibrate", str(four), "-o", str(out))
+    assert code == 0, stderr
+    assert tomllib.loads(out.read_text())["hardware"]["gpus_per_node"] == 4
+    code, _, stderr = invoke(
+        "calibrate", str(four), str(LOGS / "all_reduce_perf.mpi16.synthetic.txt"), "-o", str(out),
+        "--force",
+    )  # fmt: skip
+    assert (code, stderr) == (
+        2,
+        "Error: all_reduce_perf.mpi16.synthetic.txt: 8 GPUs per node, but 4 in "
+        "all_reduce_perf.4x4.txt; calibrate one cluster at a time\n",
+    )

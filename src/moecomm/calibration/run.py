@@ -85,6 +85,14 @@ def calibrate(
     fits = fit(samples, min_bytes, rates, base_per_op)
     data = base_preset.hardware.model_dump(exclude_none=True)
     data["collectives"] = [f.model_dump() for f in fits]
+    per_node = {s.gpus_per_node: s.source for s in samples if s.nodes > 1}
+    if len(per_node) > 1:
+        (a, first), (b, second) = sorted(per_node.items())[:2]
+        raise MoecommError(
+            f"{second}: {b} GPUs per node, but {a} in {first}; calibrate one cluster at a time"
+        )
+    if per_node:  # runs across nodes show the node's size; the scale-out fits assume it
+        data["gpus_per_node"] = next(iter(per_node))
     with_per_op = {(s.kind, point(s).link, s.ranks) for s in samples if s.per_op_s and not s.moe}
     measured_tau = [f.per_op_seconds for f in fits if (f.kind, f.link, f.ranks) in with_per_op]
     if measured_tau:  # kinds without a fit of their own (send-recv: the pipeline hand-off)
