@@ -127,6 +127,11 @@ def calibrate(
             else f"; per-op costs not measured: preset {base_name}'s"
         )
     )
+    if per_node:
+        sources["gpus_per_node"] = (
+            f"moecomm calibrate {when}: ranks per host in the runs across nodes "
+            f"({', '.join(sorted(set(per_node.values())))})"
+        )
     if measured_tau:
         sources["per_op_seconds"] = (
             f"moecomm calibrate {when}: the median of the per-op costs fitted to {', '.join(logs)}"
