@@ -465,3 +465,29 @@ def test_runs_across_nodes_set_the_node_size(tmp_path: Path) -> None:
         "Error: all_reduce_perf.mpi16.synthetic.txt: 8 GPUs per node, but 4 in "
         "all_reduce_perf.4x4.txt; calibrate one cluster at a time\n",
     )
+
+
+TIMED = [
+    ("ep", "--preset", "deepseek-v3", "--tokens", "128", "--ep", "8"),
+    ("tp", "--hidden", "7168", "--tokens", "4096", "--tp", "8"),
+    ("compare", "--preset", "deepseek-v3", "--tokens", "4096", "--sizes", "2,8"),
+    ("traffic", "--preset", "deepseek-v3", "--tokens", "64", "--ep", "8", "--dedup", "rank"),
+    ("collective", "all-gather", "--bytes", "64MiB", "--ranks", "4"),
+    ("step", "--deployment", "deepseek-v3-decode", "--tokens", "32"),
+    ("plan", "--preset", "deepseek-v3", "--gpus", "16", "--top", "2"),
+]
+
+
+@pytest.mark.parametrize("args", TIMED, ids=[a[0] for a in TIMED])
+def test_every_timed_command_states_its_timing(args: tuple[str, ...]) -> None:
+    for timing_args, said in (
+        ((), "Times back-to-back: operations queued one after another, as nccl-tests reports"),
+        (("--timing", "per-op"), "Times per-op: one operation in place, launch and"),
+    ):
+        code, stdout, stderr = invoke(
+            *args, "--hardware", "h100-sxm", *timing_args, "--format", "markdown"
+        )
+        assert code == 0, stderr
+        assert said in " ".join(stdout.split())
+    code, _, stderr = invoke(*args, "--hardware", "h100-sxm", "--timing", "eager")
+    assert code == 2 and "'eager' is not one of 'back-to-back', 'per-op'" in stderr
