@@ -11,6 +11,8 @@ from pathlib import Path
 import nccl_logs
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moecomm import presets as P
 from moecomm import resolve, timing
@@ -491,3 +493,24 @@ def test_every_timed_command_states_its_timing(args: tuple[str, ...]) -> None:
         assert said in " ".join(stdout.split())
     code, _, stderr = invoke(*args, "--hardware", "h100-sxm", "--timing", "eager")
     assert code == 2 and "'eager' is not one of 'back-to-back', 'per-op'" in stderr
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    alpha=st.floats(min_value=5e-6, max_value=50e-6),
+    bw=st.floats(min_value=20e9, max_value=400e9),
+    ramp=st.floats(min_value=1e6, max_value=200e6),
+    test=st.sampled_from(sorted(nccl_logs.FACTOR)),
+)
+def test_calibrate_recovers_any_law(alpha: float, bw: float, ramp: float, test: str) -> None:
+    from moecomm.calibration.fit import fit
+    from moecomm.calibration.samples import _log
+
+    spec = nccl_logs.Spec(test, ("dgx-a",), 8, alpha, bw, ramp)
+    samples, _ = _log(nccl_tests.parse(nccl_logs.log(spec), f"{test}.txt"))
+    rates = {"scale-up": 450e9, "scale-out": 50e9}
+    (found,) = fit(samples, 2**20, rates, lambda kind, link, ranks: 0.0)
+    # The latency within 2% or 0.5 µs: at 20 GB/s the smallest time fitted is ~20× α.
+    assert found.latency_seconds == pytest.approx(alpha, rel=0.02, abs=0.5e-6)
+    assert found.bytes_per_second == pytest.approx(bw, rel=0.01)
+    assert found.ramp_bytes == pytest.approx(ramp, rel=0.05)

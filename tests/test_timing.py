@@ -444,3 +444,23 @@ def test_validation_script_is_moecomm_validate() -> None:
         "--hardware",
         "h800",
     ]
+
+
+@given(
+    x=st.integers(min_value=0, max_value=2**42),
+    dx=st.integers(min_value=1, max_value=2**40),
+    nu=st.integers(min_value=0, max_value=2**36),
+)
+def test_ramp_properties(x: int, dx: int, nu: int) -> None:
+    """The ramp's share lies in [1/2, 1] and never falls with size; the link time grows with
+    size at any ramp, never beats the peak rate and reduces to Hockney's at ν = 0."""
+    share = F.value("bandwidth_ramp", {"x": x, "nu": nu})
+    assert Fraction(1, 2) <= share <= 1
+    assert F.value("bandwidth_ramp", {"x": x + dx, "nu": nu}) >= share
+    v = {"m": 1, "alpha": Fraction(1, 10**5), "B": 10**11, "eta": 1, "nu": nu}
+    t, t_more = F.value("link_seconds", v | {"x": x}), F.value("link_seconds", v | {"x": x + dx})
+    assert t_more > t
+    assert t >= Fraction(1, 10**5) + Fraction(x, 10**11)
+    assert t <= Fraction(1, 10**5) + Fraction(2 * x, 10**11)
+    hockney = F.value("link_seconds", v | {"x": x, "nu": 0})
+    assert hockney == Fraction(1, 10**5) + Fraction(x, 10**11)
