@@ -243,6 +243,13 @@ def test_real_layout_variants() -> None:
         else line
         for line in text.splitlines()
     )
+    stamped = "\n".join(  # -T: a timestamp after each row, labelled in the header
+        line + "  timestamp" if line.startswith("#       size")
+        else line + "  2026-11-28 00:26:50" if line[:1] == " "
+        else line
+        for line in text.splitlines()
+    )  # fmt: skip
+    assert len(nccl_tests.parse(stamped + "\n", "x").rows) == 21
     old = re.sub(r"Rank (..) Group  0 Pid", r"Rank \1 Pid", old)  # before 2.13: no Group
     log = nccl_tests.parse(old + "\n", "x")
     assert log.ranks == 8

@@ -139,7 +139,7 @@ def parse(text: str, where: str) -> Log:
     ranks: dict[int, tuple[str, str]] = {}
     rows: list[Row] = []
     avg_seen = concluded = False
-    layout: tuple[int, int] | None = None  # (preamble columns, columns per half)
+    layout: tuple[int, int, int] | None = None  # (preamble, columns per half, trailing)
     lines = text.splitlines()
     for i, raw in enumerate(lines, 1):
         line = raw.rstrip()
@@ -175,7 +175,8 @@ def parse(text: str, where: str) -> Log:
             first = next((k for k, n in enumerate(names) if n in ("time", "cputime")), None)
             if first is None:
                 raise fail(i, "a column header without a time column")
-            layout = (first, 8 if "i_min" in names else 4)
+            # -T adds a timestamp (%Y-%m-%d %H:%M:%S: two columns) after the in-place half.
+            layout = (first, 8 if "i_min" in names else 4, 2 if "timestamp" in names else 0)
         elif line.startswith("#"):
             continue  # column headers, 'Using devices', 'Out of bounds values', options
         else:
@@ -240,22 +241,24 @@ def _kind(test: str | None, name: str, line: int, fail: Fail) -> str:
     return found.pop()
 
 
-def _row(line: str, i: int, fail: Fail, layout: tuple[int, int] | None) -> Row:
-    """One data row; ``layout`` is (preamble, columns per half) from the column header."""
+def _row(line: str, i: int, fail: Fail, layout: tuple[int, int, int] | None) -> Row:
+    """One data row; ``layout`` is (preamble, columns per half, trailing) from the header."""
     cols = line.split()
     if layout is None:  # no column header: the 2.10+ layout, with or without -I 1
-        layout = (5, 8 if len(cols) == 21 else 4)
-    pre, per_half = layout
-    if len(cols) != pre + 2 * per_half:
+        layout = (5, 8 if len(cols) == 21 else 4, 0)
+    pre, per_half, trailing = layout
+    if len(cols) != pre + 2 * per_half + trailing:
         raise fail(
-            i, f"a data row has {pre + 2 * per_half} columns, as its header says; got {len(cols)}"
+            i,
+            f"a data row has {pre + 2 * per_half + trailing} columns, as its header says; "
+            f"got {len(cols)}",
         )
     size, count, dtype = cols[0], cols[1], cols[2]
     if not (size.isdigit() and count.isdigit()):
         raise fail(i, "a data row starts with size and count in whole numbers")
     if dtype not in _TYPE_BYTES:
         raise fail(i, f"unknown data type {dtype[:20]!r}")
-    out, inp = cols[pre : pre + per_half], cols[pre + per_half :]
+    out, inp = cols[pre : pre + per_half], cols[pre + per_half : pre + 2 * per_half]
     times: list[float] = []
     for part in (out, inp):
         time, algbw = part[0], part[1]
