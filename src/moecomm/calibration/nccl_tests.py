@@ -9,7 +9,8 @@ alltoall_perf, sendrecv_perf or broadcast_perf, single-process (``-g N``) or MPI
   the column header, and the footer (``# Out of bounds values``, ``# Avg bus bandwidth``);
 - one data row per size: ``size count type redop root``, then out-of-place ``time algbw busbw
   #wrong`` and in-place ``time algbw busbw #wrong`` (time in µs, bandwidths in GB/s), with four
-  more columns per half under per-iteration timing (``-I 1``: i_min i_max i_p99 i_cv%);
+  more columns per half under per-iteration timing (``-I 1``: i_min i_max i_p99 i_cv%) and a
+  timestamp under ``-T``; the column header says which (before 2.10 there was no redop or root);
 - NCCL's own lines (``NCCL version …``, ``host:pid:tid [d] NCCL INFO …``) may be interleaved.
 
 Anything else, a second run in the same file, a row that disagrees with itself (algbw ≠
