@@ -521,3 +521,13 @@ def test_calibrate_recovers_any_law(alpha: float, bw: float, ramp: float, test: 
     assert found.latency_seconds == pytest.approx(alpha, rel=0.02, abs=0.5e-6)
     assert found.bytes_per_second == pytest.approx(bw, rel=0.01)
     assert found.ramp_bytes == pytest.approx(ramp, rel=0.05)
+
+
+def test_too_many_rows_are_refused(tmp_path: Path) -> None:
+    text = (LOGS / "broadcast_perf.g8.synthetic.txt").read_text().splitlines()
+    row = next(line for line in text if line.startswith("        1024"))
+    at = text.index(row)
+    long = tmp_path / "broadcast_perf.txt"
+    long.write_text("\n".join(text[:at] + [row] * (nccl_tests.MAX_ROWS + 1) + text[at:]) + "\n")
+    code, _, stderr = invoke("validate", str(long), "--hardware", "h800")
+    assert (code, stderr) == (2, f"Error: {long}: line {at + 4097}: more than 4096 data rows\n")

@@ -31,6 +31,8 @@ MAX_LATENCY_US = 10**6
 """Largest latency, µs (one second)."""
 MIN_EFFICIENCY = 10**-3
 """Smallest efficiency of a link or of compute: 0.1% of peak."""
+MAX_FITS = 1024
+"""Fitted entries of one hardware file (per collective kind, link and rank count)."""
 
 
 class _Strict(BaseModel):
@@ -463,7 +465,7 @@ class HardwareSpec(_Strict):
         description="launch + synchronisation of one operation in place (--timing per-op)",
     )
     collectives: tuple[CollectiveFit, ...] = Field(
-        (), max_length=1024, description="per collective kind, link and rank count"
+        (), max_length=MAX_FITS, description="per collective kind, link and rank count"
     )
 
     @model_validator(mode="after")

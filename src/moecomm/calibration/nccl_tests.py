@@ -36,6 +36,10 @@ TESTS = {
 }
 """The nccl-tests binaries read, and the collective each times."""
 
+MAX_ROWS = 4096
+"""Data rows of one log; sizes of one collective, and MoE runs, of one moecomm-bench/1 file
+(nccl-tests' default sweep, 8 B to 128 MiB by factors of 2, has 25)."""
+
 PER_RANK_COUNT = ("all-gather", "reduce-scatter", "all-to-all")
 """Collectives whose count column is per rank: size = count × type size × ranks (src/*.cu)."""
 
@@ -183,6 +187,8 @@ def parse(text: str, where: str) -> Log:
         else:
             if params is None:
                 raise fail(i, "not nccl-tests output: a line before its '# nThread' header")
+            if len(rows) == MAX_ROWS:
+                raise fail(i, f"more than {MAX_ROWS} data rows")
             rows.append(_row(line, i, fail, layout))
     end = len(lines)
     if params is None:

@@ -24,6 +24,7 @@ from moecomm.errors import MoecommError, from_validation
 from moecomm.units import MAX_BYTES
 
 SCHEMA = "moecomm-bench/1"
+MAX_ROWS = nccl_tests.MAX_ROWS
 
 BENCH_KINDS = {
     "all_reduce": "all-reduce",
@@ -119,7 +120,7 @@ class _Row(_Open):
 
 
 class _Collective(_Open):
-    rows: list[_Row] = Field(max_length=4096)
+    rows: list[_Row] = Field(max_length=MAX_ROWS)
 
 
 class _Phase(_Open):
@@ -151,7 +152,7 @@ class _Run(BaseModel):
 
 
 class _Moe(_Open):
-    runs: list[_Run] = Field(default_factory=list, max_length=4096)
+    runs: list[_Run] = Field(default_factory=list, max_length=MAX_ROWS)
 
 
 class _Metadata(_Open):
