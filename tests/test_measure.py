@@ -218,6 +218,11 @@ ERRORS = [
         "--routing must be uniform or zipf:S with 0 < S ≤ 4; got 'zipf:9'",
     ),
     (["--routing", "zipf:1"], "the MoE options need a model: --preset or --hidden"),
+    (
+        ["--collectives", "none"],
+        "--collectives none leaves nothing to measure: give a model (--preset or --hidden, ...) "
+        "for MoE dispatch and combine",
+    ),
     (["--topk", "2", "--experts", "8"], "--hidden is required"),
     (
         [*SMALL, "--dispatch-dtype", "fp8", "--hidden", "200"],
@@ -330,3 +335,31 @@ def test_rank_zero_refuses_an_existing_file_before_it_starts(
         f"Error: {link}: is a symbolic link; pass --force to replace the link (never its target)\n"
     )
     assert out.read_text() == "keep"
+
+
+def test_sampling_limits_name_the_world_size(fake_torchrun: None) -> None:
+    needs_torch()
+    result = run("measure", "-o", "m.json", "--preset", "deepseek-v3", "--tokens", "1048576")
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: --tokens × the world size × --experts must be at most 268435456 for sampled "
+        "routing; got 536870912: lower --tokens\n",
+    )
+
+
+def test_torch_is_imported_only_by_a_run(no_torchrun: None) -> None:
+    """Help, bad options and the refusal outside torchrun never import torch (seconds)."""
+    code = (
+        "import sys; from click.testing import CliRunner; from moecomm.cli import cli; "
+        "r = CliRunner(); r.invoke(cli, ['measure', '--help']); "
+        "r.invoke(cli, ['measure', '-o', 'm.json', '--preset', 'mixtral-8x7b']); "
+        "r.invoke(cli, ['ep', '--preset', 'deepseek-v3', '--tokens', '8', '--ep', '8']); "
+        "print('torch' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in L.REQUIRED}
+    src = str(Path(moecomm.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "False"

@@ -166,21 +166,27 @@ def measure(
         )
     ):
         raise MoecommError(f"the MoE options need a model: {f('preset')} or {f('hidden_size')}")
+    if not cfg.collectives and shape is None:
+        raise MoecommError(
+            f"{f('collectives')} none leaves nothing to measure: give a model ({f('preset')} or "
+            f"{f('hidden_size')}, ...) for MoE dispatch and combine"
+        )
     L.require_torch()
     place = L.launch(env)
-    runs = (
-        moe_runs(
-            shape,
-            wires,
-            source,
-            tokens,
-            place.world,
-            dedup=cfg.dedup,
-            save_max=cfg.save_routing_max_tokens,
-        )
-        if shape is not None
-        else []
-    )
+    runs = []
+    if shape is not None:
+        try:
+            runs = moe_runs(
+                shape,
+                wires,
+                source,
+                tokens,
+                place.world,
+                dedup=cfg.dedup,
+                save_max=cfg.save_routing_max_tokens,
+            )
+        except MoecommError as exc:  # the EP size of the sampling limits is the world size
+            raise MoecommError(str(exc.args[0]).replace(f("ep"), "the world size")) from None
     if place.rank == 0:
         safe_io.check_writable(output, force=force, what=f("output"))
     job = Job(cfg, place, list(argv), shape, tuple(wires), tuple(runs))

@@ -20,6 +20,7 @@ from typing import Any
 
 from moecomm.config import MoEModel
 from moecomm.errors import MoecommError
+from moecomm.errors import field as f
 from moecomm.measure.device import Ctx
 from moecomm.measure.launch import Launch
 from moecomm.measure.moe import moe_section
@@ -137,7 +138,7 @@ def _backend(cfg: MeasureConfig) -> str:
 
     if cfg.backend is not None:
         if cfg.backend == "nccl" and not torch.cuda.is_available():
-            raise MoecommError("--backend nccl needs a CUDA GPU; none is visible to torch")
+            raise MoecommError(f"{f('backend')} nccl needs a CUDA GPU; torch sees none")
         return cfg.backend
     return "nccl" if torch.cuda.is_available() else "gloo"
 
@@ -148,7 +149,7 @@ def _join(job: Job) -> str:
 
     backend = _backend(job.cfg)
     if job.cfg.cuda_graph and backend != "nccl":
-        raise MoecommError("--cuda-graph needs --backend nccl; got gloo")
+        raise MoecommError(f"{f('cuda_graph')} needs {f('backend')} nccl; got {backend}")
     if backend == "nccl":
         device = torch.device("cuda", job.launch.local_rank)
         torch.cuda.set_device(device)
