@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from moecomm.errors import MoecommError
+from moecomm.traffic.matrices import MAX_MATRIX_RANKS
 
 EXTRA = 'pip install "moecomm[measure]"'
 """How to install the optional extra that brings torch."""
@@ -20,9 +21,8 @@ EXTRA = 'pip install "moecomm[measure]"'
 REQUIRED = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 """The variables torchrun sets and ``init_process_group("env://")`` reads."""
 
-MAX_WORLD = 512
-"""Largest world: the EP group is the world, and its ranks × ranks matrix is built
-(``traffic.matrices.MAX_MATRIX_RANKS``)."""
+MAX_WORLD = MAX_MATRIX_RANKS
+"""Largest world: the EP group is the world, and its ranks × ranks traffic matrix is built."""
 
 USAGE = "torchrun --nproc_per_node=N -m moecomm measure ..."
 
