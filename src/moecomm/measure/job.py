@@ -8,6 +8,7 @@ this world; the output path (rank 0). Only then is torch imported and the proces
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from moecomm.dtypes import DType
 from moecomm.errors import MoecommError
 from moecomm.errors import field as f
 from moecomm.measure import launch as L
-from moecomm.measure.plan import Routing, Variant, moe_runs
+from moecomm.measure.plan import Job, Routing, Variant, moe_runs
 from moecomm.measure.spec import MeasureConfig, parse_collectives
 from moecomm.measure.summary import cases
 from moecomm.report import Report
@@ -113,9 +114,11 @@ def measure(
     ``options`` are the fields of ``MeasureConfig`` (sizes, iterations, backend, tokens, ...).
     Returns rank 0's summary, None on the other ranks.
     """
-    from moecomm.measure.run import Job, run
+    from moecomm.measure.run import run
 
-    safe_io.check_writable(output, force=True, what=f("output"))  # the name itself, early
+    if (os.environ if env is None else env).get("RANK", "0") in ("0", ""):
+        # Early, and where rank 0 will write: other nodes may lack the folder.
+        safe_io.check_writable(output, force=True, what=f("output"))
     cfg = _config(options)
     given = {
         "model": model,
@@ -189,7 +192,7 @@ def measure(
             raise MoecommError(str(exc.args[0]).replace(f("ep"), "the world size")) from None
     if place.rank == 0:
         safe_io.check_writable(output, force=force, what=f("output"))
-    job = Job(cfg, place, list(argv), shape, tuple(wires), tuple(runs))
+    job = Job(cfg, place, list(argv), shape, tuple(wires), tuple(runs), source.text())
     doc = run(job, progress or (lambda _: None))
     if doc is None:
         return None

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from moecomm.config import MoEModel
 from moecomm.measure.device import Ctx, random_fill, time_op
-from moecomm.measure.plan import MoeRun, Variant
+from moecomm.measure.plan import Job, MoeRun, Variant
 from moecomm.measure.spec import MeasureConfig
 
 Progress = Callable[[str], None]
@@ -64,15 +63,10 @@ def _variant(ctx: Ctx, run: MoeRun, v: Variant, cfg: MeasureConfig) -> dict[str,
     return st
 
 
-def moe_section(
-    ctx: Ctx,
-    model: MoEModel,
-    runs: list[MoeRun],
-    variants: list[Variant],
-    cfg: MeasureConfig,
-    progress: Progress,
-) -> dict[str, Any]:
+def moe_section(ctx: Ctx, job: Job, progress: Progress) -> dict[str, Any]:
     """The ``moe`` section of the measurement file."""
+    model, cfg, variants = job.model, job.cfg, job.variants
+    assert model is not None
     e, n = model.num_experts, ctx.world
     out: dict[str, Any] = {
         "experts": e,
@@ -86,7 +80,7 @@ def moe_section(
             else "rank: one row per (token, destination rank); diagonal = local copy"
         ),
         "dedup": cfg.dedup,
-        "routing": runs[0].routing if runs else "",
+        "routing": job.routing,
         "row_bytes": {v.name: v.copy_bytes for v in variants},
         "wire": {v.name: v.describe() for v in variants},
         "activation_dtype": "uint8 rows of row_bytes bytes (the wire format's bytes per copy)",
@@ -95,7 +89,7 @@ def moe_section(
         "routing, wire format and dedup with --count logical (the diagonal stays on the rank)",
         "runs": [],
     }
-    for run in runs:
+    for run in job.runs:
         record: dict[str, Any] = {
             "T": run.tokens,
             "tokens_per_rank": run.tokens_per_rank,

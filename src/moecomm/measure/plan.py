@@ -16,6 +16,8 @@ from typing import Literal
 
 from moecomm.config import MoEModel, RoutingConfig, build
 from moecomm.errors import MoecommError
+from moecomm.measure.launch import Launch
+from moecomm.measure.spec import MeasureConfig
 from moecomm.traffic.files import load_topk_ids
 from moecomm.traffic.from_data import Data, TopkIds, data_traffic, zipf_ids
 from moecomm.traffic.result import link_busiest
@@ -73,13 +75,20 @@ class Routing:
             return 0.0
         return zipf_exponent(self.routing)
 
-    def text(self, tokens: int) -> str:
+    def text(self, tokens: int | None = None) -> str:
+        """The routing in words; with ``tokens``, that of one run."""
         if self.topk_ids is not None:
             return f"top-k ids from {self.topk_ids.name}"
         name = self.routing or "uniform"
+        per = "" if tokens is None else f", {tokens} tokens per rank"
+        how = (
+            f"as `moecomm traffic --routing {name} --seed {self.seed}`"
+            if name != "uniform"
+            else "Zipf with S = 0: every expert weighs 1"
+        )
         return (
-            f"{name} sampled (seed {self.seed}, {tokens} tokens per rank): moecomm.traffic."
-            f"from_data.zipf_ids, exponent {self.exponent():g}, as `moecomm traffic --routing`"
+            f"{name} sampled (seed {self.seed}{per}): k distinct experts per token drawn by "
+            f"moecomm.traffic.from_data.zipf_ids, {how}"
         )
 
 
@@ -141,7 +150,7 @@ def moe_runs(
                 f"{routing.topk_ids}: topk_ids must have one list per rank (the world size, "
                 f"{world}); got {len(ids)}"
             )
-        layers.append((ids, routing.text(0)))
+        layers.append((ids, routing.text()))
     else:
         s = routing.exponent()
         for t in tokens:
@@ -194,3 +203,16 @@ def digest(runs: list[MoeRun]) -> str:
     """A fingerprint of the runs' copies: every rank must have planned the same all-to-alls."""
     text = json.dumps([r.copies for r in runs], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one run needs, checked before torch is imported."""
+
+    cfg: MeasureConfig
+    launch: Launch
+    argv: list[str]
+    model: MoEModel | None = None
+    variants: tuple[Variant, ...] = ()
+    runs: tuple[MoeRun, ...] = ()
+    routing: str = ""

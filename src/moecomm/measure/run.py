@@ -14,17 +14,14 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from moecomm.config import MoEModel
 from moecomm.errors import MoecommError
 from moecomm.errors import field as f
 from moecomm.measure.device import Ctx
-from moecomm.measure.launch import Launch
 from moecomm.measure.moe import moe_section
-from moecomm.measure.plan import MoeRun, Variant, digest
+from moecomm.measure.plan import Job, digest
 from moecomm.measure.spec import COLLECTIVES, MeasureConfig
 from moecomm.measure.sweep import collectives
 
@@ -34,18 +31,6 @@ ENV_PREFIXES = ("NCCL_", "TORCH_NCCL", "TORCH_SYMM", "NVSHMEM_", "CUDA_VISIBLE",
 """Environment variables recorded in the file (the ones that change what NCCL does)."""
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything one run needs, checked before torch is imported."""
-
-    cfg: MeasureConfig
-    launch: Launch
-    argv: list[str]
-    model: MoEModel | None = None
-    variants: tuple[Variant, ...] = ()
-    runs: tuple[MoeRun, ...] = ()
 
 
 def _moecomm_version() -> str:
@@ -179,7 +164,7 @@ def run(job: Job, progress: Progress) -> dict[str, Any] | None:
         colls, checks = collectives(ctx, job.cfg, say)
         moe = None
         if job.model is not None and job.runs:
-            moe = moe_section(ctx, job.model, list(job.runs), list(job.variants), job.cfg, say)
+            moe = moe_section(ctx, job, say)
         md["elapsed_s"] = time.time() - t0
         doc = {
             "schema": SCHEMA,
