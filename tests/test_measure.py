@@ -4,6 +4,7 @@ path with its exact one-line message, none of which ever waits for a rendezvous.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -49,10 +50,17 @@ def no_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun's variables, for cases that must fail first: a case that did not would reach
+    the rendezvous, so that is refused here instead of waiting for it."""
     for name, value in TORCHRUN_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+
+    def no_rendezvous(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("reached the process group: the case should have failed first")
+
+    monkeypatch.setattr(importlib.import_module("moecomm.measure.run"), "run", no_rendezvous)
 
 
 def traffic_matrix(name: str, **kw: Any) -> list[list[int]]:

@@ -69,12 +69,24 @@ def _gpu_metadata(ctx: Ctx) -> dict[str, Any]:
     return md
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def metadata(ctx: Ctx, job: Job) -> dict[str, Any]:
     """Date, hosts, devices, versions and the NCCL environment of the run."""
     import torch
 
     host = socket.gethostname()
-    device = torch.cuda.get_device_name(ctx.dev) if ctx.cuda else platform.processor() or "cpu"
+    device = torch.cuda.get_device_name(ctx.dev) if ctx.cuda else _cpu_name()
     ranks = ctx.gather_objects(
         {"host": host, "device": device, "local_rank": job.launch.local_rank}
     )
