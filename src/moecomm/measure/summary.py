@@ -13,11 +13,11 @@ class MeasuredCase:
     """One measured case in both timing conventions."""
 
     case: str = quantity("case", "text")
-    bytes: int = quantity("bytes (size column; MoE: busiest off-rank)", "bytes")
+    bytes: int = quantity("bytes", "bytes")
     per_op_seconds: float = quantity("per-op median", "duration")
     back_to_back_seconds: float = quantity("back-to-back", "duration")
-    busbw_per_op: float | None = quantity("busbw per-op (GB/s)", "rate")
-    busbw_back_to_back: float | None = quantity("busbw back-to-back (GB/s)", "rate")
+    busbw_per_op: float | None = quantity("busbw per-op", "rate")
+    busbw_back_to_back: float | None = quantity("busbw back-to-back", "rate")
 
 
 def cases(doc: dict[str, Any]) -> list[MeasuredCase]:
@@ -41,7 +41,7 @@ def cases(doc: dict[str, Any]) -> list[MeasuredCase]:
             rec = run[name]
             out.append(
                 MeasuredCase(
-                    f"moe {name} T={run['T']}",
+                    f"{name} T={run['T']}",
                     rec["max_offrank_send_or_recv_bytes"],
                     rec["median_s"],
                     rec["batched_avg_s"],
