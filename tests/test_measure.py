@@ -19,6 +19,7 @@ from conftest import run
 import moecomm
 from moecomm import api
 from moecomm.config import MoEModel
+from moecomm.errors import MoecommError
 from moecomm.measure import launch as L
 from moecomm.measure.job import variants
 from moecomm.measure.plan import Routing, moe_runs
@@ -371,3 +372,12 @@ def test_torch_is_imported_only_by_a_run(no_torchrun: None) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "False"
+
+
+def test_launch_reads_torchrun_variables() -> None:
+    env = {**TORCHRUN_ENV, "RANK": "5", "WORLD_SIZE": "16", "LOCAL_RANK": "1"}
+    assert L.launch({**env, "LOCAL_WORLD_SIZE": "8"}) == L.Launch(5, 16, 1, 8)
+    assert L.launch(env) == L.Launch(5, 16, 1, 16)  # one node unless told
+    with pytest.raises(MoecommError) as caught:
+        L.launch({**env, "LOCAL_WORLD_SIZE": "8", "LOCAL_RANK": "8"})
+    assert str(caught.value) == "torchrun's LOCAL_RANK must be an integer in 0..7; got '8'"
