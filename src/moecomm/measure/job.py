@@ -87,6 +87,27 @@ def _config(options: Mapping[str, Any]) -> MeasureConfig:
     return build(MeasureConfig, data)
 
 
+def _moe(
+    cfg: MeasureConfig, source: Routing, given: dict[str, Any], wire: dict[str, Any]
+) -> tuple[MoEModel | None, list[Variant], tuple[int, ...]]:
+    """The MoE model, its timed variants and token counts; none without a model."""
+    if all(v is None for v in given.values()) and not cfg.tokens and source.topk_ids is None:
+        dtypes = bool(wire["dispatch_dtype"]) or bool(wire["combine_dtype"])
+        sizes = (wire["scale_block"], wire["header_bytes"]) != (None, None)
+        if source.routing is not None or dtypes or sizes:
+            raise MoecommError(f"the MoE options need a model: {f('preset')} or {f('hidden_size')}")
+        return None, [], ()
+    dep = R.deployment(given.pop("deployment"))
+    shape = R.model(given.pop("model"), dep=dep, **given)
+    if source.topk_ids is not None and (cfg.tokens or source.routing is not None):
+        other = "tokens" if cfg.tokens else "routing"
+        raise MoecommError(f"give {f('topk_ids')} or {f(other)}, not both")
+    source.exponent()  # a bad --routing fails here, before torch
+    tokens = cfg.tokens or (() if source.topk_ids is not None else DEFAULT_TOKENS)
+    d, c = wire.pop("dispatch_dtype"), wire.pop("combine_dtype")
+    return shape, variants(shape.hidden_size, d, c, dep=dep, **wire), tokens
+
+
 def measure(
     *,
     output: str | Path,
@@ -120,6 +141,7 @@ def measure(
         # Early, and where rank 0 will write: other nodes may lack the folder.
         safe_io.check_writable(output, force=True, what=f("output"))
     cfg = _config(options)
+    source = Routing(routing, cfg.seed, None if topk_ids is None else Path(topk_ids))
     given = {
         "model": model,
         "preset": preset,
@@ -129,46 +151,13 @@ def measure(
         "top_k": top_k,
         "num_experts": num_experts,
     }
-    moe = any(v is not None for v in given.values()) or bool(cfg.tokens) or topk_ids is not None
-    source = Routing(routing, cfg.seed, None if topk_ids is None else Path(topk_ids))
-    shape: MoEModel | None = None
-    wires: list[Variant] = []
-    tokens = cfg.tokens
-    if moe:
-        dep = R.deployment(deployment)
-        shape = R.model(
-            model,
-            preset=preset,
-            hf_config=hf_config,
-            dep=dep,
-            hidden_size=hidden_size,
-            top_k=top_k,
-            num_experts=num_experts,
-        )
-        if topk_ids is not None and (cfg.tokens or routing is not None):
-            other = "tokens" if cfg.tokens else "routing"
-            raise MoecommError(f"give {f('topk_ids')} or {f(other)}, not both")
-        source.exponent()  # a bad --routing fails here, before torch
-        tokens = tokens or (() if topk_ids is not None else DEFAULT_TOKENS)
-        wires = variants(
-            shape.hidden_size,
-            dispatch_dtype,
-            combine_dtype,
-            scale_block=scale_block,
-            header_bytes=header_bytes,
-            dep=dep,
-        )
-    elif (
-        routing is not None
-        or dispatch_dtype
-        or combine_dtype
-        or (scale_block, header_bytes)
-        != (
-            None,
-            None,
-        )
-    ):
-        raise MoecommError(f"the MoE options need a model: {f('preset')} or {f('hidden_size')}")
+    wire = {
+        "dispatch_dtype": dispatch_dtype,
+        "combine_dtype": combine_dtype,
+        "scale_block": scale_block,
+        "header_bytes": header_bytes,
+    }
+    shape, wires, tokens = _moe(cfg, source, given, wire)
     if not cfg.collectives and shape is None:
         raise MoecommError(
             f"{f('collectives')} none leaves nothing to measure: give a model ({f('preset')} or "
