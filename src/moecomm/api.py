@@ -761,6 +761,15 @@ def validate(
     return Report(rows, title, caption, "rows")
 
 
+def measure(**options: Any) -> Report | None:
+    """Time collectives and MoE dispatch/combine on every rank of a torchrun world
+    (``moecomm measure``); rank 0 writes the measurement file and gets the summary, the other
+    ranks None. Options: ``moecomm.measure.job.measure``."""
+    from moecomm.measure.job import measure as run
+
+    return run(**options)
+
+
 def formula(name: str) -> Any:
     """One formula of the registry (sympy expression, LaTeX, source); see ``moecomm formula``."""
     from moecomm import formulas as F

@@ -26,6 +26,7 @@ COMMANDS = {
     "TOML.",
     "validate": "Predicted against measured times: every case, its error, medians and worst per "
     "group.",
+    "measure": "Time collectives and MoE dispatch/combine on real ranks, run under torchrun.",
 }
 """Each command and the first line of its docstring: ``moecomm --help`` lists them without
 importing a single command module (tests/test_docs.py checks they match the docstrings)."""

@@ -70,8 +70,16 @@ _SAME = (
     "name",
     "base",
     "date",
-    "min_bytes",
     "output",
+    "collectives",
+    "min_bytes",
+    "max_bytes",
+    "iters",
+    "warmup",
+    "moe_iters",
+    "backend",
+    "cuda_graph",
+    "save_routing_max_tokens",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}
