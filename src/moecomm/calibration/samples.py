@@ -1,6 +1,6 @@
 """Measured cases from nccl-tests logs and moecomm-bench/1 files, in one form for fitting and checking.
 
-A moecomm-bench/1 file (benchmarks/measure_collectives.py, ``moecomm measure``) gives, per size,
+A moecomm-bench/1 file (``moecomm measure``, benchmarks/results/*.json) gives, per size,
 ``batched_avg_s`` (operations back to back, total / iterations: nccl-tests' method) and
 ``median_s`` (one operation after a barrier: per-op). In CUDA-graph files (rows with a
 ``timing`` of ``cuda_graph…``) both are back-to-back device times, each replay timing several

@@ -44,7 +44,7 @@ def command(logs: tuple[str, ...], output: str, fmt: str, **kw: Any) -> None:
 
     LOG is the stdout of all_reduce_perf, all_gather_perf, reduce_scatter_perf, alltoall_perf,
     sendrecv_perf or broadcast_perf (single-process -g N or MPI across nodes), or a
-    moecomm-bench/1 JSON file (moecomm measure, benchmarks/measure_collectives.py). Each
+    moecomm-bench/1 JSON file (moecomm measure; benchmarks/results/*.json). Each
     collective gets a latency, a peak bandwidth and a ramp per link and rank count, and a
     per-op cost where per-op times were measured. Use the file anywhere: --hardware FILE.
 
