@@ -136,6 +136,14 @@ BASES: dict[str, list[list[str]]] = {
     "collective": [["all-to-all", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"]],
     "step": [["--deployment", "deepseek-v3-decode", "--tokens", "32"]],
     "plan": [["--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "16", "--top", "3"]],
+    "calibrate": [
+        ["all_gather_perf.txt", "-o", "out.toml"],
+        ["all_reduce_perf.txt", "bench.json", "-o", "out.toml", "--base", "h800"],
+    ],
+    "validate": [
+        ["all_gather_perf.txt", "--hardware", "h100-sxm"],
+        ["bench.json", "all_reduce_perf.txt", "--hardware", "hardware.toml", "--timing", "per-op"],
+    ],
     # Outside torchrun every case must stop at once (one line, exit 2), never wait for a rendezvous.
     "measure": [
         ["-o", "out.json", "--backend", "gloo", "--max-bytes", "64KiB"],
@@ -206,6 +214,9 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         "expert_counts": (["counts.json", "counts.csv", "counts_flat.json"], []),
         "topk_ids": (["topk.json", "topk.npy"], []),
         "placement": (["placement.json"], []),
+        "logs": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
+        "measurements": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
+        "base": (["hardware.toml", "hardware_nan.toml"], pools.hardware),
     }
     if name in files:
         good, names = files[name]
@@ -231,7 +242,7 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         return rng.choice(COLLECTIVE_LISTS)
     if name == "subs":
         return rng.choice(SUBS)
-    if name in ("bytes", "capacity_factor", "imbalance"):
+    if name in ("bytes", "capacity_factor", "imbalance", "min_bytes"):
         return rng.choice(NUMBER_TEXTS)
     if isinstance(param.type, click.Choice):
         choices = [str(c) for c in param.type.choices]

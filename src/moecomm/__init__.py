@@ -6,7 +6,7 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
     moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
 
 ``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
-``formula``, ``measure`` (under torchrun) and the ``presets`` module are imported on first use, so that ``import moecomm``
+``calibrate``, ``validate``, ``formula``, ``measure`` (under torchrun) and the ``presets`` module are imported on first use, so that ``import moecomm``
 (and the CLI's ``--help``) stays cheap.
 """
 
@@ -28,6 +28,8 @@ API = (
     "collective",
     "step",
     "plan",
+    "calibrate",
+    "validate",
     "formula",
     "measure",
 )
