@@ -531,3 +531,20 @@ def test_too_many_rows_are_refused(tmp_path: Path) -> None:
     long.write_text("\n".join(text[:at] + [row] * (nccl_tests.MAX_ROWS + 1) + text[at:]) + "\n")
     code, _, stderr = invoke("validate", str(long), "--hardware", "h800")
     assert (code, stderr) == (2, f"Error: {long}: line {at + 4097}: more than 4096 data rows\n")
+
+
+def test_a_measurement_file_with_too_many_values_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moecomm.calibration import samples
+
+    monkeypatch.setattr(samples, "MAX_VALUES", 100)
+    big = tmp_path / "rows.json"
+    big.write_text('{"topk_ids": [[' + "[0]," * 99 + "[0]]]}")
+    for command in (("validate", str(big), "--hardware", "h800"), ("calibrate", str(big))):
+        out = tmp_path / "out.toml"
+        code, _, stderr = (
+            invoke(*command, "-o", str(out)) if command[0] == "calibrate" else invoke(*command)
+        )
+        assert (code, stderr) == (2, f"Error: {big}: must hold at most 100 values; got about 203\n")
+        assert not out.exists()

@@ -25,6 +25,9 @@ from moecomm.units import MAX_BYTES
 
 SCHEMA = "moecomm-bench/1"
 MAX_ROWS = nccl_tests.MAX_ROWS
+MAX_VALUES = 2**22
+"""Most numbers, strings and lists one moecomm-bench/1 file may hold: 4,194,304, checked before
+parsing (a 512-rank file's send matrices are 262,144 numbers per MoE variant)."""
 
 BENCH_KINDS = {
     "all_reduce": "all-reduce",
@@ -80,7 +83,7 @@ def read(path: str) -> tuple[list[Sample], Provenance]:
     where = safe_io.shown_path(path)
     text = safe_io.read_text(path, what="LOG")
     if text.lstrip().startswith("{"):
-        return _bench(safe_io.read_json(path, what="LOG"), where)
+        return _bench(safe_io.read_json(path, what="LOG", max_values=MAX_VALUES), where)
     if not nccl_tests.looks_like(text):
         raise MoecommError(
             f"{where}: line 1: neither nccl-tests output (no '# nThread … nGpus …' line) nor a "
