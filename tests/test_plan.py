@@ -18,7 +18,7 @@ V3 = P.load(P.MODELS, "deepseek-v3").model
 def test_every_candidate_is_valid_and_sorted() -> None:
     rows = ok_json(
         "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--phase", "decode"
-    )
+    )["candidates"]
     assert len(rows) == len(list(layouts(64, V3, 8, max_pp=1)))
     for r in rows:
         assert r["tp"] * r["dp"] * r["pp"] == 64
@@ -38,7 +38,7 @@ def test_every_candidate_is_valid_and_sorted() -> None:
 def test_memory_matches_the_formula_by_hand() -> None:
     rows = ok_json(
         "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--phase", "decode"
-    )
+    )["candidates"]
     best = rows[0]
     tp, ep, etp, pp = best["tp"], best["ep"], best["etp"], best["pp"]
     h, d_ff = 7168, 2048
@@ -56,7 +56,9 @@ def test_memory_matches_the_formula_by_hand() -> None:
 
 def test_deepseek_on_h800_picks_ep_over_tp() -> None:
     """The seed's conclusion: once M > K (8), EP moves less than TP; plan picks tp = etp = 1."""
-    rows = ok_json("plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800")
+    rows = ok_json("plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800")[
+        "candidates"
+    ]
     best = rows[0]
     assert best["tp"] == 1 and best["etp"] == 1 and best["ep"] > 8
     assert any(r["reason"].startswith("TP all-reduce") for r in rows[1:5])
@@ -66,7 +68,7 @@ def test_reason_over_ib() -> None:
     rows = ok_json(
         "plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800",
         "--allow-tp-across-nodes", "--phase", "decode",
-    )  # fmt: skip
+    )["candidates"]  # fmt: skip
     assert any(
         r["reason"].startswith("TP all-reduce over IB") for r in rows if r["tp"] > 8 and r["fits"]
     )

@@ -94,7 +94,7 @@ def test_deepseek_64_gpus_every_layout_equals_exact(phase: Phase) -> None:
 
 @pytest.mark.parametrize("phase", PHASES)
 def test_deepseek_1024_gpus_equals_exact(phase: Phase) -> None:
-    found = list(layouts(1024, V3, 8, redundant=32))[::5]
+    found = list(layouts(1024, V3, 8, redundant=32))[::4]
     assert len(found) > 100
     base = StepLayout(
         dispatch_bytes_per_element=Fraction(33, 32), redundant_experts=32, sequence_parallel=True

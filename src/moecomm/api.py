@@ -15,6 +15,7 @@ resolves them through ``resolve`` with one precedence: explicit values, then ``p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from moecomm.config import (
     StepConfig,
     TPConfig,
     build,
+    derive_data_parallel,
 )
 from moecomm.dtypes import DType
 from moecomm.errors import MoecommError
@@ -502,9 +504,17 @@ def step(
     chosen_phase = pick("phase", phase, "train")
     sizes = {
         name: pick(name, value, 1)
-        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("etp", etp), ("dp", dp))
+        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("etp", etp))
     }
-    sizes["edp"] = pick("edp", edp, 1)
+    # dp and edp are derived sizes: keep the deployment's only while no other size changed.
+    keep = all(v is None for v in (tp, ep, etp))
+    sizes["dp"], sizes["edp"], derived = derive_data_parallel(
+        sizes["tp"],
+        sizes["ep"],
+        sizes["etp"],
+        pick("dp", dp, None) if keep else dp,
+        pick("edp", edp, None) if keep else edp,
+    )
     redundant = dep.redundant_experts if dep is not None else 0
     auto_shared = (
         dep is not None
@@ -523,6 +533,7 @@ def step(
             "redundant_experts": redundant,
             "shared_as_routed": R.first(shared_as_routed, None) or auto_shared,
             "compute_efficiency": compute_efficiency,
+            "gpus_per_node": hw.gpus_per_node,
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -550,9 +561,34 @@ def step(
     )
     caption = (
         f"Convention: {result.convention}. Layout tp={cfg.tp} pp={cfg.pp} ep={cfg.ep} "
-        f"etp={cfg.etp} dp={cfg.dp} edp={cfg.edp}{' +SP' if cfg.sequence_parallel else ''}; "
+        f"etp={cfg.etp} dp={cfg.dp} edp={cfg.edp}{' +SP' if cfg.sequence_parallel else ''}"
+        + (f" ({' and '.join(derived)} derived: tp·dp = ep·etp·edp)" if derived else "")
+        + "; "
         f"dispatch {d.value} ({lay.dispatch_bytes_per_element} B/element), combine {c.value}. "
         f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. {hw.caption()}"
+    )
+    result = replace(
+        result,
+        layout={
+            "tp": cfg.tp,
+            "cp": 1,
+            "pp": cfg.pp,
+            "ep": cfg.ep,
+            "etp": cfg.etp,
+            "dp": cfg.dp,
+            "edp": cfg.edp,
+            "derived": list(derived),
+            "sequence_parallel": cfg.sequence_parallel,
+        },
+        dtypes={
+            "dispatch": d.value,
+            "dispatch_bytes_per_element": lay.dispatch_bytes_per_element,
+            "combine": c.value,
+            "combine_bytes_per_element": lay.combine_bytes_per_element,
+            "activations": "bf16",
+            "gradients": "bf16" if cfg.phase == "train" else None,
+            "weights": shape.native_dtype.value,
+        },
     )
     return Report(result, f"One {cfg.phase} step per rank", caption)
 
@@ -654,6 +690,38 @@ def plan(
         + (" + bf16 grads + ZeRO-1 Adam state" if cfg.phase == "train" else " (no KV cache)")
         + f". {hw.caption()}"
     )
+    envelope = {
+        "inputs": {
+            "model": name,
+            "hardware": hw.name,
+            "gpus": cfg.gpus,
+            "gpus_per_node": hw.gpus_per_node,
+            "phase": cfg.phase,
+            "tokens_per_gpu": cfg.tokens,
+            "global_batch": cfg.global_batch,
+            "rank_by": cfg.rank_by,
+            "redundant_experts": cfg.redundant_experts,
+            "dispatch_dtype": d.value,
+            "dispatch_bytes_per_element": wire.dispatch_bytes_per_element,
+            "combine_dtype": c.value,
+            "combine_bytes_per_element": wire.combine_bytes_per_element,
+            "weights_dtype": shape.native_dtype.value,
+            "memory_bytes_per_gpu": hw.memory_bytes,
+        },
+        "conventions": {
+            "layout": "tp·dp·pp = etp·ep·edp·pp = gpus; every rule of config.layout_rules holds",
+            "comm_seconds_per_step": (
+                "seconds of EP, TP, gradient and pipeline collectives in one step on one GPU, "
+                "over the layers of its pipeline stage (average stage)"
+            ),
+            "comm_seconds_per_token": (
+                "comm_seconds_per_step divided by the tokens the whole job processes in that "
+                "step (tokens per GPU · gpus / pp): the communication cost of one token"
+            ),
+            "memory_bytes_per_gpu": "bytes, exact; GB = 1e9 B",
+            "order": "layouts that fit first, then by comm per " + cfg.rank_by,
+        },
+    }
     return Report(
         candidates,
         f"Layouts of {name} on {cfg.gpus} × {hw.name}",
@@ -661,6 +729,7 @@ def plan(
         "rows",
         highlight=0,
         table_rows=cfg.top,
+        envelope=envelope,
     )
 
 

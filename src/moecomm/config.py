@@ -180,6 +180,189 @@ class MoEModel(_Strict):
         return None if self.num_layers is None else len(self.moe_layers)
 
 
+def stage_layers(layers: Any, pp: Any) -> tuple[Any, Any, Any]:
+    """Layers of the first, middle and last pipeline stages, Megatron-LM's way.
+
+    An even split when pp divides the layers; otherwise the middle pp − 2 stages hold ⌈L/pp⌉
+    layers each and the first and last stages share the rest (Megatron-LM's
+    ``--decoder-first-pipeline-num-layers`` / ``--decoder-last-pipeline-num-layers``), the first
+    taking the smaller half. Ints or numpy arrays (one element per layout).
+    """
+    most = -(-layers // pp)
+    even = layers % pp == 0
+    rest = layers - (pp - 2) * most
+    first = rest // 2
+    return (
+        _pick(even, layers // pp, first),
+        most,
+        _pick(even, layers // pp, rest - first),
+    )
+
+
+def _pick(cond: Any, a: Any, b: Any) -> Any:
+    if isinstance(cond, bool):
+        return a if cond else b
+    import numpy as np  # only plan passes arrays, and plan has numpy
+
+    return np.where(cond, a, b)
+
+
+LayoutRule = tuple[str, str, Any, Any]
+"""(field, rule, holds, value): holds is a bool, or a numpy bool array over many layouts."""
+
+
+def layout_rules(
+    model: MoEModel,
+    tp: Any,
+    dp: Any,
+    ep: Any,
+    edp: Any,
+    etp: Any,
+    pp: Any,
+    *,
+    cp: Any = 1,
+    gpus_per_node: int | None = None,
+    redundant: int = 0,
+) -> list[LayoutRule]:
+    """Every rule a parallel layout must satisfy, for one layout (ints) or many (numpy arrays).
+
+    The one place these rules live: ``moecomm step`` raises on the first one broken
+    (``check_layout``), ``moecomm plan`` keeps the layouts where all hold (a numpy mask).
+
+    - the attention side and the expert side cover the same ranks: ep·etp·edp = tp·cp·dp
+      (Megatron-Core's expert/attention process-group split, per pipeline stage);
+    - tp divides the attention heads, and the kv heads divide tp or tp divides them (a kv head
+      is replicated over tp/n_kv ranks when tp exceeds the kv heads, as vLLM and SGLang do);
+    - tp divides the dense FFN width (where there are dense layers) and the shared experts'
+      width (Megatron-Core shards shared experts over tp); etp divides the expert FFN width;
+    - ep divides the routed (plus redundant) experts;
+    - pp splits the layers as Megatron-LM allows (``stage_layers``): evenly, or with smaller
+      first and last stages of at least one layer each;
+    - tp and etp groups align to nodes: they divide the GPUs per node, or fill whole nodes.
+    """
+    heads = model.num_attention_heads
+    kv = model.num_key_value_heads or heads
+    rules: list[LayoutRule] = [
+        ("edp", "make ep·etp·edp equal tp·cp·dp", ep * etp * edp == tp * cp * dp, None),
+        (
+            "ep",
+            "divide the routed plus redundant experts",
+            (model.num_experts + redundant) % ep == 0,
+            ep,
+        ),
+    ]
+    if heads is not None:
+        rules.append(("tp", f"divide the attention heads ({heads})", heads % tp == 0, tp))
+    if kv is not None and kv != heads:
+        rules.append(
+            (
+                "tp",
+                f"divide the kv heads ({kv}) or be a multiple of them",
+                (kv % tp == 0) | (tp % kv == 0),
+                tp,
+            )
+        )
+    layers, moe = model.num_layers, model.num_moe_layers
+    if (
+        model.intermediate_size is not None
+        and layers is not None
+        and moe is not None
+        and layers > moe
+    ):
+        d = model.intermediate_size
+        rules.append(("tp", f"divide the dense FFN width ({d})", d % tp == 0, tp))
+    if model.num_shared_experts:
+        shared = model.shared_expert_intermediate_size or model.moe_intermediate_size
+        if shared is not None:
+            rules.append(
+                ("tp", f"divide the shared experts' FFN width ({shared})", shared % tp == 0, tp)
+            )
+    if model.moe_intermediate_size is not None:
+        d = model.moe_intermediate_size
+        rules.append(("etp", f"divide the expert FFN width ({d})", d % etp == 0, etp))
+    if layers is not None:
+        most = -(-layers // pp)
+        rest = layers - (pp - 2) * most
+        splits = (layers % pp == 0) | ((pp >= 2) & (rest >= 2))
+        rules.append(
+            (
+                "pp",
+                f"split the {layers} layers evenly, or over smaller first and last stages",
+                splits,
+                pp,
+            )
+        )
+    if gpus_per_node is not None:
+        g = gpus_per_node
+        for name, size in (("tp", tp), ("etp", etp)):
+            rules.append(
+                (
+                    name,
+                    f"divide the GPUs per node ({g}) or be a multiple of them",
+                    (g % size == 0) | (size % g == 0),
+                    size,
+                )
+            )
+    return rules
+
+
+def check_layout(
+    model: MoEModel, tp: int, dp: int, ep: int, edp: int, etp: int, pp: int, **kw: Any
+) -> None:
+    """Raise on the first rule of ``layout_rules`` that one layout breaks: field, rule, value."""
+    cp = kw.get("cp", 1)
+    for name, rule, holds, value in layout_rules(model, tp, dp, ep, edp, etp, pp, **kw):
+        if holds:
+            continue
+        if value is None:
+            attn = f"{f('tp')}·{f('dp')}" if cp == 1 else f"{f('tp')}·cp·{f('dp')}"
+            sizes = f"{tp}·{dp}" if cp == 1 else f"{tp}·{cp}·{dp}"
+            raise MoecommError(
+                f"{f('ep')}·{f('etp')}·{f('edp')} must equal {attn} (the same ranks); got "
+                f"{ep}·{etp}·{edp} = {ep * etp * edp} against {sizes} = {tp * cp * dp}"
+            )
+        raise MoecommError(f"{f(name)} must {rule}; got {value}")
+
+
+def derive_data_parallel(
+    tp: int, ep: int, etp: int, dp: int | None, edp: int | None, cp: int = 1
+) -> tuple[int, int, tuple[str, ...]]:
+    """dp and edp where not given, as Megatron-Core derives them from the world size.
+
+    One given: the other makes ep·etp·edp = tp·cp·dp. Neither: the smallest world per stage that
+    holds both groups, max(tp·cp, ep·etp), when the larger is a multiple of the smaller. Returns
+    (dp, edp, the names derived); raises when no integer size fits, never guesses.
+    """
+    attn, expert = tp * cp, ep * etp
+    if dp is not None and edp is not None:
+        return dp, edp, ()
+    if min(tp, cp, ep, etp, dp or 1, edp or 1) < 1:  # out of bounds: the model names it
+        return dp or 1, edp or 1, ()
+    if dp is not None:
+        world = attn * dp
+        if world % expert:
+            raise MoecommError(
+                f"{f('edp')} cannot be derived: tp·cp·dp = {world} is not a multiple of "
+                f"ep·etp = {expert}; give {f('edp')}"
+            )
+        return dp, world // expert, ("edp",)
+    if edp is not None:
+        world = expert * edp
+        if world % attn:
+            raise MoecommError(
+                f"{f('dp')} cannot be derived: ep·etp·edp = {world} is not a multiple of "
+                f"tp·cp = {attn}; give {f('dp')}"
+            )
+        return world // attn, edp, ("dp",)
+    world = max(attn, expert)
+    if world % attn or world % expert:
+        raise MoecommError(
+            f"{f('dp')} and {f('edp')} cannot be derived: tp·cp = {attn} and ep·etp = {expert} "
+            f"do not divide one another; give {f('dp')} or {f('edp')}"
+        )
+    return world // attn, world // expert, ("dp", "edp")
+
+
 class Workload(_Strict):
     """Tokens on one rank: micro-batch b times sequence s, or a token count."""
 
@@ -582,6 +765,9 @@ class StepConfig(_Strict):
         allow_inf_nan=False,
         description="achieved share of peak FLOP/s for expert GEMMs",
     )
+    gpus_per_node: int | None = Field(
+        None, ge=1, le=MAX_RANKS, description="GPUs per node, for the node-alignment rules"
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -592,6 +778,17 @@ class StepConfig(_Strict):
             )
         if self.model.moe_intermediate_size is None:
             raise MoecommError(f"{f('moe_intermediate_size')} is required for expert FLOPs")
+        check_layout(
+            self.model,
+            self.tp,
+            self.dp,
+            self.ep,
+            self.edp,
+            self.etp,
+            self.pp,
+            gpus_per_node=self.gpus_per_node,
+            redundant=self.redundant_experts,
+        )
         return self
 
 

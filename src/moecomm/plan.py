@@ -11,7 +11,8 @@ from math import isqrt
 from typing import Any
 
 from moecomm import formulas as F
-from moecomm.config import MoEModel, Phase
+from moecomm.config import MoEModel, Phase, layout_rules
+from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
 from moecomm.results import quantity
@@ -67,6 +68,22 @@ def divisors(n: int) -> list[int]:
     return small + [n // d for d in reversed(small) if d * d != n]
 
 
+def _raw(gpus: int, per_node: int, across: bool, max_pp: int | None) -> Iterator[Layout]:
+    """Every split of ``gpus`` into pp stages of tp·dp = etp·ep·edp ranks, before the rules."""
+    for pp in divisors(gpus):
+        if max_pp is not None and pp > max_pp:
+            continue
+        stage = gpus // pp
+        for tp in divisors(stage):
+            if tp > per_node and not across:
+                continue
+            for etp in divisors(stage):
+                if etp > per_node and not across:
+                    continue
+                for ep in divisors(stage // etp):
+                    yield tp, stage // tp, ep, stage // (etp * ep), etp, pp
+
+
 def layouts(
     gpus: int,
     model: MoEModel,
@@ -75,26 +92,45 @@ def layouts(
     redundant: int = 0,
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
-) -> Iterator[Layout]:
-    """(tp, dp, ep, edp, etp, pp) with tp·dp·pp = etp·ep·edp·pp = gpus, ep | E + R, tp in a node."""
-    layers = model.num_layers or 1
-    for pp in divisors(gpus):
-        if pp > layers or (max_pp is not None and pp > max_pp):
-            continue
-        stage = gpus // pp
-        for tp in divisors(stage):
-            if tp > per_node and not allow_tp_across_nodes:
-                continue
-            for etp in divisors(stage):
-                if etp > per_node and not allow_tp_across_nodes:
-                    continue
-                for ep in divisors(stage // etp):
-                    if (model.num_experts + redundant) % ep:
-                        continue
-                    g = ep_ranks_per_node(ep, per_node, etp)
-                    if ep > g and ep % g:
-                        continue
-                    yield tp, stage // tp, ep, stage // (etp * ep), etp, pp
+    vectorised: bool | None = None,
+) -> list[Layout]:
+    """(tp, dp, ep, edp, etp, pp) of ``gpus`` GPUs that satisfy every rule of
+    ``config.layout_rules`` and fill whole nodes with EP ranks; tp and etp inside a node unless
+    ``allow_tp_across_nodes``. Checked over numpy arrays at once where numpy is installed.
+    """
+    raw = list(islice(_raw(gpus, per_node, allow_tp_across_nodes, max_pp), MAX_LAYOUTS + 1))
+    if len(raw) > MAX_LAYOUTS:
+        raise MoecommError(
+            f"--gpus {gpus} has more than {MAX_LAYOUTS} layouts; narrow the search with "
+            "--max-pp or without --allow-tp-across-nodes"
+        )
+    if vectorised is None:
+        vectorised = numpy_available()
+    if not vectorised or not raw:
+        return [lay for lay in raw if _valid(model, lay, per_node, redundant, SCALAR)]
+    import numpy as np
+
+    cols = np.array(raw, dtype=np.int64).T
+    keep = _valid(model, tuple(cols), per_node, redundant, _numpy_ops())
+    return [lay for lay, ok in zip(raw, keep.tolist(), strict=True) if ok]
+
+
+def _numpy_ops() -> Ops:
+    from moecomm.vector import NUMPY
+
+    return NUMPY
+
+
+def _valid(model: MoEModel, lay: Sequence[Any], per_node: int, redundant: int, ops: Ops) -> Any:
+    """Whether every layout rule holds (a bool, or a numpy bool array over many layouts)."""
+    tp, dp, ep, edp, etp, pp = lay
+    ok: Any = True
+    for _, _, holds, _ in layout_rules(
+        model, tp, dp, ep, edp, etp, pp, gpus_per_node=per_node, redundant=redundant
+    ):
+        ok = ok & holds
+    g = ep_ranks_per_node(ep, per_node, etp, ops)
+    return ok & ((ep <= g) | (ep % g == 0))
 
 
 def memory_values(
@@ -180,26 +216,17 @@ def plan(
     """
     if gpus > MAX_GPUS:
         raise MoecommError(f"--gpus must be at most {MAX_GPUS}; got {gpus}")
-    found = list(
-        islice(
-            layouts(
-                gpus,
-                model,
-                hw.gpus_per_node,
-                redundant=base.redundant_experts,
-                allow_tp_across_nodes=allow_tp_across_nodes,
-                max_pp=max_pp,
-            ),
-            MAX_LAYOUTS + 1,
-        )
-    )
-    if len(found) > MAX_LAYOUTS:
-        raise MoecommError(
-            f"--gpus {gpus} has more than {MAX_LAYOUTS} layouts; narrow the search with "
-            "--max-pp or without --allow-tp-across-nodes"
-        )
     if vectorised is None:
         vectorised = numpy_available()
+    found = layouts(
+        gpus,
+        model,
+        hw.gpus_per_node,
+        redundant=base.redundant_experts,
+        allow_tp_across_nodes=allow_tp_across_nodes,
+        max_pp=max_pp,
+        vectorised=vectorised,
+    )
     evaluate = evaluate_vector if vectorised else partial(evaluate_scalar, progress=progress)
     ev = evaluate(
         model,

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from moecomm import formulas as F
-from moecomm.config import MoEModel, Phase, check_ep_nodes
+from moecomm.config import MoEModel, Phase, check_ep_nodes, stage_layers
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
@@ -69,7 +69,7 @@ class StepResult:
     tokens_per_rank: Exact = quantity("tokens per rank at the MoE (T)", "tokens")
     layers: int = quantity("layers (all, attention TP)", "count")
     moe_layers: int = quantity("MoE layers", "count")
-    layers_per_gpu: Exact = quantity("layers per GPU (layers / pp)", "count")
+    stage_layers: str = quantity("layers per pipeline stage (first/middle/last)", "text")
     routed_per_token: int = quantity("expert selections per token", "count")
     ep_ranks_per_node: int = quantity("EP ranks per node", "ranks")
     dispatch_seconds_per_layer: float = quantity("EP dispatch / MoE layer", "duration")
@@ -93,6 +93,18 @@ class StepResult:
     decode_token_seconds_estimate: float | None = quantity(
         "DeepSeek estimate × layers × 2 micro-batches", "duration"
     )
+    layout: dict[str, Any] | None = quantity("layout", "text", show=False)
+    """Parallel sizes (and which were derived), for the JSON; the caption states them."""
+    dtypes: dict[str, Any] | None = quantity("dtypes", "text", show=False)
+    """Element types and bytes per element of the wire, weights and activations, for the JSON."""
+
+
+def stage_text(layers: int, pp: int) -> str:
+    """Layers per pipeline stage: one number for an even split, else first/middle/last."""
+    first, middle, last = stage_layers(layers, pp)
+    if first == middle == last:
+        return str(middle)
+    return f"{first}/{middle}/{last}" if pp > 2 else f"{first}/{last}"
 
 
 def _ring(
@@ -355,7 +367,7 @@ def step_times(
         tokens_per_rank=tokens,
         layers=layers,
         moe_layers=moe_layers,
-        layers_per_gpu=Fraction(layers, lay.pp) if layers % lay.pp else layers // lay.pp,
+        stage_layers=stage_text(layers, lay.pp),
         routed_per_token=k,
         ep_ranks_per_node=g,
         dispatch_seconds_per_layer=float(c.dispatch),
@@ -375,4 +387,6 @@ def step_times(
         compute_seconds_per_step=float(c.compute_step),
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
+        layout=None,
+        dtypes=None,
     )
