@@ -39,7 +39,7 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def in_process(repeat: int) -> None:
     from moecomm import presets as P
     from moecomm import resolve
-    from moecomm.config import Phase
+    from moecomm.config import MemoryOptions, Phase
     from moecomm.plan import evaluate_vector, layouts, plan
     from moecomm.step import StepLayout
 
@@ -51,7 +51,7 @@ def in_process(repeat: int) -> None:
         "base": base,
         "compute_efficiency": 0.5,
         "peak_flops": hw.bf16_flops,
-        "weight_bytes": 1,
+        "memory_inputs": MemoryOptions(),
         "allow_tp_across_nodes": True,
     }
     gpus = 1536
@@ -80,7 +80,7 @@ def in_process(repeat: int) -> None:
     def evaluate() -> Any:
         return evaluate_vector(
             model, gpus, hw, "train", ten_k, 4096, None, base,
-            compute_efficiency=0.5, peak_flops=hw.bf16_flops, weight_bytes=1,
+            compute_efficiency=0.5, peak_flops=hw.bf16_flops, memory_inputs=MemoryOptions(),
         )  # fmt: skip
 
     t_eval, _ = best(evaluate, repeat)

@@ -477,11 +477,16 @@ def step(
     header_bytes: int | None = None,
     shared_as_routed: bool | None = None,
     compute_efficiency: float | None = None,
+    context: int | None = None,
+    seq: int | None = None,
+    recompute: str | None = None,
+    headroom: Any = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
 ) -> Report:
-    """Communication and expert compute of one whole-model step per rank (``moecomm step``)."""
-    from moecomm.step import StepLayout, step_times
+    """Communication, expert compute and memory of one whole-model step per rank (``step``)."""
+    from moecomm.memory import ITEMS, RECOMPUTE, memory
+    from moecomm.step import StepLayout, exact, step_times
 
     dep = R.deployment(deployment)
     hw = _links(R.first(hardware, None if dep is None else dep.hardware), link, required=True)
@@ -534,6 +539,7 @@ def step(
             "shared_as_routed": R.first(shared_as_routed, None) or auto_shared,
             "compute_efficiency": compute_efficiency,
             "gpus_per_node": hw.gpus_per_node,
+            "memory": _memory_options(context, seq, recompute, headroom),
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -565,10 +571,36 @@ def step(
         + (f" ({' and '.join(derived)} derived: tp·dp = ep·etp·edp)" if derived else "")
         + "; "
         f"dispatch {d.value} ({lay.dispatch_bytes_per_element} B/element), combine {c.value}. "
-        f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. {hw.caption()}"
+        f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. Memory of one GPU of the largest "
+        f"stage, {cfg.memory.headroom} of {hw.memory_bytes / 1e9:g} GB kept free: "
+        f"{memory_caption(shape, cfg.phase, cfg.memory)}. {hw.caption()}"
     )
+    mem = memory(
+        cfg.model,
+        cfg.phase,
+        cfg.tokens,
+        (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+        cfg.memory,
+        redundant=cfg.redundant_experts,
+        device_bytes=hw.memory_bytes,
+        ev=exact,
+    )
+    names = dict(
+        zip(ITEMS, ("weight", "gradient", "optimizer", "activation", "kv_cache"), strict=True)
+    )
+    training = cfg.phase == "train"
     result = replace(
         result,
+        **{
+            f"{names[item]}_bytes": mem.items[item]
+            for item in ITEMS
+            if training or item not in ("gradients", "optimizer")
+            if not training or item != "kv_cache"
+        },
+        memory_bytes_per_gpu=mem.total,
+        usable_bytes_per_gpu=mem.usable,
+        recompute=RECOMPUTE[mem.recompute] if training else None,
+        fits=bool(mem.total <= mem.usable),
         layout={
             "tp": cfg.tp,
             "cp": 1,
@@ -590,7 +622,7 @@ def step(
             "weights": shape.native_dtype.value,
         },
     )
-    return Report(result, f"One {cfg.phase} step per rank", caption)
+    return Report(result, f"One {cfg.phase} step per rank", caption, skip_none=True)
 
 
 def plan(
@@ -614,6 +646,11 @@ def plan(
     rank_by: str = "token",
     top: int = 10,
     compute_efficiency: float | None = None,
+    concurrency: int | None = None,
+    context: int | None = None,
+    seq: int | None = None,
+    recompute: str | None = None,
+    headroom: Any = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -643,6 +680,8 @@ def plan(
             "rank_by": rank_by,
             "top": top,
             "compute_efficiency": compute_efficiency,
+            "concurrency": concurrency,
+            "memory": _memory_options(context, seq, recompute, headroom),
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -663,11 +702,11 @@ def plan(
         hw,
         cfg.phase,
         tokens_per_gpu=cfg.tokens,
-        global_batch=cfg.global_batch,
+        global_batch=cfg.batch_in_all,
         base=base,
         compute_efficiency=cfg.compute_efficiency,
         peak_flops=hw.peak_flops(d is DType.FP8),
-        weight_bytes=shape.native_dtype.bytes,
+        memory_inputs=cfg.memory,
         allow_tp_across_nodes=cfg.allow_tp_across_nodes,
         max_pp=cfg.pp_limit,
         rank_by=cfg.rank_by,
@@ -680,15 +719,20 @@ def plan(
             f"no valid layout of {cfg.gpus} GPUs for {name} (ep must divide {experts} experts)"
         )
     fitting = sum(x.fits for x in candidates)
-    tokens_text = (
-        f"{cfg.tokens} tokens per GPU" if cfg.tokens else f"global batch {cfg.global_batch} tokens"
-    )
+    if cfg.tokens:
+        tokens_text = f"{cfg.tokens} tokens per GPU"
+    elif cfg.concurrency is not None:
+        tokens_text = f"{cfg.concurrency} requests in all (concurrency·pp/gpus per GPU)"
+    else:
+        tokens_text = f"global batch {cfg.global_batch} tokens"
+    mem = cfg.memory
+    usable = hw.memory_bytes * (1 - mem.headroom)
     caption = (
         f"{len(candidates)} layouts of {cfg.gpus} GPUs, {fitting} fit in "
-        f"{hw.memory_bytes / 1e9:g} GB. {cfg.phase}, {tokens_text} at each MoE layer; comm per "
-        f"step per GPU of one pipeline stage; memory: weights at {shape.native_dtype.value}"
-        + (" + bf16 grads + ZeRO-1 Adam state" if cfg.phase == "train" else " (no KV cache)")
-        + f". {hw.caption()}"
+        f"{float(usable) / 1e9:g} GB ({hw.memory_bytes / 1e9:g} GB less {mem.headroom} headroom). "
+        f"{cfg.phase}, {tokens_text} at each MoE layer; comm per step per GPU of one pipeline "
+        f"stage; comm / token = comm per step / tokens of the whole job per step. Memory per GPU "
+        f"of the largest stage: {memory_caption(shape, cfg.phase, mem)}. {hw.caption()}"
     )
     envelope = {
         "inputs": {
@@ -731,6 +775,30 @@ def plan(
         table_rows=cfg.top,
         envelope=envelope,
     )
+
+
+def _memory_options(
+    context: int | None, seq: int | None, recompute: str | None, headroom: Any
+) -> dict[str, Any]:
+    given = {"context": context, "seq": seq, "recompute": recompute, "headroom": headroom}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def memory_caption(shape: MoEModel, phase: str, mem: Any) -> str:
+    """What the memory items count, in words, for a caption."""
+    from moecomm.memory import weight_dtype_bytes
+
+    experts, linear, vocab = weight_dtype_bytes(shape, phase)  # type: ignore[arg-type]
+    weights = f"weights {experts} B/expert weight, {linear} B/other, {vocab} B/vocabulary"
+    if phase == "train":
+        recompute = mem.recompute or "cheapest that fits"
+        return (
+            f"{weights}; fp32 grads 4 B; distributed-optimizer state 12 B over dp (edp for "
+            f"experts); 1F1B activations of pp micro-batches, seq {mem.seq}, recompute "
+            f"{recompute}"
+        )
+    cached = f"{mem.context} tokens per request" if phase == "decode" else "the prompt tokens"
+    return f"{weights}; bf16 KV cache of {cached}; one layer's activations"
 
 
 def formula(name: str) -> Any:

@@ -141,6 +141,14 @@ class MoEModel(_Strict):
     quant_block_size: int | None = Field(
         None, ge=1, le=MAX_HIDDEN, description="weight quantisation block"
     )
+    expert_dtype: Literal["mxfp4", "nvfp4"] | None = Field(
+        None, description="4-bit routed-expert weights (config.json quantization_config)"
+    )
+    q_lora_rank: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA query rank")
+    kv_lora_rank: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA latent rank")
+    qk_rope_head_dim: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA rope dims")
+    qk_nope_head_dim: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA non-rope dims")
+    v_head_dim: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA value dims")
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -150,6 +158,13 @@ class MoEModel(_Strict):
                 f"{f('top_k')} must be at most the number of routed experts ({e}); got {k}"
             )
         check_groups(e, k, self.n_group, self.topk_group)
+        mla = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+        given = [name for name in mla if getattr(self, name) is not None]
+        if given and len(given) < len(mla):
+            missing = next(name for name in mla if getattr(self, name) is None)
+            raise MoecommError(f"{f(missing)} is required with {f(given[0])} (MLA attention)")
+        if self.q_lora_rank is not None and not given:
+            raise MoecommError(f"{f('q_lora_rank')} needs {f('kv_lora_rank')} (MLA attention)")
         if self.num_layers is not None:
             if self.first_moe_layer >= self.num_layers:
                 raise MoecommError(
@@ -174,6 +189,11 @@ class MoEModel(_Strict):
             for i in range(self.first_moe_layer, self.num_layers, self.moe_layer_step)
             if i not in skip
         )
+
+    @property
+    def mla(self) -> bool:
+        """Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): a compressed KV cache."""
+        return self.kv_lora_rank is not None
 
     @property
     def num_moe_layers(self) -> int | None:
@@ -741,6 +761,27 @@ DEFAULT_TOKENS = {"train": 4096, "prefill": 4096, "decode": 128}
 """Tokens per rank at each MoE layer when none are given (decode: requests per rank)."""
 
 
+class MemoryOptions(_Strict):
+    """What memory per GPU depends on beyond the layout (``moecomm.memory``)."""
+
+    context: int = Field(
+        4096, ge=1, le=MAX_TOKENS, description="KV-cache tokens per request in decode"
+    )
+    seq: int = Field(
+        4096, ge=1, le=MAX_TOKENS, description="sequence length (training activations)"
+    )
+    recompute: Literal["none", "selective", "full"] | None = Field(
+        None, description="activation recomputation (default: the cheapest that fits)"
+    )
+    headroom: Fraction = Field(
+        Fraction(1, 10),
+        ge=0,
+        lt=1,
+        description="share of device memory kept free (CUDA context, NCCL buffers, fragments)",
+    )
+    """Default 1/10: vLLM's gpu_memory_utilization defaults to 0.9."""
+
+
 class StepConfig(_Strict):
     """One train, prefill or decode step of a whole model on one rank, and its layout."""
 
@@ -768,6 +809,7 @@ class StepConfig(_Strict):
     gpus_per_node: int | None = Field(
         None, ge=1, le=MAX_RANKS, description="GPUs per node, for the node-alignment rules"
     )
+    memory: MemoryOptions = MemoryOptions()
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -809,6 +851,10 @@ class PlanConfig(_Strict):
     max_pp: int | None = Field(None, ge=1, le=MAX_RANKS)
     rank_by: RankBy = "token"
     top: int = Field(10, ge=1, le=MAX_RANKS, description="rows in the table")
+    concurrency: int | None = Field(
+        None, ge=1, le=MAX_TOKENS, description="decode: requests in flight on all the GPUs"
+    )
+    memory: MemoryOptions = MemoryOptions()
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
         ge=MIN_EFFICIENCY,
@@ -819,8 +865,15 @@ class PlanConfig(_Strict):
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
-        if self.tokens_per_gpu is not None and self.global_batch is not None:
-            raise MoecommError(f"give {f('tokens_per_gpu')} or {f('global_batch')}, not both")
+        given = [
+            name
+            for name in ("tokens_per_gpu", "global_batch", "concurrency")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise MoecommError(f"give {f(given[0])} or {f(given[1])}, not both")
+        if self.concurrency is not None and self.phase != "decode":
+            raise MoecommError(f"{f('concurrency')} applies to decode; got phase {self.phase}")
         if self.model.num_layers is None:
             raise MoecommError(f"{f('num_layers')} is required to lay out pipeline stages")
         if self.model.moe_intermediate_size is None:
@@ -830,9 +883,14 @@ class PlanConfig(_Strict):
     @property
     def tokens(self) -> int | None:
         """Tokens per GPU: given, or the phase's default unless a global batch is given."""
-        if self.tokens_per_gpu is None and self.global_batch is None:
+        if self.tokens_per_gpu is None and self.batch_in_all is None:
             return DEFAULT_TOKENS[self.phase]
         return self.tokens_per_gpu
+
+    @property
+    def batch_in_all(self) -> int | None:
+        """Tokens per step on all GPUs: the global batch, or in decode the concurrency."""
+        return self.global_batch if self.global_batch is not None else self.concurrency
 
     @property
     def pp_limit(self) -> int | None:

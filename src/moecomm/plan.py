@@ -11,15 +11,14 @@ from math import isqrt
 from typing import Any
 
 from moecomm import formulas as F
-from moecomm.config import MoEModel, Phase, layout_rules
+from moecomm.config import MemoryOptions, MoEModel, Phase, layout_rules
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
+from moecomm.memory import ITEMS, RECOMPUTE, Memory, memory
 from moecomm.results import quantity
 from moecomm.step import (
-    Evaluate,
     StepLayout,
-    _shape,
     approx,
     dense_param_count,
     exact,
@@ -40,13 +39,20 @@ class Candidate:
     edp: int = quantity("edp", "ranks")
     etp: int = quantity("etp", "ranks")
     pp: int = quantity("pp", "ranks")
-    comm_seconds_per_step: float = quantity("comm / step", "duration")
+    comm_seconds_per_step: float = quantity("comm / step", "duration", show=False)
     comm_seconds_per_token: float = quantity("comm / token", "duration")
     ep_seconds_per_step: float = quantity("EP", "duration", show=False)
     pp_seconds_per_step: float = quantity("PP", "duration", show=False)
     tp_seconds_per_step: float = quantity("TP", "duration", show=False)
     grad_seconds_per_step: float = quantity("grads", "duration", show=False)
-    memory_bytes_per_gpu: Exact = quantity("memory / GPU (GB)", "capacity")
+    weight_bytes: Exact = quantity("weights (GB)", "capacity")
+    gradient_bytes: Exact = quantity("grads (GB)", "capacity", show=False)
+    optimizer_bytes: Exact = quantity("optimizer (GB)", "capacity", show=False)
+    activation_bytes: Exact = quantity("act. (GB)", "capacity")
+    kv_cache_bytes: Exact = quantity("KV (GB)", "capacity")
+    memory_bytes_per_gpu: Exact = quantity("total (GB)", "capacity")
+    usable_bytes_per_gpu: Exact = quantity("usable (GB)", "capacity", show=False)
+    recompute: str = quantity("recompute", "text")
     fits: bool = quantity("fits", "flag")
     reason: str = quantity("why not first", "text")
 
@@ -133,32 +139,6 @@ def _valid(model: MoEModel, lay: Sequence[Any], per_node: int, redundant: int, o
     return ok & ((ep <= g) | (ep % g == 0))
 
 
-def memory_values(
-    model: MoEModel, lay: Sequence[Any], redundant: int, weight_bytes: int
-) -> dict[str, Any]:
-    """Symbol values of the memory formulas: ints for one layout, or arrays (``vector.sizes``)."""
-    tp, dp, ep, edp, etp, pp = lay
-    shape = _shape(model)
-    heads = model.num_attention_heads or 1
-    return shape | {
-        "n_h": heads,
-        "R": redundant,
-        "ep": ep,
-        "etp": etp,
-        "pp": pp,
-        "tp": tp,
-        "dp": dp,
-        "edp": edp,
-        "beta_w": weight_bytes,
-    }
-
-
-def memory_bytes(phase: Phase, values: dict[str, Any], ev: Evaluate = exact) -> Any:
-    name = "train_memory_bytes" if phase == "train" else "inference_memory_bytes"
-    params = {k: v for k, v in values.items() if not (phase == "train" and k == "beta_w")}
-    return ev(name, params)
-
-
 PARTS = ("tp", "ep", "grad", "pp")
 """Parts of the communication per step, in the order a row's reason names them on a tie."""
 
@@ -171,8 +151,9 @@ class Evaluated:
     """Seconds per step of each of PARTS."""
     comm: list[float]
     step_tokens: list[float]
-    memory: list[float]
-    memory_exact: list[Exact]
+    items: dict[str, list[Exact]]
+    """Exact bytes of each memory item (``memory.ITEMS``), the total and the usable memory."""
+    recompute: list[int]
 
 
 def _tokens(pp: int, gpus: int, tokens_per_gpu: int | None, global_batch: int | None) -> Exact:
@@ -201,7 +182,7 @@ def plan(
     base: StepLayout,
     compute_efficiency: float,
     peak_flops: int,
-    weight_bytes: int,
+    memory_inputs: MemoryOptions,
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
     rank_by: str = "token",
@@ -239,9 +220,16 @@ def plan(
         base,
         compute_efficiency=compute_efficiency,
         peak_flops=peak_flops,
-        weight_bytes=weight_bytes,
+        memory_inputs=memory_inputs,
     )
     return rank(found, ev, hw, rank_by)
+
+
+def _memory_columns(found: list[Layout], mems: list[Memory]) -> dict[str, list[Exact]]:
+    out: dict[str, list[Exact]] = {name: [m.items[name] for m in mems] for name in ITEMS}
+    out["total"] = [m.total for m in mems]
+    out["usable"] = [m.usable for m in mems]
+    return out
 
 
 def evaluate_scalar(
@@ -256,13 +244,15 @@ def evaluate_scalar(
     *,
     compute_efficiency: float,
     peak_flops: int,
-    weight_bytes: int,
+    memory_inputs: MemoryOptions,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluated:
     """One layout at a time: ``step_times`` through the float evaluators of ``formulas.fast``."""
     dense_param_count(model, approx)  # build the lambdified evaluators once, before the loop
     parts: dict[str, list[float]] = {p: [] for p in PARTS}
-    comm, step_tokens, memory, memory_exact = [], [], [], []
+    comm: list[float] = []
+    step_tokens: list[float] = []
+    mems: list[Memory] = []
     for i, lay in enumerate(found):
         tp, dp, ep, edp, etp, pp = lay
         tokens = _tokens(pp, gpus, tokens_per_gpu, global_batch)
@@ -277,18 +267,28 @@ def evaluate_scalar(
             peak_flops=peak_flops,
             ev=approx,
         )
-        values = memory_values(model, lay, base.redundant_experts, weight_bytes)
         parts["tp"].append(r.tp_seconds_per_step)
         parts["ep"].append(r.ep_seconds_per_step)
         parts["grad"].append(r.grad_seconds_per_step)
         parts["pp"].append(r.pp_seconds_per_step)
         comm.append(r.comm_seconds_per_step)
         step_tokens.append(float(tokens) * gpus / pp)
-        memory.append(float(memory_bytes(phase, values, approx)))
-        memory_exact.append(memory_bytes(phase, values))
+        mems.append(
+            memory(
+                model,
+                phase,
+                tokens,
+                lay,
+                memory_inputs,
+                redundant=base.redundant_experts,
+                device_bytes=hw.memory_bytes,
+                ev=exact,
+            )
+        )
         if progress is not None and i % 256 == 0:
             progress(i)
-    return Evaluated(parts, comm, step_tokens, memory, memory_exact)
+    recompute = [int(m.recompute) for m in mems]
+    return Evaluated(parts, comm, step_tokens, _memory_columns(found, mems), recompute)
 
 
 def evaluate_vector(
@@ -303,9 +303,11 @@ def evaluate_vector(
     *,
     compute_efficiency: float,
     peak_flops: int,
-    weight_bytes: int,
+    memory_inputs: MemoryOptions,
 ) -> Evaluated:
     """All layouts at once: ``step.components`` and the memory formulas over numpy arrays."""
+    import numpy as np
+
     from moecomm import vector as V
 
     n = len(found)
@@ -326,41 +328,63 @@ def evaluate_vector(
         compute_efficiency=compute_efficiency,
         peak_flops=peak_flops,
     )
-    values = memory_values(model, lay, base.redundant_experts, weight_bytes)
     parts = {
         "tp": V.column(c.tp_step, n),
         "ep": V.column(c.ep_step, n),
         "grad": V.column(c.grad, n),
         "pp": V.column(c.pp_step, n),
     }
+    exact_tokens: Any = (
+        np.array([_tokens(p, gpus, None, global_batch) for p in lay.pp.tolist()], dtype=object)
+        if global_batch is not None
+        else tokens_per_gpu or 1
+    )
+    m = memory(
+        model,
+        phase,
+        exact_tokens,
+        tuple(lay),
+        memory_inputs,
+        redundant=base.redundant_experts,
+        device_bytes=hw.memory_bytes,
+        ev=V.evaluate_exact,
+        ops=V.NUMPY,
+    )
+
+    def col(value: Any) -> list[Exact]:
+        return list(np.broadcast_to(np.asarray(value, dtype=object), (n,)))
+
+    items = {name: col(m.items[name]) for name in ITEMS}
+    items["total"] = col(m.total)
+    items["usable"] = col(m.usable)
+    recompute = [int(x) for x in np.broadcast_to(np.asarray(m.recompute), (n,)).tolist()]
     return Evaluated(
-        parts,
-        V.column(c.comm_step, n),
-        V.column(tokens * gpus / pp, n),
-        V.column(memory_bytes(phase, values, V.evaluate), n),
-        list(memory_bytes(phase, values, V.evaluate_exact)) if n else [],
+        parts, V.column(c.comm_step, n), V.column(tokens * gpus / pp, n), items, recompute
     )
 
 
 def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Candidate]:
     """Sort the evaluated layouts (fitting first, then by communication, then memory); explain."""
-    fits = [m <= hw.memory_bytes for m in ev.memory]
+    total, usable = ev.items["total"], ev.items["usable"]
+    fits = [t <= u for t, u in zip(total, usable, strict=True)]
     per = (
         ev.comm
         if rank_by == "step"
         else [c / t for c, t in zip(ev.comm, ev.step_tokens, strict=True)]
     )
-    order = sorted(range(len(found)), key=lambda i: (not fits[i], per[i], ev.memory[i]))
+    order = sorted(range(len(found)), key=lambda i: (not fits[i], per[i], total[i]))
     out: list[Candidate] = []
     best = [ev.parts[p][order[0]] for p in PARTS] if order else []
     for place, i in enumerate(order, start=1):
         tp, dp, ep, edp, etp, pp = found[i]
         times = [ev.parts[p][i] for p in PARTS]
-        mem = ev.memory_exact[i]
         if place == 1:
             reason = "best"
         elif not fits[i]:
-            reason = f"does not fit: {ev.memory[i] / GB:.0f} GB > {hw.memory_bytes / GB:.0f} GB"
+            reason = (
+                f"does not fit: {float(total[i]) / GB:.1f} GB > {float(usable[i]) / GB:.1f} GB "
+                "usable"
+            )
         else:
             reason = _reason(found[i], times, best, hw)
         out.append(
@@ -378,7 +402,14 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Ca
                 tp_seconds_per_step=times[0],
                 grad_seconds_per_step=times[2],
                 pp_seconds_per_step=times[3],
-                memory_bytes_per_gpu=mem,
+                weight_bytes=ev.items["weights"][i],
+                gradient_bytes=ev.items["gradients"][i],
+                optimizer_bytes=ev.items["optimizer"][i],
+                activation_bytes=ev.items["activations"][i],
+                kv_cache_bytes=ev.items["kv_cache"][i],
+                memory_bytes_per_gpu=total[i],
+                usable_bytes_per_gpu=usable[i],
+                recompute=RECOMPUTE[ev.recompute[i]] if ev.recompute[i] >= 0 else "-",
                 fits=fits[i],
                 reason=reason,
             )
@@ -406,16 +437,4 @@ def _reason(lay: Layout, times: list[float], best: list[float], hw: Links) -> st
     return f"gradient reduction over DP/EDP ({ms})"
 
 
-def check_exact(
-    model: MoEModel,
-    phase: Phase,
-    lay: Layout,
-    redundant: int,
-    weight_bytes: int,
-) -> tuple[Exact, float]:
-    """Exact memory and its float evaluation, for the tests."""
-    values = memory_values(model, lay, redundant, weight_bytes)
-    return memory_bytes(phase, values), float(memory_bytes(phase, values, approx))
-
-
-__all__ = ["Candidate", "F", "check_exact", "divisors", "layouts", "memory_bytes", "plan"]
+__all__ = ["Candidate", "F", "divisors", "layouts", "plan"]

@@ -93,6 +93,15 @@ class StepResult:
     decode_token_seconds_estimate: float | None = quantity(
         "DeepSeek estimate × layers × 2 micro-batches", "duration"
     )
+    weight_bytes: Exact | None = quantity("memory: weights", "bytes")
+    gradient_bytes: Exact | None = quantity("memory: fp32 gradients", "bytes")
+    optimizer_bytes: Exact | None = quantity("memory: optimizer state (ZeRO-1)", "bytes")
+    activation_bytes: Exact | None = quantity("memory: activations", "bytes")
+    kv_cache_bytes: Exact | None = quantity("memory: KV cache", "bytes")
+    memory_bytes_per_gpu: Exact | None = quantity("memory per GPU (sum)", "bytes")
+    usable_bytes_per_gpu: Exact | None = quantity("memory usable (less headroom)", "bytes")
+    recompute: str | None = quantity("activation recompute", "text")
+    fits: bool | None = quantity("fits", "flag")
     layout: dict[str, Any] | None = quantity("layout", "text", show=False)
     """Parallel sizes (and which were derived), for the JSON; the caption states them."""
     dtypes: dict[str, Any] | None = quantity("dtypes", "text", show=False)
@@ -387,6 +396,15 @@ def step_times(
         compute_seconds_per_step=float(c.compute_step),
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
+        weight_bytes=None,
+        gradient_bytes=None,
+        optimizer_bytes=None,
+        activation_bytes=None,
+        kv_cache_bytes=None,
+        memory_bytes_per_gpu=None,
+        usable_bytes_per_gpu=None,
+        recompute=None,
+        fits=None,
         layout=None,
         dtypes=None,
     )

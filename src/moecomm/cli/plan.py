@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from moecomm.cli.base import emit
-from moecomm.cli.options import format_option, hardware_options, link, source_options, wire_options
+from moecomm.cli.options import (
+    format_option,
+    hardware_options,
+    link,
+    memory_options,
+    source_options,
+    wire_options,
+)
 from moecomm.config import DEEPGEMM_EFFICIENCY
 
 
@@ -26,6 +33,12 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     help="Tokens per GPU at each MoE layer [default: 4096; decode 128].",
 )
 @click.option("--global-batch", type=int, help="Tokens per step in all; per GPU = batch·pp/gpus.")
+@click.option(
+    "--concurrency",
+    type=int,
+    help="Decode: requests in flight on all the GPUs; per GPU = concurrency·pp/gpus.",
+)
+@memory_options
 @click.option("--redundant-experts", type=int, help="Extra expert replicas (EPLB) [default: 0].")
 @wire_options
 @click.option("--sp", "sequence_parallel", is_flag=True, help="Sequence parallel (TP as RS + AG).")

@@ -11,6 +11,7 @@ from moecomm.cli.options import (
     format_option,
     hardware_options,
     link,
+    memory_options,
     model_options,
     wire_options,
 )
@@ -58,10 +59,14 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=float,
     help=f"Achieved share of peak FLOP/s for expert GEMMs [default: {DEEPGEMM_EFFICIENCY}].",
 )
+@memory_options
 @hardware_options
 @format_option
 def command(fmt: str, **kw: Any) -> None:
     """Whole-model step: EP, TP and gradient collectives beside the expert GEMMs, per rank.
+
+    Memory per GPU, item by item: weights at their dtypes, fp32 gradients and optimizer state
+    (training), activations with the recompute choice, the KV cache (inference), headroom.
 
     Per layer, then summed over the MoE layers (EP) and all layers (attention TP) of one
     pipeline stage; training adds the backward pass and the gradient reduction over DP (dense)

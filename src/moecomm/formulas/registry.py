@@ -178,7 +178,7 @@ def rational_vector(name: str, values: Mapping[str, Any]) -> Any:
 
     The expression is brought to one fraction p/q of integer polynomials (``sympy.together``);
     p and q are lambdified and evaluated on object arrays of Python ints, so nothing rounds.
-    ``values`` maps symbol names to ints or integer arrays. For formulas without Max or Min
+    ``values`` maps symbol names to ints, Fractions or arrays of them. For formulas without Max or Min
     (the memory formulas of ``moecomm plan``); checked against ``value`` in the tests.
     """
     import numpy as np
@@ -199,13 +199,19 @@ def rational_vector(name: str, values: Mapping[str, Any]) -> Any:
     arrays = [_ints(np, values[n]) for n in names_]
     num, den = np.broadcast_arrays(num_fn(*arrays), den_fn(*arrays))
     out = np.empty(num.shape, dtype=object)
-    for i, (a, b) in enumerate(zip(num.flat, den.flat, strict=True)):
+    for i, (x, y) in enumerate(zip(num.flat, den.flat, strict=True)):
+        # A constant numerator or denominator broadcasts as int64: back to Python numbers.
+        a = x if isinstance(x, int | Fraction) else int(x)
+        b = y if isinstance(y, int | Fraction) else int(y)
         out.flat[i] = a // b if a % b == 0 else Fraction(a, b)
     return out
 
 
 def _ints(np: Any, v: Any) -> Any:
-    """An object array of Python ints (no int64 overflow), or a scalar int as it is."""
-    if isinstance(v, int):
+    """An object array of Python ints and Fractions (no int64 overflow, nothing rounded), or a
+    scalar int or Fraction as it is."""
+    if isinstance(v, int | Fraction):
         return v
-    return np.array([int(x) for x in np.asarray(v).flat], dtype=object).reshape(np.shape(v))
+    return np.array(
+        [x if isinstance(x, Fraction) else int(x) for x in np.asarray(v).flat], dtype=object
+    ).reshape(np.shape(v))
