@@ -28,7 +28,7 @@ from moecomm.timing import ep_ranks_per_node
 from moecomm.units import GB, Exact
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: plan builds up to 10^6 of them, and frozen init is slower
 class Candidate:
     """One layout with its communication time per step and its memory per GPU."""
 
