@@ -476,6 +476,7 @@ def step(
     scale_block: int | None = None,
     header_bytes: int | None = None,
     shared_as_routed: bool | None = None,
+    redundant_experts: int | None = None,
     compute_efficiency: float | None = None,
     context: int | None = None,
     seq: int | None = None,
@@ -485,6 +486,7 @@ def step(
     link: dict[str, Any] | None = None,
 ) -> Report:
     """Communication, expert compute and memory of one whole-model step per rank (``step``)."""
+    from moecomm.launch import flags
     from moecomm.memory import ITEMS, RECOMPUTE, memory
     from moecomm.step import StepLayout, exact, step_times
 
@@ -520,7 +522,7 @@ def step(
         pick("dp", dp, None) if keep else dp,
         pick("edp", edp, None) if keep else edp,
     )
-    redundant = dep.redundant_experts if dep is not None else 0
+    redundant = R.first(redundant_experts, None if dep is None else dep.redundant_experts, 0)
     auto_shared = (
         dep is not None
         and chosen_phase == "decode"
@@ -601,6 +603,14 @@ def step(
         usable_bytes_per_gpu=mem.usable,
         recompute=RECOMPUTE[mem.recompute] if training else None,
         fits=bool(mem.total <= mem.usable),
+        launch=flags(
+            cfg.model.num_layers or 1,
+            (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+            phase=cfg.phase,
+            gpus_per_node=hw.gpus_per_node,
+            redundant=cfg.redundant_experts,
+            recompute=RECOMPUTE[mem.recompute] if training else None,
+        ),
         layout={
             "tp": cfg.tp,
             "cp": 1,
@@ -651,11 +661,15 @@ def plan(
     seq: int | None = None,
     recompute: str | None = None,
     headroom: Any = None,
+    launch: str | None = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every valid layout of ``gpus`` GPUs, best first, with memory per GPU (``moecomm plan``)."""
+    """Every valid layout of ``gpus`` GPUs, best first, with memory per GPU (``moecomm plan``).
+
+    ``launch`` (megatron, sglang or vllm): each row with the flags that launch it.
+    """
     from moecomm.plan import plan as search
     from moecomm.step import StepLayout
 
@@ -734,7 +748,7 @@ def plan(
         f"stage; comm / token = comm per step / tokens of the whole job per step. Memory per GPU "
         f"of the largest stage: {memory_caption(shape, cfg.phase, mem)}. {hw.caption()}"
     )
-    envelope = {
+    envelope: dict[str, Any] = {
         "inputs": {
             "model": name,
             "hardware": hw.name,
@@ -766,14 +780,52 @@ def plan(
             "order": "layouts that fit first, then by comm per " + cfg.rank_by,
         },
     }
+    envelope["inputs"] |= {
+        "concurrency": cfg.concurrency,
+        "context": mem.context,
+        "seq": mem.seq,
+        "recompute": mem.recompute,
+        "headroom": mem.headroom,
+        "launch": launch,
+    }
+    envelope["conventions"] |= {
+        "memory_items": (
+            "weight_bytes + gradient_bytes + optimizer_bytes + activation_bytes + "
+            "kv_cache_bytes = memory_bytes_per_gpu, for one GPU of the largest pipeline stage; "
+            "fits when at most usable_bytes_per_gpu (device memory less the headroom)"
+        ),
+        "recompute": "training: the recompute choice given, else the cheapest that fits",
+    }
+    rows: list[Any] = candidates
+    if launch is not None:
+        rows = [_launch_row(x, shape, cfg.phase, hw.gpus_per_node, cfg, launch) for x in candidates]
     return Report(
-        candidates,
-        f"Layouts of {name} on {cfg.gpus} × {hw.name}",
+        rows,
+        f"Layouts of {name} on {cfg.gpus} × {hw.name}"
+        + (f", launched with {launch}" if launch else ""),
         caption,
         "rows",
         highlight=0,
         table_rows=cfg.top,
         envelope=envelope,
+    )
+
+
+def _launch_row(x: Any, shape: MoEModel, phase: Any, per_node: int, cfg: Any, launch: str) -> Any:
+    from moecomm.launch import flags
+    from moecomm.plan import LaunchRow
+
+    sizes = (x.tp, x.dp, x.ep, x.edp, x.etp, x.pp)
+    by_framework = flags(
+        shape.num_layers or 1,
+        sizes,
+        phase=phase,
+        gpus_per_node=per_node,
+        redundant=cfg.redundant_experts,
+        recompute=x.recompute if phase == "train" else None,
+    )
+    return LaunchRow(
+        x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework
     )
 
 

@@ -57,6 +57,22 @@ class Candidate:
     reason: str = quantity("why not first", "text")
 
 
+@dataclass(frozen=True)
+class LaunchRow:
+    """A ranked layout and the flags that launch it (``plan --launch FRAMEWORK``)."""
+
+    rank: int = quantity("#", "count")
+    tp: int = quantity("tp", "ranks")
+    dp: int = quantity("dp", "ranks")
+    ep: int = quantity("ep", "ranks")
+    edp: int = quantity("edp", "ranks")
+    etp: int = quantity("etp", "ranks")
+    pp: int = quantity("pp", "ranks")
+    fits: bool = quantity("fits", "flag")
+    flags: str = quantity("launch flags", "text")
+    launch: dict[str, str] = quantity("launch flags by framework", "text", show=False)
+
+
 Layout = tuple[int, int, int, int, int, int]
 """(tp, dp, ep, edp, etp, pp)."""
 
@@ -364,7 +380,8 @@ def evaluate_vector(
 
 
 def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Candidate]:
-    """Sort the evaluated layouts (fitting first, then by communication, then memory); explain."""
+    """Sort the evaluated layouts (fitting first by communication, then the rest by memory);
+    explain."""
     total, usable = ev.items["total"], ev.items["usable"]
     fits = [t <= u for t, u in zip(total, usable, strict=True)]
     per = (
@@ -372,7 +389,11 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Ca
         if rank_by == "step"
         else [c / t for c, t in zip(ev.comm, ev.step_tokens, strict=True)]
     )
-    order = sorted(range(len(found)), key=lambda i: (not fits[i], per[i], total[i]))
+    # Fitting layouts by communication; the rest by how far they are from fitting.
+    order = sorted(
+        range(len(found)),
+        key=lambda i: (False, per[i], total[i]) if fits[i] else (True, total[i], per[i]),
+    )
     out: list[Candidate] = []
     best = [ev.parts[p][order[0]] for p in PARTS] if order else []
     for place, i in enumerate(order, start=1):

@@ -88,10 +88,13 @@ class StepResult:
     comm_seconds_per_step: float = quantity("communication per step", "duration")
     compute_seconds_per_step: float = quantity("expert compute per step", "duration")
     decode_layer_seconds_estimate: float | None = quantity(
-        "DeepSeek estimate (β_d+β_c)·T·k·h/B_out per layer", "duration"
+        "DeepSeek's formula (β_d+β_c)·T·k·h/B_out per layer, at this step's inputs", "duration"
     )
     decode_token_seconds_estimate: float | None = quantity(
-        "DeepSeek estimate × layers × 2 micro-batches", "duration"
+        "DeepSeek's formula × layers × 2 micro-batches, at this step's inputs", "duration"
+    )
+    decode_layer_seconds_published: float | None = quantity(
+        "DeepSeek's published figure per layer (1+2 B, T 32, k 9, h 7K, 50 GB/s)", "duration"
     )
     weight_bytes: Exact | None = quantity("memory: weights", "bytes")
     gradient_bytes: Exact | None = quantity("memory: fp32 gradients", "bytes")
@@ -105,7 +108,22 @@ class StepResult:
     layout: dict[str, Any] | None = quantity("layout", "text", show=False)
     """Parallel sizes (and which were derived), for the JSON; the caption states them."""
     dtypes: dict[str, Any] | None = quantity("dtypes", "text", show=False)
+    launch: dict[str, str] | None = quantity("launch flags", "text", show=False)
+    """Flags that launch this layout in Megatron-LM, SGLang and vLLM, for the JSON."""
     """Element types and bytes per element of the wire, weights and activations, for the JSON."""
+
+
+DEEPSEEK_PUBLISHED = {
+    "beta_d": 1,
+    "beta_c": 2,
+    "T": 32,
+    "k": 9,
+    "h": 7000,
+    "B": 50 * 10**9,
+}
+"""The inputs of DeepSeek's own decode estimate, 120.96 µs per layer (Zhao et al., arXiv
+2505.09343): FP8 dispatch without scales, BF16 combine, 32 tokens, 9 experts, '7K', 50 GB/s.
+This step's row uses the deployment's own wire bytes and bandwidth instead."""
 
 
 def stage_text(layers: int, pp: int) -> str:
@@ -349,7 +367,7 @@ def step_times(
     ep_layer = c.dispatch + c.combine
     exposed = ev("overlap_exposed_seconds", {"t_comm": ep_layer, "t": c.compute})
     k = _selections(model, lay)
-    estimate_layer = estimate = None
+    estimate_layer = estimate = published = None
     if phase == "decode":
         v = {
             "beta_d": lay.dispatch_bytes_per_element,
@@ -363,6 +381,7 @@ def step_times(
         }
         estimate_layer = float(ev("ep_decode_layer_seconds_estimate", v))
         estimate = float(ev("ep_decode_token_seconds_estimate", v))
+        published = float(ev("ep_decode_layer_seconds_estimate", DEEPSEEK_PUBLISHED))
     return StepResult(
         convention=(
             f"per rank, one {phase} step; T tokens per rank at each MoE layer"
@@ -396,6 +415,7 @@ def step_times(
         compute_seconds_per_step=float(c.compute_step),
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
+        decode_layer_seconds_published=published,
         weight_bytes=None,
         gradient_bytes=None,
         optimizer_bytes=None,
@@ -407,4 +427,5 @@ def step_times(
         fits=None,
         layout=None,
         dtypes=None,
+        launch=None,
     )

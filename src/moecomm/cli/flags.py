@@ -62,6 +62,7 @@ _SAME = (
     "context",
     "recompute",
     "headroom",
+    "launch",
     "max_pp",
     "rank_by",
     "top",

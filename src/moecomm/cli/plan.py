@@ -65,6 +65,11 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=float,
     help=f"Achieved share of peak FLOP/s for expert GEMMs [default: {DEEPGEMM_EFFICIENCY}].",
 )
+@click.option(
+    "--launch",
+    type=click.Choice(["megatron", "sglang", "vllm"]),
+    help="List each layout with the flags that launch it in this framework.",
+)
 @hardware_options
 @format_option
 def command(fmt: str, **kw: Any) -> None:

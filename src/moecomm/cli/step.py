@@ -49,6 +49,11 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
 )
 @wire_options
 @click.option(
+    "--redundant-experts",
+    type=int,
+    help="Extra expert replicas (EPLB) [default: deployment's, else 0].",
+)
+@click.option(
     "--shared-as-routed",
     is_flag=True,
     default=None,
