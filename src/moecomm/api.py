@@ -482,13 +482,18 @@ def step(
     seq: int | None = None,
     recompute: str | None = None,
     headroom: Any = None,
+    schedule: str | None = None,
+    vpp: int | None = None,
+    micro_batches: int | None = None,
+    overlap: bool | None = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
 ) -> Report:
     """Communication, expert compute and memory of one whole-model step per rank (``step``)."""
+    from moecomm.endtoend import OVERLAP, end_to_end
     from moecomm.launch import flags
     from moecomm.memory import ITEMS, RECOMPUTE, memory
-    from moecomm.step import StepLayout, exact, step_times
+    from moecomm.step import Sizes, StepLayout, components, exact, step_times
 
     dep = R.deployment(deployment)
     hw = _links(R.first(hardware, None if dep is None else dep.hardware), link, required=True)
@@ -542,6 +547,7 @@ def step(
             "compute_efficiency": compute_efficiency,
             "gpus_per_node": hw.gpus_per_node,
             "memory": _memory_options(context, seq, recompute, headroom),
+            "run": _schedule_options(schedule, vpp, micro_batches, overlap),
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -575,7 +581,14 @@ def step(
         f"dispatch {d.value} ({lay.dispatch_bytes_per_element} B/element), combine {c.value}. "
         f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. Memory of one GPU of the largest "
         f"stage, {cfg.memory.headroom} of {hw.memory_bytes / 1e9:g} GB kept free: "
-        f"{memory_caption(shape, cfg.phase, cfg.memory)}. {hw.caption()}"
+        f"{memory_caption(shape, cfg.phase, cfg.memory)}. Step time: {OVERLAP}; "
+        f"{_schedule_caption(cfg.phase, cfg.run)}"
+        + (
+            f"; compute against {hw.hbm_bytes_per_second / 1e12:g} TB/s device memory (roofline)"
+            if hw.hbm_bytes_per_second and cfg.phase != "train"
+            else ""
+        )
+        + f". {hw.caption()}"
     )
     mem = memory(
         cfg.model,
@@ -590,6 +603,32 @@ def step(
     names = dict(
         zip(ITEMS, ("weight", "gradient", "optimizer", "activation", "kv_cache"), strict=True)
     )
+    sizes6 = (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp)
+    parts = components(
+        cfg.model,
+        cfg.phase,
+        cfg.tokens,
+        Sizes(*sizes6),
+        lay,
+        hw,
+        compute_efficiency=ce,
+        peak_flops=peak,
+    )
+    e2e = end_to_end(
+        cfg.model,
+        cfg.phase,
+        cfg.tokens,
+        sizes6,
+        parts,
+        mem,
+        cfg.run,
+        hw,
+        compute_efficiency=ce,
+        peak_flops=peak,
+        context=cfg.memory.context,
+        seq=cfg.memory.seq,
+        ev=exact,
+    )
     training = cfg.phase == "train"
     result = replace(
         result,
@@ -603,6 +642,18 @@ def step(
         usable_bytes_per_gpu=mem.usable,
         recompute=RECOMPUTE[mem.recompute] if training else None,
         fits=bool(mem.total <= mem.usable),
+        attention_seconds_per_layer=float(e2e.attention_seconds_per_layer),
+        dense_mlp_seconds_per_layer=float(e2e.dense_mlp_seconds_per_layer),
+        stage_compute_seconds=float(e2e.compute_seconds),
+        hbm_seconds=float(e2e.hbm_seconds) if not training else None,
+        exposed_ep_seconds_per_step=float(e2e.exposed_ep_seconds),
+        micro_batch_seconds=float(e2e.micro_batch_seconds),
+        micro_batches=int(e2e.micro_batches),
+        pipeline_bubble=e2e.bubble if training else None,
+        step_seconds=float(e2e.step_seconds),
+        tokens_per_second_per_gpu=float(e2e.tokens_per_second_per_gpu),
+        ttft_seconds=float(e2e.latency_seconds) if cfg.phase == "prefill" else None,
+        tpot_seconds=float(e2e.latency_seconds) if cfg.phase == "decode" else None,
         launch=flags(
             cfg.model.num_layers or 1,
             (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
@@ -834,6 +885,22 @@ def _memory_options(
 ) -> dict[str, Any]:
     given = {"context": context, "seq": seq, "recompute": recompute, "headroom": headroom}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def _schedule_options(
+    schedule: str | None, vpp: int | None, micro_batches: int | None, overlap: bool | None
+) -> dict[str, Any]:
+    given = {"schedule": schedule, "vpp": vpp, "micro_batches": micro_batches, "overlap": overlap}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _schedule_caption(phase: str, run: Any) -> str:
+    if phase != "train":
+        return "one micro-batch per step"
+    m = run.micro_batches if run.micro_batches is not None else "4·pp"
+    schedule = run.schedule or "1f1b"
+    vpp = f" (vpp {run.vpp})" if schedule == "interleaved" else ""
+    return f"{schedule}{vpp} schedule, {m} micro-batches per step"
 
 
 def memory_caption(shape: MoEModel, phase: str, mem: Any) -> str:

@@ -613,6 +613,9 @@ class HardwareSpec(_Strict):
         description="achieved share of the link bandwidth used (calibration)",
     )
     memory_bytes: int = Field(ge=1, le=MAX_BYTES, description="device memory per GPU")
+    hbm_bytes_per_second: int | None = Field(
+        None, ge=1, le=MAX_BYTES, description="device memory (HBM) bandwidth, datasheet"
+    )
     bf16_dense_flops: int = Field(ge=1, le=MAX_BYTES, description="dense BF16 peak FLOP/s")
     fp8_dense_flops: int | None = Field(
         None, ge=1, le=MAX_BYTES, description="dense FP8 peak FLOP/s"
@@ -782,6 +785,40 @@ class MemoryOptions(_Strict):
     """Default 1/10: vLLM's gpu_memory_utilization defaults to 0.9."""
 
 
+Schedule = Literal["1f1b", "interleaved", "dualpipe"]
+
+
+class ScheduleOptions(_Strict):
+    """How a step runs: the pipeline schedule, its micro-batches, and communication overlap."""
+
+    schedule: Schedule | None = Field(
+        None, description="pipeline schedule in training (default 1f1b)"
+    )
+    vpp: int = Field(
+        1, ge=1, le=MAX_LAYERS, description="virtual stages per rank (interleaved schedule)"
+    )
+    micro_batches: int | None = Field(
+        None, ge=1, le=MAX_TOKENS, description="micro-batches per training step (default 4·pp)"
+    )
+    overlap: bool | None = Field(
+        None,
+        description="EP overlaps computation (default: two micro-batches in inference, "
+        "DualPipe in training)",
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.vpp > 1 and self.schedule != "interleaved":
+            raise MoecommError(f"{f('vpp')} needs {f('schedule')} interleaved; got {self.vpp}")
+        return self
+
+    def overlaps(self, phase: str) -> bool:
+        """Whether EP is hidden under computation: given, else by phase and schedule."""
+        if self.overlap is not None:
+            return self.overlap
+        return phase != "train" or self.schedule == "dualpipe"
+
+
 class StepConfig(_Strict):
     """One train, prefill or decode step of a whole model on one rank, and its layout."""
 
@@ -810,6 +847,7 @@ class StepConfig(_Strict):
         None, ge=1, le=MAX_RANKS, description="GPUs per node, for the node-alignment rules"
     )
     memory: MemoryOptions = MemoryOptions()
+    run: ScheduleOptions = ScheduleOptions()
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -855,6 +893,7 @@ class PlanConfig(_Strict):
         None, ge=1, le=MAX_TOKENS, description="decode: requests in flight on all the GPUs"
     )
     memory: MemoryOptions = MemoryOptions()
+    run: ScheduleOptions = ScheduleOptions()
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
         ge=MIN_EFFICIENCY,

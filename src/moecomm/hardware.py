@@ -51,6 +51,8 @@ class Links:
     bf16_flops: int
     fp8_flops: int | None
     notes: tuple[str, ...]
+    hbm_bytes_per_second: int | None = None
+    """Device memory bandwidth (datasheet): the rate of memory-bound decode."""
 
     def values(self) -> dict[str, Exact]:
         """The symbol values of collective_seconds that come from the hardware."""
@@ -134,6 +136,7 @@ def links(name: str, hw: HardwareSpec, overrides: LinkOverrides | None = None) -
         bf16_flops=hw.bf16_dense_flops,
         fp8_flops=hw.fp8_dense_flops,
         notes=tuple(notes),
+        hbm_bytes_per_second=hw.hbm_bytes_per_second,
     )
 
 

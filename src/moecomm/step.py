@@ -96,6 +96,28 @@ class StepResult:
     decode_layer_seconds_published: float | None = quantity(
         "DeepSeek's published figure per layer (1+2 B, T 32, k 9, h 7K, 50 GB/s)", "duration"
     )
+    attention_seconds_per_layer: float | None = quantity("attention compute / layer", "duration")
+    dense_mlp_seconds_per_layer: float | None = quantity(
+        "dense MLP compute / dense layer", "duration"
+    )
+    stage_compute_seconds: float | None = quantity(
+        "compute of one micro-batch on the stage (all layers)", "duration"
+    )
+    hbm_seconds: float | None = quantity(
+        "device-memory reads per step (weights + KV at HBM bandwidth)", "duration"
+    )
+    exposed_ep_seconds_per_step: float | None = quantity("EP left exposed per step", "duration")
+    micro_batch_seconds: float | None = quantity(
+        "one micro-batch on the stage (roofline compute + exposed comm)", "duration"
+    )
+    micro_batches: int | None = quantity("micro-batches per step", "count")
+    pipeline_bubble: Exact | None = quantity("pipeline bubble (micro-batch times)", "count")
+    step_seconds: float | None = quantity("step time", "duration")
+    tokens_per_second_per_gpu: float | None = quantity("tokens / s per GPU", "ratio")
+    ttft_seconds: float | None = quantity(
+        "TTFT (prefill of T tokens per rank, pp stages)", "duration"
+    )
+    tpot_seconds: float | None = quantity("TPOT (one decode step, pp stages)", "duration")
     weight_bytes: Exact | None = quantity("memory: weights", "bytes")
     gradient_bytes: Exact | None = quantity("memory: fp32 gradients", "bytes")
     optimizer_bytes: Exact | None = quantity("memory: optimizer state (ZeRO-1)", "bytes")
@@ -416,6 +438,18 @@ def step_times(
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
         decode_layer_seconds_published=published,
+        attention_seconds_per_layer=None,
+        dense_mlp_seconds_per_layer=None,
+        stage_compute_seconds=None,
+        hbm_seconds=None,
+        exposed_ep_seconds_per_step=None,
+        micro_batch_seconds=None,
+        micro_batches=None,
+        pipeline_bubble=None,
+        step_seconds=None,
+        tokens_per_second_per_gpu=None,
+        ttft_seconds=None,
+        tpot_seconds=None,
         weight_bytes=None,
         gradient_bytes=None,
         optimizer_bytes=None,

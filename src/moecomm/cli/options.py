@@ -206,3 +206,22 @@ memory_options = stack(
     ),
 )
 """What memory per GPU depends on beyond the layout: the same options on step and plan."""
+
+
+schedule_options = stack(
+    click.option(
+        "--schedule",
+        type=click.Choice(["1f1b", "interleaved", "dualpipe"]),
+        help="Training: pipeline schedule [default: 1f1b].",
+    ),
+    click.option("--vpp", type=int, help="Virtual stages per rank (--schedule interleaved)."),
+    click.option(
+        "--micro-batches", type=int, help="Training: micro-batches per step [default: 4·pp]."
+    ),
+    click.option(
+        "--overlap/--no-overlap",
+        default=None,
+        help="EP overlaps computation [default: two micro-batches in inference, DualPipe].",
+    ),
+)
+"""How a step runs: the same options on step and plan."""

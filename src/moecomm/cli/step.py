@@ -13,6 +13,7 @@ from moecomm.cli.options import (
     link,
     memory_options,
     model_options,
+    schedule_options,
     wire_options,
 )
 from moecomm.config import DEEPGEMM_EFFICIENCY
@@ -65,6 +66,7 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     help=f"Achieved share of peak FLOP/s for expert GEMMs [default: {DEEPGEMM_EFFICIENCY}].",
 )
 @memory_options
+@schedule_options
 @hardware_options
 @format_option
 def command(fmt: str, **kw: Any) -> None:

@@ -205,6 +205,21 @@ def ep_decode_token_seconds_estimate(*, B: Fraction, L: Fraction, T: Fraction, b
     return L*T*h*k*mu*(beta_c + beta_d)/B
 
 
+def attention_flops(*, P_attn: Fraction, T: Fraction, d_qk: Fraction, d_v: Fraction, n_att: Fraction, n_h: Fraction) -> Fraction:
+    """Attention FLOPs of one rank in one layer's forward pass."""
+    return 2*P_attn*T + 2*T*n_att*n_h*(d_qk + d_v)
+
+
+def dense_mlp_flops(*, T: Fraction, d_i: Fraction, h: Fraction) -> Fraction:
+    """FLOPs of one rank in a dense (gated) MLP layer's forward pass: 2·3·h·d_i per token."""
+    return 6*T*d_i*h
+
+
+def hbm_seconds(*, B_hbm: Fraction, x_hbm: Fraction) -> Fraction:
+    """Time to read x_hbm bytes from device memory: the memory-bound side of the roofline."""
+    return x_hbm/B_hbm
+
+
 def dense_params(*, L: Fraction, L_moe: Fraction, V: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction) -> Fraction:
     """Parameters outside the routed experts: attention, dense MLPs, shared experts, embeddings."""
     return L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe)
@@ -528,3 +543,28 @@ def ring_messages_up(*, N: Fraction, n: Fraction, r_p: Fraction) -> Fraction:
 def ep_tp_time_ratio(*, t_a2a: Fraction, t_ar: Fraction) -> Fraction:
     """EP's dispatch plus combine over TP's all-reduce: EP is faster when this is below 1."""
     return 2*t_a2a/t_ar
+
+
+def stage_compute_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_dc: Fraction, tau: Fraction) -> Fraction:
+    """Compute of one micro-batch on one stage: attention in every layer, dense MLPs, experts."""
+    return (2*tau + 1)*(L*t_ac + L_moe*t + t_dc*(L - L_moe))/pp
+
+
+def exposed_ep_step_seconds(*, L_moe: Fraction, o_v: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_c: Fraction, t_d: Fraction, tau: Fraction) -> Fraction:
+    """EP all-to-all left exposed over the stage's MoE layers."""
+    return L_moe*(tau + 1)*max(Fraction(0), Fraction(-o_v*(t + t_ac) + t_c + t_d))/pp
+
+
+def pipeline_step_seconds(*, n_b: Fraction, n_m: Fraction, t_mb: Fraction) -> Fraction:
+    """A step of n_m micro-batches of t_mb each through the pipeline, with its bubble."""
+    return t_mb*(n_b + n_m)
+
+
+def train_step_seconds(*, n_b: Fraction, n_m: Fraction, t_ex: Fraction, t_g: Fraction, t_mb: Fraction) -> Fraction:
+    """Training step: the pipelined micro-batches plus the gradient reduction left exposed."""
+    return t_mb*(n_b + n_m) + max(Fraction(0), Fraction(-Fraction(2, 3)*t_ex + t_g))
+
+
+def tokens_per_second_per_gpu(*, T: Fraction, n_m: Fraction, pp: Fraction, t: Fraction) -> Fraction:
+    """Throughput per GPU: n_m micro-batches of T tokens per rank, each crossing pp stages."""
+    return T*n_m/(pp*t)

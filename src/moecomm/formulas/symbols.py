@@ -115,6 +115,20 @@ c_sc = sp.Symbol("c_sc", **_nonneg)
 M_gpu = sp.Symbol("M_gpu", positive=True)
 f_h = sp.Symbol("f_h", nonnegative=True, rational=True)
 
+# End-to-end step time: attention and dense compute, memory-bound decode, pipeline schedule.
+d_qk = sp.Symbol("d_qk", **_pos)
+n_att = sp.Symbol("n_att", nonnegative=True)
+x_hbm = sp.Symbol("x_hbm", nonnegative=True)
+B_hbm = sp.Symbol("B_hbm", positive=True)
+t_ac = sp.Symbol("t_ac", nonnegative=True)
+t_dc = sp.Symbol("t_dc", nonnegative=True)
+t_ex = sp.Symbol("t_ex", nonnegative=True)
+t_mb = sp.Symbol("t_mb", nonnegative=True)
+t_g = sp.Symbol("t_g", nonnegative=True)
+o_v = sp.Symbol("o_v", **_nonneg)
+n_m = sp.Symbol("n_m", **_pos)
+n_b = sp.Symbol("n_b", nonnegative=True)
+
 # The step model (formulas/step.py): passes of a step, per-layer times, ring steps.
 tau = sp.Symbol("tau", **_nonneg)
 r_p = sp.Symbol("r_p", **_pos)
@@ -221,6 +235,18 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     c_sc: "1 to store the attention scores (no recompute), 0 to recompute them",
     M_gpu: "device memory per GPU, bytes",
     f_h: "headroom: share of device memory kept free",
+    d_qk: "query/key dimension per head (d_h; MLA d_n + d_r)",
+    n_att: "keys each query attends to (s/2 causal, the context in decode)",
+    x_hbm: "bytes read from device memory",
+    B_hbm: "device memory bandwidth, bytes/s",
+    t_ac: "attention compute of one layer, seconds",
+    t_dc: "dense MLP compute of one layer, seconds",
+    t_ex: "compute of one step on a stage (roofline), seconds",
+    t_mb: "time of one micro-batch on one stage, seconds",
+    t_g: "gradient reduction of one step, seconds",
+    o_v: "1 when communication overlaps computation (two micro-batches, DualPipe), else 0",
+    n_m: "micro-batches per step",
+    n_b: "pipeline bubble in micro-batch times",
     tau: "1 for a training step (with a backward pass), 0 for inference",
     r_p: "passes of a ring around the group (2 for all-reduce, 1 otherwise)",
     t_d: "EP dispatch time per MoE layer, seconds",
@@ -295,6 +321,18 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     c_sc: r"c_{\mathrm{sc}}",
     M_gpu: r"M_{\mathrm{gpu}}",
     f_h: r"f_{\mathrm{h}}",
+    d_qk: r"d_{\mathrm{qk}}",
+    n_att: r"n_{\mathrm{att}}",
+    x_hbm: r"x_{\mathrm{hbm}}",
+    B_hbm: r"B_{\mathrm{hbm}}",
+    t_ac: r"t_{\mathrm{ac}}",
+    t_dc: r"t_{\mathrm{dc}}",
+    t_ex: r"t_{\mathrm{ex}}",
+    t_mb: r"t_{\mathrm{mb}}",
+    t_g: r"t_{\mathrm{g}}",
+    o_v: r"o_{\mathrm{v}}",
+    n_m: r"n_{\mathrm{m}}",
+    n_b: r"n_{\mathrm{b}}",
     tau: r"\tau",
     r_p: r"r_{\mathrm{p}}",
     t_d: r"t_{\mathrm{d}}",
