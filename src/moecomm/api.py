@@ -492,7 +492,7 @@ def step(
     """Communication, expert compute and memory of one whole-model step per rank (``step``)."""
     from moecomm.endtoend import OVERLAP, end_to_end
     from moecomm.launch import flags
-    from moecomm.memory import ITEMS, RECOMPUTE, memory
+    from moecomm.memory import ITEMS, RECOMPUTE, memory, read_bytes
     from moecomm.step import Sizes, StepLayout, components, exact, step_times
 
     dep = R.deployment(deployment)
@@ -620,13 +620,14 @@ def step(
         cfg.tokens,
         sizes6,
         parts,
-        mem,
+        read_bytes(mem),
         cfg.run,
         hw,
         compute_efficiency=ce,
         peak_flops=peak,
         context=cfg.memory.context,
         seq=cfg.memory.seq,
+        recompute=mem.recompute,
         ev=exact,
     )
     training = cfg.phase == "train"
@@ -713,6 +714,14 @@ def plan(
     recompute: str | None = None,
     headroom: Any = None,
     launch: str | None = None,
+    objective: str | None = None,
+    tpot_max: float | None = None,
+    ttft_max: float | None = None,
+    min_ep: int | None = None,
+    schedule: str | None = None,
+    vpp: int | None = None,
+    micro_batches: int | None = None,
+    overlap: bool | None = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -721,6 +730,8 @@ def plan(
 
     ``launch`` (megatron, sglang or vllm): each row with the flags that launch it.
     """
+    from moecomm.endtoend import OVERLAP
+    from moecomm.plan import Goal
     from moecomm.plan import plan as search
     from moecomm.step import StepLayout
 
@@ -747,6 +758,11 @@ def plan(
             "compute_efficiency": compute_efficiency,
             "concurrency": concurrency,
             "memory": _memory_options(context, seq, recompute, headroom),
+            "run": _schedule_options(schedule, vpp, micro_batches, overlap),
+            "objective": objective,
+            "tpot_max": tpot_max,
+            "ttft_max": ttft_max,
+            "min_ep": min_ep,
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -772,9 +788,11 @@ def plan(
         compute_efficiency=cfg.compute_efficiency,
         peak_flops=hw.peak_flops(d is DType.FP8),
         memory_inputs=cfg.memory,
+        schedule=cfg.run,
+        goal=Goal(cfg.objective, cfg.rank_by, cfg.latency_max_seconds),
         allow_tp_across_nodes=cfg.allow_tp_across_nodes,
         max_pp=cfg.pp_limit,
-        rank_by=cfg.rank_by,
+        min_ep=cfg.min_ep,
         progress=progress,
     )
     name = preset or hf_config or (dep.model if dep is not None else "the model")
@@ -797,7 +815,9 @@ def plan(
         f"{float(usable) / 1e9:g} GB ({hw.memory_bytes / 1e9:g} GB less {mem.headroom} headroom). "
         f"{cfg.phase}, {tokens_text} at each MoE layer; comm per step per GPU of one pipeline "
         f"stage; comm / token = comm per step / tokens of the whole job per step. Memory per GPU "
-        f"of the largest stage: {memory_caption(shape, cfg.phase, mem)}. {hw.caption()}"
+        f"of the largest stage: {memory_caption(shape, cfg.phase, mem)}. Ranked by "
+        f"{_objective_text(cfg)}; latency = {_latency_text(cfg.phase)}. Step time: {OVERLAP}; "
+        f"{_schedule_caption(cfg.phase, cfg.run)}. {hw.caption()}"
     )
     envelope: dict[str, Any] = {
         "inputs": {
@@ -828,7 +848,14 @@ def plan(
                 "step (tokens per GPU · gpus / pp): the communication cost of one token"
             ),
             "memory_bytes_per_gpu": "bytes, exact; GB = 1e9 B",
-            "order": "layouts that fit first, then by comm per " + cfg.rank_by,
+            "order": (
+                "layouts that fit and meet the latency limit first, by the objective; then those "
+                "that miss the limit, by latency; then those that do not fit, by memory"
+            ),
+            "tokens_per_second_per_gpu": (
+                "tokens the whole job finishes per second, over its GPUs (n_m·T/(pp·step))"
+            ),
+            "latency_seconds": "TTFT in prefill, TPOT in decode, the step time in training",
         },
     }
     envelope["inputs"] |= {
@@ -838,6 +865,12 @@ def plan(
         "recompute": mem.recompute,
         "headroom": mem.headroom,
         "launch": launch,
+        "objective": cfg.objective,
+        "tpot_max_ms": cfg.tpot_max,
+        "ttft_max_ms": cfg.ttft_max,
+        "min_ep": cfg.min_ep,
+        "schedule": cfg.run.schedule,
+        "micro_batches": cfg.run.micro_batches,
     }
     envelope["conventions"] |= {
         "memory_items": (
@@ -885,6 +918,23 @@ def _memory_options(
 ) -> dict[str, Any]:
     given = {"context": context, "seq": seq, "recompute": recompute, "headroom": headroom}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def _objective_text(cfg: Any) -> str:
+    text = {
+        "throughput": "tokens/s per GPU",
+        "latency": _latency_text(cfg.phase),
+        "memory": "memory per GPU",
+        "comm": f"communication per {cfg.rank_by}",
+    }[cfg.objective]
+    limit = cfg.latency_max_seconds
+    if limit is not None:
+        text += f", among layouts with latency at most {limit * 1e3:g} ms"
+    return text
+
+
+def _latency_text(phase: str) -> str:
+    return {"prefill": "TTFT", "decode": "TPOT", "train": "step time"}[phase]
 
 
 def _schedule_options(

@@ -894,6 +894,16 @@ class PlanConfig(_Strict):
     )
     memory: MemoryOptions = MemoryOptions()
     run: ScheduleOptions = ScheduleOptions()
+    objective: Literal["throughput", "latency", "memory", "comm"] = Field(
+        "throughput", description="what the best layout maximises or minimises"
+    )
+    tpot_max: float | None = Field(
+        None, gt=0, le=MAX_LATENCY_US, allow_inf_nan=False, description="decode: TPOT limit, ms"
+    )
+    ttft_max: float | None = Field(
+        None, gt=0, le=MAX_LATENCY_US, allow_inf_nan=False, description="prefill: TTFT limit, ms"
+    )
+    min_ep: int | None = Field(None, ge=1, le=MAX_RANKS, description="smallest expert parallel")
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
         ge=MIN_EFFICIENCY,
@@ -904,6 +914,9 @@ class PlanConfig(_Strict):
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
+        for name, phase in (("tpot_max", "decode"), ("ttft_max", "prefill")):
+            if getattr(self, name) is not None and self.phase != phase:
+                raise MoecommError(f"{f(name)} applies to {phase}; got phase {self.phase}")
         given = [
             name
             for name in ("tokens_per_gpu", "global_batch", "concurrency")
@@ -925,6 +938,12 @@ class PlanConfig(_Strict):
         if self.tokens_per_gpu is None and self.batch_in_all is None:
             return DEFAULT_TOKENS[self.phase]
         return self.tokens_per_gpu
+
+    @property
+    def latency_max_seconds(self) -> float | None:
+        """The latency limit of the phase, in seconds."""
+        limit = self.tpot_max if self.phase == "decode" else self.ttft_max
+        return None if limit is None else limit * 1e-3
 
     @property
     def batch_in_all(self) -> int | None:

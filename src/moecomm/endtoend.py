@@ -16,7 +16,7 @@ from typing import Any
 from moecomm.config import MoEModel, Phase, ScheduleOptions
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.hardware import Links
-from moecomm.memory import Memory, attention_params, head_dim
+from moecomm.memory import attention_params, head_dim
 from moecomm.step import Components
 
 Number = Any
@@ -48,6 +48,12 @@ class EndToEnd:
     tokens_per_second_per_gpu: Number
     latency_seconds: Number
     """TTFT in prefill, TPOT in decode, the step in training: pp stages of one micro-batch."""
+    work_seconds: Number
+    """Compute of one micro-batch, or the device-memory reads where those take longer."""
+    tp_seconds: Number
+    """TP collectives of one micro-batch (never overlapped)."""
+    pp_seconds: Number
+    """Pipeline hand-offs of one micro-batch."""
 
 
 def bubble(sched: ScheduleOptions, pp: Number, ops: Ops = SCALAR) -> Number:
@@ -66,7 +72,7 @@ def end_to_end(
     tokens: Number,
     sizes: tuple[Number, Number, Number, Number, Number, Number],
     comps: Components,
-    mem: Memory,
+    read_bytes: Number,
     sched: ScheduleOptions,
     hw: Links,
     *,
@@ -74,10 +80,16 @@ def end_to_end(
     peak_flops: int,
     context: int,
     seq: int,
+    recompute: Number = 0,
     ev: Evaluate,
     ops: Ops = SCALAR,
 ) -> EndToEnd:
-    """One step of one GPU from its parts; see the module docstring and the formulas it uses."""
+    """One step of one GPU from its parts; see the module docstring and the formulas it uses.
+
+    ``read_bytes``: what one inference step reads from device memory (the stage's weights and
+    KV cache, ``memory.read_bytes``); ``recompute``: index into ``memory.RECOMPUTE`` (2 = full
+    recompute, which adds a forward pass).
+    """
     pp = sizes[5]
     layers, moe_layers = model.num_layers or 1, model.num_moe_layers or 0
     heads = model.num_attention_heads or 1
@@ -105,11 +117,14 @@ def end_to_end(
         {"tau": tau, "t_ac": t_ac, "t_dc": t_dc, "t": comps.compute, "L": layers,
          "L_moe": moe_layers, "pp": pp},
     )  # fmt: skip
+    if phase == "train":
+        # Full recompute runs each layer's forward pass again: 4 passes instead of 3
+        # (Korthikanti et al. 2022 §4.2); selective recompute's attention scores are not counted.
+        compute = compute * ops.where(recompute == 2, 4 / 3, 1)
     hbm: Number = 0
     work = compute
     if phase != "train" and hw.hbm_bytes_per_second:
-        read = mem.items["weights"] + mem.items["kv_cache"]
-        hbm = ev("hbm_seconds", {"x_hbm": read, "B_hbm": hw.hbm_bytes_per_second})
+        hbm = ev("hbm_seconds", {"x_hbm": read_bytes, "B_hbm": hw.hbm_bytes_per_second})
         work = ops.maximum(compute, hbm)
     exposed = ev(
         "exposed_ep_step_seconds",
@@ -131,5 +146,6 @@ def end_to_end(
         latency = pp * t_mb
     rate_tokens = ev("tokens_per_second_per_gpu", {"n_m": m, "T": tokens, "pp": pp, "t": step})
     return EndToEnd(
-        t_ac, t_dc, compute, hbm, exposed, t_mb, m, idle, step, rate_tokens, latency
+        t_ac, t_dc, compute, hbm, exposed, t_mb, m, idle, step, rate_tokens, latency, work,
+        comps.tp_step, comps.pp_step,
     )  # fmt: skip

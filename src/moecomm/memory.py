@@ -234,3 +234,8 @@ def kv_bytes_per_token(model: MoEModel) -> int:
     heads = model.num_attention_heads or 1
     v = kv | {"n_kvr": model.num_key_value_heads or heads, "d_h": head_dim(model)}
     return int(F.value("gqa_kv_cache_bytes", v))
+
+
+def read_bytes(mem: Memory) -> Number:
+    """Bytes one inference step reads from device memory: the stage's weights and KV cache."""
+    return mem.items["weights"] + mem.items["kv_cache"]

@@ -11,18 +11,20 @@ from math import isqrt
 from typing import Any
 
 from moecomm import formulas as F
-from moecomm.config import MemoryOptions, MoEModel, Phase, layout_rules
+from moecomm.config import MemoryOptions, MoEModel, Phase, ScheduleOptions, layout_rules
 from moecomm.elementwise import SCALAR, Ops
+from moecomm.endtoend import EndToEnd, end_to_end
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
-from moecomm.memory import ITEMS, RECOMPUTE, Memory, memory
+from moecomm.memory import ITEMS, RECOMPUTE, Memory, memory, read_bytes
 from moecomm.results import quantity
 from moecomm.step import (
+    Sizes,
     StepLayout,
     approx,
+    components,
     dense_param_count,
     exact,
-    step_times,
 )
 from moecomm.timing import ep_ranks_per_node
 from moecomm.units import GB, Exact
@@ -39,8 +41,11 @@ class Candidate:
     edp: int = quantity("edp", "ranks")
     etp: int = quantity("etp", "ranks")
     pp: int = quantity("pp", "ranks")
+    tokens_per_second_per_gpu: float = quantity("tok/s/GPU", "ratio")
+    latency_seconds: float = quantity("latency", "duration")
+    step_seconds: float = quantity("step", "duration", show=False)
     comm_seconds_per_step: float = quantity("comm / step", "duration", show=False)
-    comm_seconds_per_token: float = quantity("comm / token", "duration")
+    comm_seconds_per_token: float = quantity("comm / token", "duration", show=False)
     ep_seconds_per_step: float = quantity("EP", "duration", show=False)
     pp_seconds_per_step: float = quantity("PP", "duration", show=False)
     tp_seconds_per_step: float = quantity("TP", "duration", show=False)
@@ -158,10 +163,25 @@ def _valid(model: MoEModel, lay: Sequence[Any], per_node: int, redundant: int, o
 PARTS = ("tp", "ep", "grad", "pp")
 """Parts of the communication per step, in the order a row's reason names them on a tie."""
 
+COSTS = ("work", "exposed_ep", "tp", "pp", "bubble", "grad")
+"""Parts of the end-to-end step, as seconds per token per GPU; they add up to 1/(tokens/s)."""
+
+COST_LABELS = {
+    "work": "compute",
+    "exposed_ep": "EP all-to-all left exposed",
+    "tp": "TP collectives",
+    "pp": "pipeline send/recv",
+    "bubble": "pipeline bubble",
+    "grad": "gradient reduction left exposed",
+}
+
+Objective = str
+OBJECTIVES = ("throughput", "latency", "memory", "comm")
+
 
 @dataclass(frozen=True)
 class Evaluated:
-    """Every layout's communication by part, memory and tokens per step, as columns."""
+    """Every layout's communication by part, memory, end-to-end time, as columns."""
 
     parts: dict[str, list[float]]
     """Seconds per step of each of PARTS."""
@@ -170,6 +190,11 @@ class Evaluated:
     items: dict[str, list[Exact]]
     """Exact bytes of each memory item (``memory.ITEMS``), the total and the usable memory."""
     recompute: list[int]
+    costs: dict[str, list[float]]
+    """Seconds per token per GPU of each of COSTS."""
+    step: list[float]
+    tokens_per_second: list[float]
+    latency: list[float]
 
 
 def _tokens(pp: int, gpus: int, tokens_per_gpu: int | None, global_batch: int | None) -> Exact:
@@ -187,6 +212,17 @@ def numpy_available() -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Goal:
+    """What plan ranks by, and the limits a layout must meet besides fitting."""
+
+    objective: Objective = "throughput"
+    rank_by: str = "token"
+    """For the comm objective: communication per token or per step."""
+    latency_max: float | None = None
+    """Seconds: TTFT in prefill (--ttft-max), TPOT in decode (--tpot-max)."""
+
+
 def plan(
     model: MoEModel,
     gpus: int,
@@ -199,13 +235,16 @@ def plan(
     compute_efficiency: float,
     peak_flops: int,
     memory_inputs: MemoryOptions,
+    schedule: ScheduleOptions | None = None,
+    goal: Goal | None = None,
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
+    min_ep: int | None = None,
     rank_by: str = "token",
     vectorised: bool | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Candidate]:
-    """Every valid layout, best first: fitting layouts by communication per step, then the rest.
+    """Every valid layout, best first under the goal (default: tokens/s per GPU), then the rest.
 
     All layouts are evaluated at once over numpy arrays when numpy is installed (``vectorised``
     None or True); else, or with ``vectorised=False``, one at a time through ``formulas.fast``.
@@ -224,6 +263,8 @@ def plan(
         max_pp=max_pp,
         vectorised=vectorised,
     )
+    if min_ep is not None:
+        found = [lay for lay in found if lay[2] >= min_ep]
     evaluate = evaluate_vector if vectorised else partial(evaluate_scalar, progress=progress)
     ev = evaluate(
         model,
@@ -237,15 +278,31 @@ def plan(
         compute_efficiency=compute_efficiency,
         peak_flops=peak_flops,
         memory_inputs=memory_inputs,
+        schedule=schedule or ScheduleOptions(),
     )
-    return rank(found, ev, hw, rank_by)
+    return rank(found, ev, hw, goal or Goal(objective="comm", rank_by=rank_by))
 
 
-def _memory_columns(found: list[Layout], mems: list[Memory]) -> dict[str, list[Exact]]:
+def _memory_columns(mems: list[Memory]) -> dict[str, list[Exact]]:
     out: dict[str, list[Exact]] = {name: [m.items[name] for m in mems] for name in ITEMS}
     out["total"] = [m.total for m in mems]
     out["usable"] = [m.usable for m in mems]
     return out
+
+
+def _costs(e: EndToEnd, tokens: Any, pp: Any) -> dict[str, Any]:
+    """Seconds per token per GPU of each part of the step (they add up to 1/(tokens/s))."""
+    per = pp / (e.micro_batches * tokens)
+    steps = e.micro_batches
+    pipelined = e.micro_batch_seconds * (e.micro_batches + e.bubble)
+    return {
+        "work": e.work_seconds * steps * per,
+        "exposed_ep": e.exposed_ep_seconds * steps * per,
+        "tp": e.tp_seconds * steps * per,
+        "pp": e.pp_seconds * steps * per,
+        "bubble": e.micro_batch_seconds * e.bubble * per,
+        "grad": (e.step_seconds - pipelined) * per,
+    }
 
 
 def evaluate_scalar(
@@ -261,50 +318,79 @@ def evaluate_scalar(
     compute_efficiency: float,
     peak_flops: int,
     memory_inputs: MemoryOptions,
+    schedule: ScheduleOptions,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluated:
-    """One layout at a time: ``step_times`` through the float evaluators of ``formulas.fast``."""
+    """One layout at a time: ``step.components`` through the float evaluators of
+    ``formulas.fast``; memory exact."""
     dense_param_count(model, approx)  # build the lambdified evaluators once, before the loop
     parts: dict[str, list[float]] = {p: [] for p in PARTS}
+    costs: dict[str, list[float]] = {p: [] for p in COSTS}
     comm: list[float] = []
     step_tokens: list[float] = []
     mems: list[Memory] = []
+    step: list[float] = []
+    rate: list[float] = []
+    latency: list[float] = []
     for i, lay in enumerate(found):
         tp, dp, ep, edp, etp, pp = lay
         tokens = _tokens(pp, gpus, tokens_per_gpu, global_batch)
         layout = replace(base, tp=tp, pp=pp, ep=ep, etp=etp, dp=dp, edp=edp)
-        r = step_times(
+        c = components(
             model,
             phase,
-            tokens,
+            float(tokens),
+            Sizes(*(float(x) for x in (tp, dp, ep, edp, etp, pp))),
             layout,
             hw,
             compute_efficiency=compute_efficiency,
             peak_flops=peak_flops,
             ev=approx,
         )
-        parts["tp"].append(r.tp_seconds_per_step)
-        parts["ep"].append(r.ep_seconds_per_step)
-        parts["grad"].append(r.grad_seconds_per_step)
-        parts["pp"].append(r.pp_seconds_per_step)
-        comm.append(r.comm_seconds_per_step)
+        parts["tp"].append(float(c.tp_step))
+        parts["ep"].append(float(c.ep_step))
+        parts["grad"].append(float(c.grad))
+        parts["pp"].append(float(c.pp_step))
+        comm.append(float(c.comm_step))
         step_tokens.append(float(tokens) * gpus / pp)
-        mems.append(
-            memory(
-                model,
-                phase,
-                tokens,
-                lay,
-                memory_inputs,
-                redundant=base.redundant_experts,
-                device_bytes=hw.memory_bytes,
-                ev=exact,
-            )
+        m = memory(
+            model,
+            phase,
+            tokens,
+            lay,
+            memory_inputs,
+            redundant=base.redundant_experts,
+            device_bytes=hw.memory_bytes,
+            ev=exact,
         )
+        mems.append(m)
+        e = end_to_end(
+            model,
+            phase,
+            float(tokens),
+            tuple(float(x) for x in lay),  # type: ignore[arg-type]
+            c,
+            float(read_bytes(m)),
+            schedule,
+            hw,
+            compute_efficiency=compute_efficiency,
+            peak_flops=peak_flops,
+            context=memory_inputs.context,
+            seq=memory_inputs.seq,
+            recompute=m.recompute,
+            ev=approx,
+        )
+        for name, value in _costs(e, float(tokens), float(pp)).items():
+            costs[name].append(float(value))
+        step.append(float(e.step_seconds))
+        rate.append(float(e.tokens_per_second_per_gpu))
+        latency.append(float(e.latency_seconds))
         if progress is not None and i % 256 == 0:
             progress(i)
     recompute = [int(m.recompute) for m in mems]
-    return Evaluated(parts, comm, step_tokens, _memory_columns(found, mems), recompute)
+    return Evaluated(
+        parts, comm, step_tokens, _memory_columns(mems), recompute, costs, step, rate, latency
+    )
 
 
 def evaluate_vector(
@@ -320,8 +406,10 @@ def evaluate_vector(
     compute_efficiency: float,
     peak_flops: int,
     memory_inputs: MemoryOptions,
+    schedule: ScheduleOptions,
 ) -> Evaluated:
-    """All layouts at once: ``step.components`` and the memory formulas over numpy arrays."""
+    """All layouts at once: ``step.components``, the memory formulas and ``end_to_end`` over
+    numpy arrays."""
     import numpy as np
 
     from moecomm import vector as V
@@ -374,28 +462,74 @@ def evaluate_vector(
     items["total"] = col(m.total)
     items["usable"] = col(m.usable)
     recompute = [int(x) for x in np.broadcast_to(np.asarray(m.recompute), (n,)).tolist()]
+    read = np.array([float(x) for x in col(read_bytes(m))]) if n else np.zeros(0)
+    real = tuple(np.asarray(a, dtype=np.float64) for a in lay)
+    e = end_to_end(
+        model,
+        phase,
+        tokens,
+        real,  # type: ignore[arg-type]
+        c,
+        read,
+        schedule,
+        hw,
+        compute_efficiency=compute_efficiency,
+        peak_flops=peak_flops,
+        context=memory_inputs.context,
+        seq=memory_inputs.seq,
+        recompute=np.asarray(recompute),
+        ev=V.evaluate,
+        ops=V.NUMPY,
+    )
+    costs = {name: V.column(v, n) for name, v in _costs(e, tokens, pp).items()}
     return Evaluated(
-        parts, V.column(c.comm_step, n), V.column(tokens * gpus / pp, n), items, recompute
+        parts,
+        V.column(c.comm_step, n),
+        V.column(tokens * gpus / pp, n),
+        items,
+        recompute,
+        costs,
+        V.column(e.step_seconds, n),
+        V.column(e.tokens_per_second_per_gpu, n),
+        V.column(e.latency_seconds, n),
     )
 
 
-def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Candidate]:
-    """Sort the evaluated layouts (fitting first by communication, then the rest by memory);
-    explain."""
+def _key(goal: Goal, ev: Evaluated, per: list[float]) -> Callable[[int], Any]:
+    """The sort key of a fitting layout under the goal (smaller is better)."""
+    if goal.objective == "throughput":
+        return lambda i: (-ev.tokens_per_second[i], ev.items["total"][i])
+    if goal.objective == "latency":
+        return lambda i: (ev.latency[i], -ev.tokens_per_second[i])
+    if goal.objective == "memory":
+        return lambda i: (ev.items["total"][i], -ev.tokens_per_second[i])
+    return lambda i: (per[i], ev.items["total"][i])
+
+
+def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Candidate]:
+    """Sort the evaluated layouts: those that fit and meet the limits by the goal, then those
+    that fit but miss a limit (by latency), then the rest (by memory); say why each loses."""
     total, usable = ev.items["total"], ev.items["usable"]
     fits = [t <= u for t, u in zip(total, usable, strict=True)]
+    limit = goal.latency_max
+    meets = [limit is None or x <= limit for x in ev.latency]
     per = (
         ev.comm
-        if rank_by == "step"
+        if goal.rank_by == "step"
         else [c / t for c, t in zip(ev.comm, ev.step_tokens, strict=True)]
     )
-    # Fitting layouts by communication; the rest by how far they are from fitting.
-    order = sorted(
-        range(len(found)),
-        key=lambda i: (False, per[i], total[i]) if fits[i] else (True, total[i], per[i]),
-    )
+    key = _key(goal, ev, per)
+
+    def order_key(i: int) -> Any:
+        if fits[i] and meets[i]:
+            return (0, key(i))
+        if fits[i]:
+            return (1, (ev.latency[i], total[i]))
+        return (2, (total[i], per[i]))
+
+    order = sorted(range(len(found)), key=order_key)
     out: list[Candidate] = []
-    best = [ev.parts[p][order[0]] for p in PARTS] if order else []
+    first = order[0] if order else 0
     for place, i in enumerate(order, start=1):
         tp, dp, ep, edp, etp, pp = found[i]
         times = [ev.parts[p][i] for p in PARTS]
@@ -406,8 +540,14 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Ca
                 f"does not fit: {float(total[i]) / GB:.1f} GB > {float(usable[i]) / GB:.1f} GB "
                 "usable"
             )
-        else:
+        elif not meets[i]:
+            assert limit is not None
+            reason = f"latency {ev.latency[i] * 1e3:.3g} ms > limit {limit * 1e3:.3g} ms"
+        elif goal.objective == "comm":
+            best = [ev.parts[p][first] for p in PARTS]
             reason = _reason(found[i], times, best, hw)
+        else:
+            reason = _loses(goal, ev, i, first)
         out.append(
             Candidate(
                 rank=place,
@@ -417,6 +557,9 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Ca
                 edp=edp,
                 etp=etp,
                 pp=pp,
+                tokens_per_second_per_gpu=ev.tokens_per_second[i],
+                latency_seconds=ev.latency[i],
+                step_seconds=ev.step[i],
                 comm_seconds_per_step=ev.comm[i],
                 comm_seconds_per_token=ev.comm[i] / ev.step_tokens[i],
                 ep_seconds_per_step=times[1],
@@ -436,6 +579,25 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, rank_by: str) -> list[Ca
             )
         )
     return out
+
+
+def _loses(goal: Goal, ev: Evaluated, i: int, best: int) -> str:
+    """Why a fitting layout loses under an end-to-end goal: the gap, and the part that costs it."""
+    if goal.objective == "memory":
+        extra = float(ev.items["total"][i] - ev.items["total"][best]) / GB
+        return "ties the best" if extra <= 0 else f"+{extra:.3g} GB per GPU"
+    gaps = {name: ev.costs[name][i] - ev.costs[name][best] for name in COSTS}
+    worst = max(COSTS, key=lambda name: gaps[name])
+    if goal.objective == "latency":
+        gap = ev.latency[i] - ev.latency[best]
+        head = f"+{gap * 1e3:.3g} ms latency" if gap > 0 else "ties the best"
+    else:
+        top = ev.tokens_per_second[best]
+        drop = (top - ev.tokens_per_second[i]) / top if top else 0.0
+        head = f"-{drop:.1%} tokens/s" if drop > 0 else "ties the best"
+    if gaps[worst] <= 0:
+        return head
+    return f"{head}: {COST_LABELS[worst]} +{gaps[worst] * 1e6:.3g} µs per token"
 
 
 def _reason(lay: Layout, times: list[float], best: list[float], hw: Links) -> str:
@@ -458,4 +620,4 @@ def _reason(lay: Layout, times: list[float], best: list[float], hw: Links) -> st
     return f"gradient reduction over DP/EDP ({ms})"
 
 
-__all__ = ["Candidate", "F", "divisors", "layouts", "plan"]
+__all__ = ["Candidate", "F", "Goal", "divisors", "layouts", "plan"]

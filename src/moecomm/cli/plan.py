@@ -13,6 +13,7 @@ from moecomm.cli.options import (
     hardware_options,
     link,
     memory_options,
+    schedule_options,
     source_options,
     wire_options,
 )
@@ -55,7 +56,8 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=click.Choice(["token", "step"]),
     default="token",
     show_default=True,
-    help="Sort by communication time per token (comm per step / tokens per step) or per step.",
+    help="With --objective comm: communication time per token (comm per step / tokens per "
+    "step) or per step.",
 )
 @click.option(
     "--top", type=int, default=10, show_default=True, help="Rows in the table (JSON lists all)."
@@ -65,6 +67,16 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=float,
     help=f"Achieved share of peak FLOP/s for expert GEMMs [default: {DEEPGEMM_EFFICIENCY}].",
 )
+@click.option(
+    "--objective",
+    type=click.Choice(["throughput", "latency", "memory", "comm"]),
+    help="Rank by tokens/s per GPU [default], latency (TTFT, TPOT or step), memory per GPU, "
+    "or communication (--rank-by).",
+)
+@click.option("--tpot-max", type=float, metavar="MS", help="Decode: keep layouts with TPOT ≤ MS.")
+@click.option("--ttft-max", type=float, metavar="MS", help="Prefill: keep layouts with TTFT ≤ MS.")
+@click.option("--min-ep", type=int, help="Smallest expert-parallel size to consider.")
+@schedule_options
 @click.option(
     "--launch",
     type=click.Choice(["megatron", "sglang", "vllm"]),
