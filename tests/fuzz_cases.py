@@ -131,6 +131,7 @@ BASES: dict[str, list[list[str]]] = {
     "formula": [[], ["ep_dispatch_bytes", "--subs", "b=1"], ["expected_distinct_units"]],
     "collective": [["all-to-all", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"]],
     "step": [
+        ["--deployment", "deepseek-v3-train", "--dedup", "copies", "--tokens", "1024"],
         ["--deployment", "deepseek-v3-decode", "--tokens", "32"],
         [
             "--preset",
@@ -185,6 +186,7 @@ BASES: dict[str, list[list[str]]] = {
         ],
     ],
     "plan": [
+        ["--deployment", "deepseek-v3-prefill", "--dedup", "node", "--top", "3"],
         ["--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "16", "--top", "3"],
         [
             "--preset",

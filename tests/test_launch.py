@@ -132,3 +132,21 @@ def test_plan_step_and_ep_agree_to_the_byte(phase: str) -> None:
         ep = moecomm.ep(preset="deepseek-v3", tokens=tokens, ep=one.ep, **wire).result
         assert ep.dispatch_copy_bytes == 7168 + 7168 // 128 * 4  # FP8 + one fp32 per 128
         assert Fraction(ep.dispatch_copy_bytes, 7168) == Fraction(1) + Fraction(4, 128)
+
+
+def test_step_and_ep_agree_under_node_dedup() -> None:
+    """DeepEP normal kernels: one network copy per (token, node); step times what ep counts."""
+    wire = {"dispatch_dtype": "fp8", "scale_block": 128}
+    ep = moecomm.ep(
+        preset="deepseek-v3", tokens=4096, ep=32, dedup="node", hardware="h800", **wire
+    ).result
+    step = moecomm.step(
+        preset="deepseek-v3", hardware="h800", phase="prefill", tokens=4096, ep=32, dp=32,
+        dedup="node", **wire,
+    ).result  # fmt: skip
+    assert step.dispatch_seconds_per_layer == pytest.approx(ep.dispatch_seconds, rel=1e-12)
+    assert step.combine_seconds_per_layer == pytest.approx(ep.combine_seconds, rel=1e-12)
+    copies = moecomm.step(
+        preset="deepseek-v3", hardware="h800", phase="prefill", tokens=4096, ep=32, dp=32, **wire
+    ).result
+    assert copies.dispatch_seconds_per_layer > 2 * step.dispatch_seconds_per_layer

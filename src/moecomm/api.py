@@ -477,6 +477,7 @@ def step(
     header_bytes: int | None = None,
     shared_as_routed: bool | None = None,
     redundant_experts: int | None = None,
+    dedup: str | None = None,
     compute_efficiency: float | None = None,
     context: int | None = None,
     seq: int | None = None,
@@ -567,6 +568,7 @@ def step(
         combine_bytes_per_element=wire.combine_bytes_per_element,
         redundant_experts=cfg.redundant_experts,
         shared_as_routed=cfg.shared_as_routed,
+        dedup=_dedup(dedup, dep),
     )
     peak = hw.peak_flops(d is DType.FP8)
     ce = cfg.compute_efficiency
@@ -714,6 +716,7 @@ def plan(
     recompute: str | None = None,
     headroom: Any = None,
     launch: str | None = None,
+    dedup: str | None = None,
     objective: str | None = None,
     tpot_max: float | None = None,
     ttft_max: float | None = None,
@@ -776,6 +779,7 @@ def plan(
         dispatch_bytes_per_element=wire.dispatch_bytes_per_element,
         combine_bytes_per_element=wire.combine_bytes_per_element,
         redundant_experts=cfg.redundant_experts,
+        dedup=_dedup(dedup, dep),
     )
     candidates = search(
         shape,
@@ -865,6 +869,7 @@ def plan(
         "recompute": mem.recompute,
         "headroom": mem.headroom,
         "launch": launch,
+        "dedup": base.dedup,
         "objective": cfg.objective,
         "tpot_max_ms": cfg.tpot_max,
         "ttft_max_ms": cfg.ttft_max,
@@ -918,6 +923,14 @@ def _memory_options(
 ) -> dict[str, Any]:
     given = {"context": context, "seq": seq, "recompute": recompute, "headroom": headroom}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def _dedup(dedup: str | None, dep: Any) -> str:
+    """EP copies: given, else the deployment's, else one per (token, expert)."""
+    chosen = R.first(dedup, None if dep is None else dep.dedup, "copies")
+    if chosen not in ("copies", "node"):
+        raise MoecommError(f"{f('dedup')} must be copies or node here; got {chosen}")
+    return str(chosen)
 
 
 def _objective_text(cfg: Any) -> str:

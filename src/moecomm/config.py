@@ -731,6 +731,9 @@ class Deployment(_Strict):
     header_bytes: int = Field(
         0, ge=0, le=MAX_HIDDEN, description="bytes added per dispatched message"
     )
+    dedup: Literal["copies", "node"] = Field(
+        "copies", description="EP copies: per (token, expert), or per node (DeepEP normal)"
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> Self:

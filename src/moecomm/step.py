@@ -55,6 +55,9 @@ class StepLayout:
     redundant_experts: int = 0
     shared_as_routed: bool = False
     """DeepSeek decode: the shared expert is one more routed selection (top-k + 1)."""
+    dedup: str = "copies"
+    """copies: one copy per (token, expert); node: DeepEP's normal kernels, one copy per
+    destination node over the network, forwarded over NVLink to each chosen rank."""
 
 
 @dataclass(frozen=True)
@@ -185,12 +188,48 @@ def _a2a(
     hw: Links,
     g: Number,
     ops: Ops,
+    dedup: str = "copies",
+    redundant: int = 0,
 ) -> Number:
     """One balanced EP all-to-all (DeepEP: one latency per link); 0 for ep = 1."""
     v = {"b": tokens, "s": 1, "k": k, "h": model.hidden_size, "beta": beta, "ep": ep, "g": g}
-    intra, inter = ev("ep_intra_bytes", v), ev("ep_inter_bytes", v)
+    if dedup == "node":
+        # DeepEP normal kernels: one copy per (token, destination node) over the network, then
+        # one per (token, chosen rank) over NVLink; expected counts (traffic.expected).
+        p_node = _per_ep(ep, g, ops, lambda e, gg: _hit(model, k, redundant, e // gg, "nodes"))
+        p_rank = _per_ep(ep, g, ops, lambda e, gg: _hit(model, k, redundant, e, "ranks"))
+        d = {"b": tokens, "s": 1, "ep": ep, "G": g, "lam": 0}
+        copy = model.hidden_size * beta
+        intra = ev("node_dedup_copies_sent_intra_node", d | {"p": p_rank}) * copy
+        inter = ev("node_dedup_copies_sent_inter_node", d | {"p": p_node}) * copy
+    else:
+        intra, inter = ev("ep_intra_bytes", v), ev("ep_inter_bytes", v)
     time = ep_alltoall_time(ev, intra, inter, hw, ep=ep, per_node=g, ops=ops)
     return ops.where(ep > 1, time, 0)
+
+
+def _hit(model: MoEModel, k: int, redundant: int, units: int, what: str) -> Exact:
+    """Probability that a token reaches one given rank or node, group-limited where the groups
+    nest with the units, else as if unlimited (more units reached: an upper bound)."""
+    from moecomm.traffic.expected import hit_probability
+
+    slots = model.num_experts + redundant
+    try:
+        return hit_probability(slots, k, units, model.n_group, model.topk_group, what)
+    except MoecommError:
+        return hit_probability(slots, k, units, None, None, what)
+
+
+def _per_ep(ep: Number, g: Number, ops: Ops, fn: Callable[[int, int], Exact]) -> Number:
+    """fn(ep, g) for one layout, or mapped over arrays (one exact evaluation per distinct pair)."""
+    if not hasattr(ep, "shape"):
+        return fn(int(ep), int(g))
+    import numpy as np
+
+    pairs = np.stack(np.broadcast_arrays(ep, g)).reshape(2, -1).T.astype(np.int64)
+    table = {(e, gg): float(fn(e, gg)) for e, gg in {tuple(x) for x in pairs.tolist()}}
+    out = np.array([table[(e, gg)] for e, gg in pairs.tolist()], dtype=np.float64)
+    return out.reshape(np.broadcast(ep, g).shape)
 
 
 def dense_param_count(model: MoEModel, ev: Evaluate = exact) -> Number:
@@ -284,8 +323,9 @@ def components(
     tp, dp, ep, edp, etp, pp = sizes
     k = _selections(model, lay)
     g = ep_ranks_per_node(ep, hw.gpus_per_node, etp, ops)
-    dispatch = _a2a(ev, tokens, model, k, ep, lay.dispatch_bytes_per_element, hw, g, ops)
-    combine = _a2a(ev, tokens, model, k, ep, lay.combine_bytes_per_element, hw, g, ops)
+    wire: dict[str, Any] = {"dedup": lay.dedup, "redundant": lay.redundant_experts}
+    dispatch = _a2a(ev, tokens, model, k, ep, lay.dispatch_bytes_per_element, hw, g, ops, **wire)
+    combine = _a2a(ev, tokens, model, k, ep, lay.combine_bytes_per_element, hw, g, ops, **wire)
     # TP ranks are adjacent (Megatron order); the group holds tp·T tokens of h activations.
     act = tokens * tp * model.hidden_size * lay.activation_bytes
     tp_attn = _tp_pair(ev, act, tp, lay.sequence_parallel, hw, ops)

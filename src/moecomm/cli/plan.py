@@ -82,6 +82,12 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=click.Choice(["megatron", "sglang", "vllm"]),
     help="List each layout with the flags that launch it in this framework.",
 )
+@click.option(
+    "--dedup",
+    type=click.Choice(["copies", "node"]),
+    help="EP copies: one per (token, expert) [default], or one per destination node over the "
+    "network, forwarded over NVLink (DeepEP normal kernels) [default: the deployment's].",
+)
 @hardware_options
 @format_option
 def command(fmt: str, **kw: Any) -> None:

@@ -67,6 +67,12 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
 )
 @memory_options
 @schedule_options
+@click.option(
+    "--dedup",
+    type=click.Choice(["copies", "node"]),
+    help="EP copies: one per (token, expert) [default], or one per destination node over the "
+    "network, forwarded over NVLink (DeepEP normal kernels) [default: the deployment's].",
+)
 @hardware_options
 @format_option
 def command(fmt: str, **kw: Any) -> None:
