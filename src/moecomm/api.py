@@ -601,6 +601,7 @@ def step(
         redundant=cfg.redundant_experts,
         device_bytes=hw.memory_bytes,
         ev=exact,
+        schedule=cfg.run.schedule,
     )
     names = dict(
         zip(ITEMS, ("weight", "gradient", "optimizer", "activation", "kv_cache"), strict=True)

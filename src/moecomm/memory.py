@@ -125,8 +125,12 @@ def memory(
     device_bytes: int,
     ev: Evaluate,
     ops: Ops = SCALAR,
+    schedule: str | None = None,
 ) -> Memory:
     """Every memory item of one GPU of the largest pipeline stage, for one layout or many.
+
+    Under ``schedule`` dualpipe each GPU keeps two copies of its parameters (weights and
+    gradients) and PP + 1 micro-batches of activations (DeepSeek-V3 tech report Table 2).
 
     ``tokens`` is T, the tokens per rank of one micro-batch (decode: requests per rank); an
     attention group of tp ranks holds T·tp of them (sequence parallelism). Training counts
@@ -187,8 +191,12 @@ def memory(
     recompute: Number = -1  # inference: nothing to recompute
     if phase == "train":
         items["gradients"] = ev("gradient_bytes", params)
+        if schedule == "dualpipe":
+            items["weights"] = 2 * items["weights"]
+            items["gradients"] = 2 * items["gradients"]
         items["optimizer"] = ev("optimizer_bytes", params | {"dp": dp, "edp": edp})
-        stage = {"L_s": most, "L_sm": stage_moe, "n_mb": pp}
+        in_flight = pp + 1 if schedule == "dualpipe" else pp
+        stage = {"L_s": most, "L_sm": stage_moe, "n_mb": in_flight}
         choices = [
             ev("activation_bytes", layer | stage | {"c_sc": 1}),
             ev("activation_bytes", layer | stage | {"c_sc": 0}),

@@ -362,6 +362,7 @@ def evaluate_scalar(
             redundant=base.redundant_experts,
             device_bytes=hw.memory_bytes,
             ev=exact,
+            schedule=schedule.schedule,
         )
         mems.append(m)
         e = end_to_end(
@@ -453,6 +454,7 @@ def evaluate_vector(
         device_bytes=hw.memory_bytes,
         ev=V.evaluate_exact,
         ops=V.NUMPY,
+        schedule=schedule.schedule,
     )
 
     def col(value: Any) -> list[Exact]:
