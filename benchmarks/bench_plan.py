@@ -39,8 +39,8 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def in_process(repeat: int, bare: float) -> None:
     from moecomm import presets as P
     from moecomm import resolve
-    from moecomm.config import MemoryOptions, Phase
-    from moecomm.plan import evaluate_vector, layouts, plan, rank
+    from moecomm.config import MemoryOptions, Phase, ScheduleOptions
+    from moecomm.plan import Goal, evaluate_vector, layouts, plan, rank
     from moecomm.step import StepLayout
 
     model = P.load(P.MODELS, "deepseek-v3").model
@@ -81,6 +81,7 @@ def in_process(repeat: int, bare: float) -> None:
         return evaluate_vector(
             model, gpus, hw, "train", ten_k, 4096, None, base,
             compute_efficiency=0.5, peak_flops=hw.bf16_flops, memory_inputs=MemoryOptions(),
+            schedule=ScheduleOptions(),
         )  # fmt: skip
 
     t_eval, _ = best(evaluate, repeat)
@@ -92,8 +93,9 @@ def in_process(repeat: int, bare: float) -> None:
             ev = evaluate_vector(
                 model, gpus, hw, phase, hundred_k, 4096, None, base,
                 compute_efficiency=0.5, peak_flops=hw.bf16_flops, memory_inputs=MemoryOptions(),
+                schedule=ScheduleOptions(),
             )  # fmt: skip
-            return rank(hundred_k, ev, hw, "token")
+            return rank(hundred_k, ev, hw, Goal())
 
         t_100k, _ = best(evaluate_and_rank, max(1, repeat // 2))
         print(

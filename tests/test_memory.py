@@ -192,3 +192,14 @@ def test_mla_fields_come_together() -> None:
     with pytest.raises(MoecommError) as err:
         build(MoEModel, {"hidden_size": 64, "num_experts": 8, "top_k": 2, "kv_lora_rank": 16})
     assert str(err.value) == "qk_rope_head_dim is required with kv_lora_rank (MLA attention)"
+
+
+def test_dualpipe_keeps_two_copies_of_the_parameters() -> None:
+    """DeepSeek-V3 Table 2: DualPipe holds 2x parameters and PP + 1 micro-batches in flight."""
+    args = ("step", "--deployment", "deepseek-v3-train", "--tokens", "4096", "--recompute", "full")
+    one = ok_json(*args)
+    two = ok_json(*args, "--schedule", "dualpipe")
+    assert two["weight_bytes"] == 2 * one["weight_bytes"]
+    assert two["gradient_bytes"] == 2 * one["gradient_bytes"]
+    assert two["optimizer_bytes"] == one["optimizer_bytes"]
+    assert two["activation_bytes"] * 16 == one["activation_bytes"] * 17

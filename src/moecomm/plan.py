@@ -497,15 +497,16 @@ def evaluate_vector(
     )
 
 
-def _key(goal: Goal, ev: Evaluated, per: list[float]) -> Callable[[int], Any]:
-    """The sort key of a fitting layout under the goal (smaller is better)."""
+def _keys(goal: Goal, ev: Evaluated, per: list[float]) -> list[Any]:
+    """The sort key of every fitting layout under the goal (smaller is better)."""
+    total, rate = ev.items["total"], ev.tokens_per_second
     if goal.objective == "throughput":
-        return lambda i: (-ev.tokens_per_second[i], ev.items["total"][i])
+        return [(-r, t) for r, t in zip(rate, total, strict=True)]
     if goal.objective == "latency":
-        return lambda i: (ev.latency[i], -ev.tokens_per_second[i])
+        return [(x, -r) for x, r in zip(ev.latency, rate, strict=True)]
     if goal.objective == "memory":
-        return lambda i: (ev.items["total"][i], -ev.tokens_per_second[i])
-    return lambda i: (per[i], ev.items["total"][i])
+        return [(t, -r) for t, r in zip(total, rate, strict=True)]
+    return [(c, t) for c, t in zip(per, total, strict=True)]
 
 
 def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Candidate]:
@@ -520,21 +521,25 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Cand
         if goal.rank_by == "step"
         else [c / t for c, t in zip(ev.comm, ev.step_tokens, strict=True)]
     )
-    key = _key(goal, ev, per)
-
-    def order_key(i: int) -> Any:
-        if fits[i] and meets[i]:
-            return (0, key(i))
-        if fits[i]:
-            return (1, (ev.latency[i], total[i]))
-        return (2, (total[i], per[i]))
-
-    order = sorted(range(len(found)), key=order_key)
-    out: list[Candidate] = []
+    keys = _keys(goal, ev, per)
+    order_keys = [
+        (0, keys[i]) if fits[i] and meets[i] else
+        (1, (ev.latency[i], total[i])) if fits[i] else
+        (2, (total[i], per[i]))
+        for i in range(len(found))
+    ]  # fmt: skip
+    order = sorted(range(len(found)), key=order_keys.__getitem__)
     first = order[0] if order else 0
+    columns = [ev.parts[p] for p in PARTS]
+    best_parts = [col[first] for col in columns] if order else []
+    worst_part, worst_gap = _worst_costs(ev, first, len(found))
+    items = ev.items
+    weights, grads, opt = items["weights"], items["gradients"], items["optimizer"]
+    acts, kv = items["activations"], items["kv_cache"]
+    out: list[Candidate] = []
     for place, i in enumerate(order, start=1):
         tp, dp, ep, edp, etp, pp = found[i]
-        times = [ev.parts[p][i] for p in PARTS]
+        times = [columns[0][i], columns[1][i], columns[2][i], columns[3][i]]
         if place == 1:
             reason = "best"
         elif not fits[i]:
@@ -546,50 +551,44 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Cand
             assert limit is not None
             reason = f"latency {ev.latency[i] * 1e3:.3g} ms > limit {limit * 1e3:.3g} ms"
         elif goal.objective == "comm":
-            best = [ev.parts[p][first] for p in PARTS]
-            reason = _reason(found[i], times, best, hw)
+            reason = _reason(found[i], times, best_parts, hw)
         else:
-            reason = _loses(goal, ev, i, first)
+            reason = _loses(goal, ev, i, first, worst_part[i], worst_gap[i])
+        rc = ev.recompute[i]
         out.append(
             Candidate(
-                rank=place,
-                tp=tp,
-                dp=dp,
-                ep=ep,
-                edp=edp,
-                etp=etp,
-                pp=pp,
-                tokens_per_second_per_gpu=ev.tokens_per_second[i],
-                latency_seconds=ev.latency[i],
-                step_seconds=ev.step[i],
-                comm_seconds_per_step=ev.comm[i],
-                comm_seconds_per_token=ev.comm[i] / ev.step_tokens[i],
-                ep_seconds_per_step=times[1],
-                tp_seconds_per_step=times[0],
-                grad_seconds_per_step=times[2],
-                pp_seconds_per_step=times[3],
-                weight_bytes=ev.items["weights"][i],
-                gradient_bytes=ev.items["gradients"][i],
-                optimizer_bytes=ev.items["optimizer"][i],
-                activation_bytes=ev.items["activations"][i],
-                kv_cache_bytes=ev.items["kv_cache"][i],
-                memory_bytes_per_gpu=total[i],
-                usable_bytes_per_gpu=usable[i],
-                recompute=RECOMPUTE[ev.recompute[i]] if ev.recompute[i] >= 0 else "-",
-                fits=fits[i],
-                reason=reason,
+                place, tp, dp, ep, edp, etp, pp,
+                ev.tokens_per_second[i], ev.latency[i], ev.step[i],
+                ev.comm[i], ev.comm[i] / ev.step_tokens[i],
+                times[1], times[3], times[0], times[2],
+                weights[i], grads[i], opt[i], acts[i], kv[i], total[i], usable[i],
+                RECOMPUTE[rc] if rc >= 0 else "-", fits[i], reason,
             )
-        )
+        )  # fmt: skip
     return out
 
 
-def _loses(goal: Goal, ev: Evaluated, i: int, best: int) -> str:
+def _worst_costs(ev: Evaluated, best: int, n: int) -> tuple[list[int], list[float]]:
+    """For every layout, the part of the step (index into COSTS) that costs it most against
+    the best layout, per token, and by how much: one pass per part over all layouts."""
+    worst = [0] * n
+    gap = [float("-inf")] * n
+    if not n:
+        return worst, gap
+    for j, name in enumerate(COSTS):
+        col = ev.costs[name]
+        b = col[best]
+        for i, x in enumerate(col):
+            if x - b > gap[i]:
+                gap[i], worst[i] = x - b, j
+    return worst, gap
+
+
+def _loses(goal: Goal, ev: Evaluated, i: int, best: int, worst: int, extra: float) -> str:
     """Why a fitting layout loses under an end-to-end goal: the gap, and the part that costs it."""
     if goal.objective == "memory":
-        extra = float(ev.items["total"][i] - ev.items["total"][best]) / GB
-        return "ties the best" if extra <= 0 else f"+{extra:.3g} GB per GPU"
-    gaps = {name: ev.costs[name][i] - ev.costs[name][best] for name in COSTS}
-    worst = max(COSTS, key=lambda name: gaps[name])
+        more = float(ev.items["total"][i] - ev.items["total"][best]) / GB
+        return "ties the best" if more <= 0 else f"+{more:.3g} GB per GPU"
     if goal.objective == "latency":
         gap = ev.latency[i] - ev.latency[best]
         head = f"+{gap * 1e3:.3g} ms latency" if gap > 0 else "ties the best"
@@ -597,9 +596,9 @@ def _loses(goal: Goal, ev: Evaluated, i: int, best: int) -> str:
         top = ev.tokens_per_second[best]
         drop = (top - ev.tokens_per_second[i]) / top if top else 0.0
         head = f"-{drop:.1%} tokens/s" if drop > 0 else "ties the best"
-    if gaps[worst] <= 0:
+    if extra <= 0:
         return head
-    return f"{head}: {COST_LABELS[worst]} +{gaps[worst] * 1e6:.3g} µs per token"
+    return f"{head}: {COST_LABELS[COSTS[worst]]} +{extra * 1e6:.3g} µs per token"
 
 
 def _reason(lay: Layout, times: list[float], best: list[float], hw: Links) -> str:
