@@ -131,6 +131,7 @@ BASES: dict[str, list[list[str]]] = {
     "formula": [[], ["ep_dispatch_bytes", "--subs", "b=1"], ["expected_distinct_units"]],
     "collective": [["all-to-all", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"]],
     "step": [
+        ["--deployment", "megatron-bridge-qwen3-235b-train", "--tokens", "512", "--cp", "2"],
         ["--deployment", "deepseek-v3-train", "--dedup", "copies", "--tokens", "1024"],
         ["--deployment", "deepseek-v3-decode", "--tokens", "32"],
         [

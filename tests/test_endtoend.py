@@ -125,3 +125,19 @@ def test_deepseek_deployments_fit_and_land_near_the_published_throughput(
     assert out["fits"] is True
     ratio = out["tokens_per_second_per_gpu"] / published
     assert 1 / factor <= ratio <= factor, ratio
+
+
+def test_megatron_bridge_qwen3_recipe_fits_and_launches_as_published() -> None:
+    """Megatron-Bridge's Qwen3-235B recipe: TP4 CP2 PP16 EP8 on 128 GPUs, 512 tokens per rank."""
+    out = ok_json(
+        "step", "--deployment", "megatron-bridge-qwen3-235b-train", "--tokens", "512",
+        "--micro-batches", "32",
+    )  # fmt: skip
+    assert out["fits"] is True
+    assert out["layout"]["cp"] == 2 and out["layout"]["dp"] == 1
+    assert out["stage_layers"] == "5/6/5"
+    flags = out["launch"]["megatron"]
+    assert "--context-parallel-size 2" in flags and "--expert-model-parallel-size 8" in flags
+    assert "--decoder-first-pipeline-num-layers 5" in flags
+    # 32 micro-batches of 4096 tokens over 128 GPUs per step
+    assert out["tokens_per_second_per_gpu"] == pytest.approx(32 * 4096 / 128 / out["step_seconds"])

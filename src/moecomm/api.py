@@ -465,6 +465,7 @@ def step(
     phase: str | None = None,
     tokens: int | None = None,
     tp: int | None = None,
+    cp: int | None = None,
     pp: int | None = None,
     ep: int | None = None,
     etp: int | None = None,
@@ -520,13 +521,15 @@ def step(
         for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("etp", etp))
     }
     # dp and edp are derived sizes: keep the deployment's only while no other size changed.
-    keep = all(v is None for v in (tp, ep, etp))
+    keep = all(v is None for v in (tp, ep, etp, cp))
+    sizes["cp"] = pick("cp", cp, 1)
     sizes["dp"], sizes["edp"], derived = derive_data_parallel(
         sizes["tp"],
         sizes["ep"],
         sizes["etp"],
         pick("dp", dp, None) if keep else dp,
         pick("edp", edp, None) if keep else edp,
+        cp=sizes["cp"],
     )
     redundant = R.first(redundant_experts, None if dep is None else dep.redundant_experts, 0)
     auto_shared = (
@@ -576,7 +579,7 @@ def step(
         cfg.model, cfg.phase, cfg.tokens, lay, hw, compute_efficiency=ce, peak_flops=peak
     )
     caption = (
-        f"Convention: {result.convention}. Layout tp={cfg.tp} pp={cfg.pp} ep={cfg.ep} "
+        f"Convention: {result.convention}. Layout tp={cfg.tp} cp={cfg.cp} pp={cfg.pp} ep={cfg.ep} "
         f"etp={cfg.etp} dp={cfg.dp} edp={cfg.edp}{' +SP' if cfg.sequence_parallel else ''}"
         + (f" ({' and '.join(derived)} derived: tp·dp = ep·etp·edp)" if derived else "")
         + "; "
@@ -661,6 +664,7 @@ def step(
         launch=flags(
             cfg.model.num_layers or 1,
             (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+            cp=cfg.cp,
             phase=cfg.phase,
             gpus_per_node=hw.gpus_per_node,
             redundant=cfg.redundant_experts,
@@ -668,7 +672,7 @@ def step(
         ),
         layout={
             "tp": cfg.tp,
-            "cp": 1,
+            "cp": cfg.cp,
             "pp": cfg.pp,
             "ep": cfg.ep,
             "etp": cfg.etp,

@@ -829,6 +829,7 @@ class StepConfig(_Strict):
     phase: Phase = "train"
     tokens: int = Field(ge=1, le=MAX_TOKENS, description="tokens per rank at each MoE layer")
     tp: int = Field(1, ge=1, le=MAX_RANKS, description="attention tensor parallel")
+    cp: int = Field(1, ge=1, le=MAX_RANKS, description="context parallel")
     pp: int = Field(1, ge=1, le=MAX_RANKS, description="pipeline parallel")
     ep: int = Field(1, ge=1, le=MAX_RANKS, description="expert parallel")
     etp: int = Field(1, ge=1, le=MAX_RANKS, description="expert tensor parallel")
@@ -869,6 +870,7 @@ class StepConfig(_Strict):
             self.edp,
             self.etp,
             self.pp,
+            cp=self.cp,
             gpus_per_node=self.gpus_per_node,
             redundant=self.redundant_experts,
         )

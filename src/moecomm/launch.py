@@ -22,6 +22,7 @@ def megatron(
     *,
     phase: Phase,
     recompute: str | None = None,
+    cp: int = 1,
 ) -> str:
     """Megatron-LM: TP, PP, EP and expert TP; data parallel is what the world leaves.
 
@@ -35,6 +36,8 @@ def megatron(
         f"--expert-model-parallel-size {ep}",
         f"--expert-tensor-parallel-size {etp}",
     ]
+    if cp > 1:
+        flags.append(f"--context-parallel-size {cp}")
     if tp > 1:
         flags.append("--sequence-parallel")
     first, _, last = stage_layers(layers, pp)
@@ -113,11 +116,19 @@ def flags(
     gpus_per_node: int,
     redundant: int = 0,
     recompute: str | None = None,
+    cp: int = 1,
 ) -> dict[str, str]:
     """The launch flags of one layout (tp, dp, ep, edp, etp, pp) for every framework."""
     tp, dp, ep, edp, etp, pp = sizes
+    if cp > 1:
+        why = f"n/a: context parallel {cp} is a training layout here"
+        return {
+            "megatron": megatron(layers, tp, ep, etp, pp, phase=phase, recompute=recompute, cp=cp),
+            "sglang": why,
+            "vllm": why,
+        }
     return {
-        "megatron": megatron(layers, tp, ep, etp, pp, phase=phase, recompute=recompute),
+        "megatron": megatron(layers, tp, ep, etp, pp, phase=phase, recompute=recompute, cp=cp),
         "sglang": sglang(
             tp, dp, ep, edp, pp, phase=phase, gpus_per_node=gpus_per_node, redundant=redundant
         ),

@@ -37,6 +37,9 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     help="Tokens per rank at each MoE layer (decode: requests per rank) [default: 4096; decode 128].",
 )
 @click.option("--tp", type=int, help="Attention tensor parallel.")
+@click.option(
+    "--cp", type=int, help="Context parallel (sequence split; its own traffic not timed)."
+)
 @click.option("--pp", type=int, help="Pipeline parallel.")
 @click.option("--ep", type=int, help="Expert parallel.")
 @click.option("--etp", type=int, help="Expert tensor parallel.")
