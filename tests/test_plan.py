@@ -118,3 +118,18 @@ def test_plan_table_and_errors() -> None:
     assert "Hardware h800" in text
     bad = run("plan", "--preset", "deepseek-v3", "--gpus", "0", "--hardware", "h800")
     assert bad.exit_code == 2 and bad.output == "Error: --gpus must be at least 1; got 0\n"
+
+
+def test_when_nothing_fits_the_first_row_says_so() -> None:
+    rows = ok_json("plan", "--preset", "mixtral-8x7b", "--gpus", "7", "--hardware", "h100-sxm")
+    first = rows["candidates"][0]
+    assert first["fits"] is False
+    assert first["reason"].startswith("does not fit: ") and first["reason"].endswith(" GB usable")
+    bad = run(
+        "plan", "--preset", "mixtral-8x7b", "--gpus", "16", "--hardware", "h100-sxm",
+        "--min-ep", "16",
+    )  # fmt: skip
+    assert bad.exit_code == 2
+    assert bad.output.startswith(
+        "Error: no valid layout of 16 GPUs for mixtral-8x7b with --min-ep 16 (ep must divide"
+    )

@@ -808,7 +808,10 @@ def plan(
     experts = shape.num_experts + cfg.redundant_experts
     if not candidates:
         raise MoecommError(
-            f"no valid layout of {cfg.gpus} GPUs for {name} (ep must divide {experts} experts)"
+            f"no valid layout of {cfg.gpus} GPUs for {name}"
+            + (f" with {f('min_ep')} {cfg.min_ep}" if cfg.min_ep is not None else "")
+            + f" (ep must divide {experts} experts, tp the heads and FFN widths, etp the expert "
+            "width, pp the layers; groups align to nodes)"
         )
     fitting = sum(x.fits for x in candidates)
     if cfg.tokens:

@@ -540,13 +540,13 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Cand
     for place, i in enumerate(order, start=1):
         tp, dp, ep, edp, etp, pp = found[i]
         times = [columns[0][i], columns[1][i], columns[2][i], columns[3][i]]
-        if place == 1:
-            reason = "best"
-        elif not fits[i]:
+        if not fits[i]:
             reason = (
                 f"does not fit: {float(total[i]) / GB:.1f} GB > {float(usable[i]) / GB:.1f} GB "
                 "usable"
             )
+        elif place == 1:
+            reason = "best"
         elif not meets[i]:
             assert limit is not None
             reason = f"latency {ev.latency[i] * 1e3:.3g} ms > limit {limit * 1e3:.3g} ms"
