@@ -187,6 +187,7 @@ BASES: dict[str, list[list[str]]] = {
         ],
     ],
     "plan": [
+        ["--deployment", "nemo-mixtral-8x7b-train", "--schedule", "interleaved", "--vpp", "8"],
         ["--deployment", "deepseek-v3-prefill", "--dedup", "node", "--top", "3"],
         ["--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "16", "--top", "3"],
         [

@@ -141,3 +141,15 @@ def test_megatron_bridge_qwen3_recipe_fits_and_launches_as_published() -> None:
     assert "--decoder-first-pipeline-num-layers 5" in flags
     # 32 micro-batches of 4096 tokens over 128 GPUs per step
     assert out["tokens_per_second_per_gpu"] == pytest.approx(32 * 4096 / 128 / out["step_seconds"])
+
+
+def test_nemo_mixtral_recipe_fits_and_ranks_second() -> None:
+    """NVIDIA's Mixtral-8x7B recipe: TP1 PP4 VPP8 EP8 on 64 H100, 16 micro-batches of 4096."""
+    run_as = ("--schedule", "interleaved", "--vpp", "8", "--micro-batches", "16")
+    out = ok_json("step", "--deployment", "nemo-mixtral-8x7b-train", "--tokens", "4096", *run_as)
+    assert out["fits"] is True
+    assert Fraction(out["pipeline_bubble"]) == Fraction(3, 8)
+    assert "--num-layers-per-virtual-pipeline-stage 1" in out["launch"]["megatron"]
+    rows = ok_json("plan", "--deployment", "nemo-mixtral-8x7b-train", *run_as)["candidates"]
+    recipe = next(r for r in rows if (r["tp"], r["pp"], r["ep"], r["etp"]) == (1, 4, 8, 1))
+    assert recipe["rank"] <= 5

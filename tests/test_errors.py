@@ -22,6 +22,7 @@ ALL_PRESETS = ", ".join(
         "deepseek-v3-prefill",
         "deepseek-v3-train",
         "megatron-bridge-qwen3-235b-train",
+        "nemo-mixtral-8x7b-train",
         "sglang-h100-decode",
         "sglang-h100-prefill",
     ]
@@ -31,8 +32,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (
         ("ep", "--deployment", "deepseek-v3", "--tokens", "8"),
         "deployment preset must be one of deepseek-v3-decode, deepseek-v3-prefill, "
-        "deepseek-v3-train, megatron-bridge-qwen3-235b-train, sglang-h100-decode, "
-        "sglang-h100-prefill; got 'deepseek-v3' (a model preset)",
+        "deepseek-v3-train, megatron-bridge-qwen3-235b-train, nemo-mixtral-8x7b-train, "
+        "sglang-h100-decode, sglang-h100-prefill; got 'deepseek-v3' (a model preset)",
     ),
     (
         ("ep", "--deployment", "presets/models/deepseek-v3.toml", "--tokens", "8"),

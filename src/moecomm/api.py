@@ -665,6 +665,7 @@ def step(
             cfg.model.num_layers or 1,
             (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
             cp=cfg.cp,
+            vpp=cfg.run.vpp,
             phase=cfg.phase,
             gpus_per_node=hw.gpus_per_node,
             redundant=cfg.redundant_experts,
@@ -920,6 +921,7 @@ def _launch_row(x: Any, shape: MoEModel, phase: Any, per_node: int, cfg: Any, la
         gpus_per_node=per_node,
         redundant=cfg.redundant_experts,
         recompute=x.recompute if phase == "train" else None,
+        vpp=cfg.run.vpp,
     )
     return LaunchRow(
         x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework

@@ -23,6 +23,7 @@ def megatron(
     phase: Phase,
     recompute: str | None = None,
     cp: int = 1,
+    vpp: int = 1,
 ) -> str:
     """Megatron-LM: TP, PP, EP and expert TP; data parallel is what the world leaves.
 
@@ -44,6 +45,11 @@ def megatron(
     if layers % pp:
         flags.append(f"--decoder-first-pipeline-num-layers {first}")
         flags.append(f"--decoder-last-pipeline-num-layers {last}")
+    if vpp > 1:
+        if layers % (pp * vpp) == 0:
+            flags.append(f"--num-layers-per-virtual-pipeline-stage {layers // (pp * vpp)}")
+        else:
+            flags.append(f"--num-virtual-stages-per-pipeline-rank {vpp}")
     if phase == "train":
         flags.append("--use-distributed-optimizer")
         if recompute == "selective":
@@ -117,18 +123,23 @@ def flags(
     redundant: int = 0,
     recompute: str | None = None,
     cp: int = 1,
+    vpp: int = 1,
 ) -> dict[str, str]:
     """The launch flags of one layout (tp, dp, ep, edp, etp, pp) for every framework."""
     tp, dp, ep, edp, etp, pp = sizes
     if cp > 1:
         why = f"n/a: context parallel {cp} is a training layout here"
         return {
-            "megatron": megatron(layers, tp, ep, etp, pp, phase=phase, recompute=recompute, cp=cp),
+            "megatron": megatron(
+                layers, tp, ep, etp, pp, phase=phase, recompute=recompute, cp=cp, vpp=vpp
+            ),
             "sglang": why,
             "vllm": why,
         }
     return {
-        "megatron": megatron(layers, tp, ep, etp, pp, phase=phase, recompute=recompute, cp=cp),
+        "megatron": megatron(
+            layers, tp, ep, etp, pp, phase=phase, recompute=recompute, cp=cp, vpp=vpp
+        ),
         "sglang": sglang(
             tp, dp, ep, edp, pp, phase=phase, gpus_per_node=gpus_per_node, redundant=redundant
         ),

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from moecomm import formulas as F
 from moecomm.config import MemoryOptions, MoEModel, Phase, stage_layers
 from moecomm.elementwise import SCALAR, Ops
+from moecomm.step import shared_block
 
 Number = Any
 Evaluate = Callable[[str, Mapping[str, Number]], Number]
@@ -102,16 +103,6 @@ def attention_params(model: MoEModel) -> int:
 def head_dim(model: MoEModel) -> int:
     heads = model.num_attention_heads or 1
     return model.head_dim or max(1, model.hidden_size // heads)
-
-
-def shared_block(model: MoEModel) -> tuple[int, int]:
-    """(1, width of the shared-expert block) or (0, 0): the config's width covers all of them."""
-    if not model.num_shared_experts:
-        return 0, 0
-    width = model.shared_expert_intermediate_size
-    if width is None:
-        width = model.num_shared_experts * (model.moe_intermediate_size or 0)
-    return 1, width
 
 
 def memory(

@@ -259,6 +259,17 @@ def _shape(model: MoEModel) -> dict[str, Number]:
     }
 
 
+def shared_block(model: MoEModel) -> tuple[int, int]:
+    """(1, width of the shared-expert block) or (0, 0): a config's shared width (e.g.
+    DeepSeek-V2's 2 × 1536 = 3072) covers all its shared experts, so it is counted once."""
+    if not model.num_shared_experts:
+        return 0, 0
+    width = model.shared_expert_intermediate_size
+    if width is None:
+        width = model.num_shared_experts * (model.moe_intermediate_size or 0)
+    return 1, width
+
+
 def _selections(model: MoEModel, lay: StepLayout) -> int:
     """Expert selections per token on the wire: top-k, plus the shared expert in DeepSeek decode."""
     return model.top_k + (model.num_shared_experts if lay.shared_as_routed else 0)
@@ -333,15 +344,18 @@ def components(
     act_moe = tokens * etp * model.hidden_size * lay.activation_bytes
     tp_moe = _tp_pair(ev, act_moe, etp, lay.sequence_parallel, hw, ops)
     shared = 0 if lay.shared_as_routed else model.num_shared_experts
+    blocks, width = shared_block(model) if shared else (0, 0)
     flops = ev(
         "expert_flops",
         {
-            "T": tokens,
+            # Megatron-Core all-gathers the tokens of the etp ranks of an expert-TP group, each
+            # rank then runs 1/etp of every expert on all of them: T·etp tokens over etp.
+            "T": tokens * etp,
             "k": model.top_k + model.num_shared_experts - shared,
             "h": model.hidden_size,
             "d_ff": model.moe_intermediate_size,
-            "d_s": shape["d_s"],
-            "n_s": shared,
+            "d_s": width,
+            "n_s": blocks,
             "etp": etp,
         },
     )
