@@ -203,3 +203,17 @@ def test_dualpipe_keeps_two_copies_of_the_parameters() -> None:
     assert two["gradient_bytes"] == 2 * one["gradient_bytes"]
     assert two["optimizer_bytes"] == one["optimizer_bytes"]
     assert two["activation_bytes"] * 16 == one["activation_bytes"] * 17
+
+
+def test_interleaved_schedule_holds_more_micro_batches() -> None:
+    """Megatron's estimator: pp micro-batches × (1 + (pp − 1)/(pp·v)) under interleaving."""
+    assert F.value("interleaved_in_flight", {"pp": 4, "v_pp": 2}) == Fraction(11, 2)
+    args = (
+        "step", "--preset", "mixtral-8x7b", "--hardware", "h100-sxm", "--phase", "train",
+        "--pp", "4", "--ep", "8", "--dp", "16", "--tokens", "4096", "--recompute", "full",
+    )  # fmt: skip
+    plain = ok_json(*args)
+    interleaved = ok_json(*args, "--schedule", "interleaved", "--vpp", "2")
+    assert Fraction(interleaved["activation_bytes"]) * 4 == Fraction(
+        plain["activation_bytes"]
+    ) * Fraction(11, 2)

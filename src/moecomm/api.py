@@ -605,6 +605,7 @@ def step(
         device_bytes=hw.memory_bytes,
         ev=exact,
         schedule=cfg.run.schedule,
+        vpp=cfg.run.vpp,
     )
     names = dict(
         zip(ITEMS, ("weight", "gradient", "optimizer", "activation", "kv_cache"), strict=True)

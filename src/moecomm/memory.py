@@ -117,11 +117,13 @@ def memory(
     ev: Evaluate,
     ops: Ops = SCALAR,
     schedule: str | None = None,
+    vpp: int = 1,
 ) -> Memory:
     """Every memory item of one GPU of the largest pipeline stage, for one layout or many.
 
     Under ``schedule`` dualpipe each GPU keeps two copies of its parameters (weights and
-    gradients) and PP + 1 micro-batches of activations (DeepSeek-V3 tech report Table 2).
+    gradients) and PP + 1 micro-batches of activations (DeepSeek-V3 tech report Table 2); under
+    interleaved with ``vpp`` virtual stages, pp + (pp − 1)/vpp micro-batches.
 
     ``tokens`` is T, the tokens per rank of one micro-batch (decode: requests per rank); an
     attention group of tp ranks holds T·tp of them (sequence parallelism). Training counts
@@ -187,6 +189,8 @@ def memory(
             items["gradients"] = 2 * items["gradients"]
         items["optimizer"] = ev("optimizer_bytes", params | {"dp": dp, "edp": edp})
         in_flight = pp + 1 if schedule == "dualpipe" else pp
+        if schedule == "interleaved" and vpp > 1:
+            in_flight = ev("interleaved_in_flight", {"pp": pp, "v_pp": vpp})
         stage = {"L_s": most, "L_sm": stage_moe, "n_mb": in_flight}
         choices = [
             ev("activation_bytes", layer | stage | {"c_sc": 1}),

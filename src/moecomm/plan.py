@@ -363,6 +363,7 @@ def evaluate_scalar(
             device_bytes=hw.memory_bytes,
             ev=exact,
             schedule=schedule.schedule,
+            vpp=schedule.vpp,
         )
         mems.append(m)
         e = end_to_end(
@@ -455,6 +456,7 @@ def evaluate_vector(
         ev=V.evaluate_exact,
         ops=V.NUMPY,
         schedule=schedule.schedule,
+        vpp=schedule.vpp,
     )
 
     def col(value: Any) -> list[Exact]:

@@ -305,6 +305,11 @@ def activation_bytes(*, E: Fraction, L_s: Fraction, L_sm: Fraction, T: Fraction,
     return n_mb*(L_sm*T*(4*E + 5*c_sc*n_h*s + 6*d_s*n_s + 18*h + k*(6*d_ff + 2*etp*h)) + (L_s - L_sm)*(5*T*c_sc*n_h*s + T*(6*d_i + 18*h)))
 
 
+def interleaved_in_flight(*, pp: Fraction, v_pp: Fraction) -> Fraction:
+    """Micro-batches of activations the first stage holds under the interleaved schedule."""
+    return pp*(1 + (pp - 1)/(pp*v_pp))
+
+
 def full_recompute_activation_bytes(*, L_s: Fraction, T: Fraction, h: Fraction, n_mb: Fraction) -> Fraction:
     """Activations in flight under full recomputation: each layer's input only."""
     return 2*L_s*T*h*n_mb

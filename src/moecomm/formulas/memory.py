@@ -56,6 +56,7 @@ from moecomm.formulas.symbols import (
     r_q,
     s,
     tp,
+    v_pp,
 )
 
 
@@ -264,6 +265,17 @@ def activation_bytes() -> sp.Expr:
     dense = dense_layer_activation_bytes()
     moe = moe_layer_activation_bytes()
     return n_mb * (L_sm * moe + (L_s - L_sm) * dense)
+
+
+@formula(unit="count", convention="micro-batches on the first stage; interleaved 1F1B")
+def interleaved_in_flight() -> sp.Expr:
+    """Micro-batches of activations the first stage holds under the interleaved schedule.
+
+    Source: Megatron-LM theoretical_memory_usage.py: with v virtual stages per rank the first
+    stage holds pp micro-batches times the penalty 1 + (pp − 1)/(pp·v) (Narayanan et al. 2021
+    §2.2.2): pp + (pp − 1)/v.
+    """
+    return pp * (1 + (pp - 1) / (pp * v_pp))
 
 
 @formula(unit="bytes", convention=STAGE + "; training, 1F1B, full recompute")

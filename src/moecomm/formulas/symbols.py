@@ -108,6 +108,7 @@ d_v = sp.Symbol("d_v", **_pos)
 n_kvr = sp.Symbol("n_kvr", **_pos)
 N_ctx = sp.Symbol("N_ctx", nonnegative=True)
 n_mb = sp.Symbol("n_mb", **_pos)
+v_pp = sp.Symbol("v_pp", **_pos)
 W_x = sp.Symbol("W_x", nonnegative=True)
 P_attn = sp.Symbol("P_attn", nonnegative=True, integer=True)
 beta_s = sp.Symbol("beta_s", nonnegative=True)
@@ -229,6 +230,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     n_kvr: "kv heads held by one rank: n_kv/tp, or 1 replicated when tp > n_kv",
     N_ctx: "tokens held in the KV cache of one attention group (requests × context)",
     n_mb: "micro-batches whose activations are in flight on the first stage",
+    v_pp: "virtual pipeline stages per rank (interleaved schedule)",
     W_x: "vocabulary (embedding and output layer) parameters on one GPU",
     P_attn: "attention parameters of one layer",
     beta_s: "bytes of one quantisation scale",
@@ -315,6 +317,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     n_kvr: r"n_{\mathrm{kv,r}}",
     N_ctx: r"N_{\mathrm{ctx}}",
     n_mb: r"n_{\mathrm{mb}}",
+    v_pp: r"v_{\mathrm{pp}}",
     W_x: r"W_{\mathrm{x}}",
     P_attn: r"P_{\mathrm{attn}}",
     beta_s: r"\beta_{\mathrm{s}}",
