@@ -143,13 +143,43 @@ def test_megatron_bridge_qwen3_recipe_fits_and_launches_as_published() -> None:
     assert out["tokens_per_second_per_gpu"] == pytest.approx(32 * 4096 / 128 / out["step_seconds"])
 
 
-def test_nemo_mixtral_recipe_fits_and_ranks_second() -> None:
-    """NVIDIA's Mixtral-8x7B recipe: TP1 PP4 VPP8 EP8 on 64 H100, 16 micro-batches of 4096."""
-    run_as = ("--schedule", "interleaved", "--vpp", "8", "--micro-batches", "16")
-    out = ok_json("step", "--deployment", "nemo-mixtral-8x7b-train", "--tokens", "4096", *run_as)
-    assert out["fits"] is True
+def test_nemo_mixtral_recipe_fits_and_ranks_first_with_its_own_batch() -> None:
+    """NVIDIA's Mixtral-8x7B recipe: TP1 PP4 VPP8 EP8 on 64 H100, micro-batch 1 × 4096, global
+    batch 256 sequences (16 micro-batches per DP rank)."""
+    run_as = ("--schedule", "interleaved", "--vpp", "8")
+    batch = ("--micro-batch", "1", "--seq", "4096")
+    out = ok_json(
+        "step", "--deployment", "nemo-mixtral-8x7b-train", *batch, "--micro-batches", "16", *run_as
+    )
+    assert out["fits"] is True and out["tokens_per_rank"] == 4096
     assert Fraction(out["pipeline_bubble"]) == Fraction(3, 8)
     assert "--num-layers-per-virtual-pipeline-stage 1" in out["launch"]["megatron"]
-    rows = ok_json("plan", "--deployment", "nemo-mixtral-8x7b-train", *run_as)["candidates"]
+    rows = ok_json(
+        "plan", "--deployment", "nemo-mixtral-8x7b-train", *batch, "--global-batch",
+        str(256 * 4096), *run_as,
+    )["candidates"]  # fmt: skip
     recipe = next(r for r in rows if (r["tp"], r["pp"], r["ep"], r["etp"]) == (1, 4, 8, 1))
-    assert recipe["rank"] <= 5
+    assert recipe["rank"] == 1
+    assert all(32 % (r["pp"] * 8) == 0 for r in rows)  # every stage splits into 8 virtual ones
+
+
+def test_micro_batch_sets_tokens_per_gpu_and_micro_batches() -> None:
+    """b·seq/(tp·cp) tokens per GPU; global batch / (b·seq·dp) micro-batches per step."""
+    rows = ok_json(
+        "plan", "--preset", "mixtral-8x7b", "--hardware", "h100-sxm", "--gpus", "16",
+        "--phase", "train", "--micro-batch", "2", "--seq", "2048", "--global-batch", "262144",
+    )["candidates"]  # fmt: skip
+    for r in rows:
+        tokens = Fraction(2 * 2048, r["tp"])
+        m = Fraction(262144, 2 * 2048 * r["dp"])
+        if r["fits"]:
+            assert r["tokens_per_second_per_gpu"] == pytest.approx(
+                float(m * tokens / r["pp"]) / r["step_seconds"], rel=1e-9
+            )
+    bad = run("step", "--preset", "mixtral-8x7b", "--hardware", "h100-sxm", "--tp", "8",
+              "--micro-batch", "1", "--seq", "1001")  # fmt: skip
+    assert bad.exit_code == 2
+    assert (
+        bad.output
+        == "Error: --micro-batch·--seq must be a multiple of tp·cp (8); got 1·1001 = 1001\n"
+    )

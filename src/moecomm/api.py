@@ -487,6 +487,7 @@ def step(
     schedule: str | None = None,
     vpp: int | None = None,
     micro_batches: int | None = None,
+    micro_batch: int | None = None,
     overlap: bool | None = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
@@ -543,7 +544,9 @@ def step(
         {
             "model": shape,
             "phase": chosen_phase,
-            "tokens": R.first(tokens, DEFAULT_TOKENS.get(str(chosen_phase), 4096)),
+            "tokens": _step_tokens(
+                tokens, micro_batch, seq, sizes, DEFAULT_TOKENS.get(str(chosen_phase), 4096)
+            ),
             **sizes,
             "sequence_parallel": pick("sequence_parallel", sequence_parallel, False),
             "redundant_experts": redundant,
@@ -728,6 +731,7 @@ def plan(
     tpot_max: float | None = None,
     ttft_max: float | None = None,
     min_ep: int | None = None,
+    micro_batch: int | None = None,
     schedule: str | None = None,
     vpp: int | None = None,
     micro_batches: int | None = None,
@@ -741,7 +745,7 @@ def plan(
     ``launch`` (megatron, sglang or vllm): each row with the flags that launch it.
     """
     from moecomm.endtoend import OVERLAP
-    from moecomm.plan import Goal
+    from moecomm.plan import Goal, MicroBatch
     from moecomm.plan import plan as search
     from moecomm.step import StepLayout
 
@@ -773,6 +777,7 @@ def plan(
             "tpot_max": tpot_max,
             "ttft_max": ttft_max,
             "min_ep": min_ep,
+            "micro_batch": micro_batch,
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -794,7 +799,7 @@ def plan(
         hw,
         cfg.phase,
         tokens_per_gpu=cfg.tokens,
-        global_batch=cfg.batch_in_all,
+        global_batch=None if cfg.micro_batch else cfg.batch_in_all,
         base=base,
         compute_efficiency=cfg.compute_efficiency,
         peak_flops=hw.peak_flops(d is DType.FP8),
@@ -804,6 +809,11 @@ def plan(
         allow_tp_across_nodes=cfg.allow_tp_across_nodes,
         max_pp=cfg.pp_limit,
         min_ep=cfg.min_ep,
+        micro_batch=(
+            MicroBatch(cfg.micro_batch, cfg.memory.seq, cfg.global_batch)
+            if cfg.micro_batch
+            else None
+        ),
         progress=progress,
     )
     name = preset or hf_config or (dep.model if dep is not None else "the model")
@@ -816,7 +826,12 @@ def plan(
             "width, pp the layers; groups align to nodes)"
         )
     fitting = sum(x.fits for x in candidates)
-    if cfg.tokens:
+    if cfg.micro_batch:
+        tokens_text = (
+            f"micro-batches of {cfg.micro_batch} × {cfg.memory.seq} tokens (seq·b/tp per GPU)"
+            + (f", global batch {cfg.global_batch} tokens" if cfg.global_batch else "")
+        )
+    elif cfg.tokens:
         tokens_text = f"{cfg.tokens} tokens per GPU"
     elif cfg.concurrency is not None:
         tokens_text = f"{cfg.concurrency} requests in all (concurrency·pp/gpus per GPU)"
@@ -884,6 +899,7 @@ def plan(
         "tpot_max_ms": cfg.tpot_max,
         "ttft_max_ms": cfg.ttft_max,
         "min_ep": cfg.min_ep,
+        "micro_batch": cfg.micro_batch,
         "schedule": cfg.run.schedule,
         "micro_batches": cfg.run.micro_batches,
     }
@@ -959,6 +975,30 @@ def _objective_text(cfg: Any) -> str:
 
 def _latency_text(phase: str) -> str:
     return {"prefill": "TTFT", "decode": "TPOT", "train": "step time"}[phase]
+
+
+def _step_tokens(
+    tokens: int | None,
+    micro_batch: int | None,
+    seq: int | None,
+    sizes: dict[str, Any],
+    default: int,
+) -> Any:
+    """Tokens per rank: given, or b·s over the tp·cp ranks that split a micro-batch's sequences."""
+    if micro_batch is None:
+        return R.first(tokens, default)
+    if tokens is not None:
+        raise MoecommError(f"give {f('tokens')} or {f('micro_batch')}, not both")
+    if not isinstance(micro_batch, int) or micro_batch < 1:
+        return micro_batch  # the model names the bound
+    length = seq if seq is not None else 4096
+    split = sizes["tp"] * sizes["cp"]
+    if (micro_batch * length) % split:
+        raise MoecommError(
+            f"{f('micro_batch')}·{f('seq')} must be a multiple of tp·cp ({split}); "
+            f"got {micro_batch}·{length} = {micro_batch * length}"
+        )
+    return micro_batch * length // split
 
 
 def _schedule_options(

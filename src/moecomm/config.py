@@ -243,6 +243,7 @@ def layout_rules(
     cp: Any = 1,
     gpus_per_node: int | None = None,
     redundant: int = 0,
+    vpp: int = 1,
 ) -> list[LayoutRule]:
     """Every rule a parallel layout must satisfy, for one layout (ints) or many (numpy arrays).
 
@@ -257,7 +258,8 @@ def layout_rules(
       width (Megatron-Core shards shared experts over tp); etp divides the expert FFN width;
     - ep divides the routed (plus redundant) experts;
     - pp splits the layers as Megatron-LM allows (``stage_layers``): evenly, or with smaller
-      first and last stages of at least one layer each;
+      first and last stages of at least one layer each; with vpp virtual stages (interleaved
+      schedule) pp·vpp divides the layers;
     - tp and etp groups align to nodes: they divide the GPUs per node, or fill whole nodes.
     """
     heads = model.num_attention_heads
@@ -312,6 +314,15 @@ def layout_rules(
                 pp,
             )
         )
+        if vpp > 1:
+            rules.append(
+                (
+                    "pp",
+                    f"give every stage a multiple of {f('vpp')} ({vpp}) of the {layers} layers",
+                    layers % (pp * vpp) == 0,
+                    pp,
+                )
+            )
     if gpus_per_node is not None:
         g = gpus_per_node
         for name, size in (("tp", tp), ("etp", etp)):
@@ -873,6 +884,7 @@ class StepConfig(_Strict):
             cp=self.cp,
             gpus_per_node=self.gpus_per_node,
             redundant=self.redundant_experts,
+            vpp=self.run.vpp,
         )
         return self
 
@@ -909,6 +921,9 @@ class PlanConfig(_Strict):
         None, gt=0, le=MAX_LATENCY_US, allow_inf_nan=False, description="prefill: TTFT limit, ms"
     )
     min_ep: int | None = Field(None, ge=1, le=MAX_RANKS, description="smallest expert parallel")
+    micro_batch: int | None = Field(
+        None, ge=1, le=MAX_TOKENS, description="training: sequences per micro-batch per DP rank"
+    )
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
         ge=MIN_EFFICIENCY,
@@ -922,6 +937,11 @@ class PlanConfig(_Strict):
         for name, phase in (("tpot_max", "decode"), ("ttft_max", "prefill")):
             if getattr(self, name) is not None and self.phase != phase:
                 raise MoecommError(f"{f(name)} applies to {phase}; got phase {self.phase}")
+        if self.micro_batch is not None:
+            if self.phase != "train":
+                raise MoecommError(f"{f('micro_batch')} applies to train; got phase {self.phase}")
+            if self.tokens_per_gpu is not None:
+                raise MoecommError(f"give {f('tokens_per_gpu')} or {f('micro_batch')}, not both")
         given = [
             name
             for name in ("tokens_per_gpu", "global_batch", "concurrency")
@@ -940,7 +960,7 @@ class PlanConfig(_Strict):
     @property
     def tokens(self) -> int | None:
         """Tokens per GPU: given, or the phase's default unless a global batch is given."""
-        if self.tokens_per_gpu is None and self.batch_in_all is None:
+        if self.tokens_per_gpu is None and self.batch_in_all is None and not self.micro_batch:
             return DEFAULT_TOKENS[self.phase]
         return self.tokens_per_gpu
 

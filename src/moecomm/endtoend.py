@@ -81,6 +81,7 @@ def end_to_end(
     context: int,
     seq: int,
     recompute: Number = 0,
+    micro_batches: Number | None = None,
     ev: Evaluate,
     ops: Ops = SCALAR,
 ) -> EndToEnd:
@@ -133,7 +134,9 @@ def end_to_end(
     )  # fmt: skip
     t_mb = work + exposed + comps.tp_step + comps.pp_step
     if phase == "train":
-        m = sched.micro_batches if sched.micro_batches is not None else 4 * pp
+        m = micro_batches if micro_batches is not None else sched.micro_batches
+        if m is None:
+            m = 4 * pp
         idle = bubble(sched, pp, ops)
         step = ev(
             "train_step_seconds",

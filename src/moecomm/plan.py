@@ -120,6 +120,7 @@ def layouts(
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
     vectorised: bool | None = None,
+    vpp: int = 1,
 ) -> list[Layout]:
     """(tp, dp, ep, edp, etp, pp) of ``gpus`` GPUs that satisfy every rule of
     ``config.layout_rules`` and fill whole nodes with EP ranks; tp and etp inside a node unless
@@ -134,11 +135,11 @@ def layouts(
     if vectorised is None:
         vectorised = numpy_available()
     if not vectorised or not raw:
-        return [lay for lay in raw if _valid(model, lay, per_node, redundant, SCALAR)]
+        return [lay for lay in raw if _valid(model, lay, per_node, redundant, SCALAR, vpp)]
     import numpy as np
 
     cols = np.array(raw, dtype=np.int64).T
-    keep = _valid(model, tuple(cols), per_node, redundant, _numpy_ops())
+    keep = _valid(model, tuple(cols), per_node, redundant, _numpy_ops(), vpp)
     return [lay for lay, ok in zip(raw, keep.tolist(), strict=True) if ok]
 
 
@@ -148,12 +149,14 @@ def _numpy_ops() -> Ops:
     return NUMPY
 
 
-def _valid(model: MoEModel, lay: Sequence[Any], per_node: int, redundant: int, ops: Ops) -> Any:
+def _valid(
+    model: MoEModel, lay: Sequence[Any], per_node: int, redundant: int, ops: Ops, vpp: int = 1
+) -> Any:
     """Whether every layout rule holds (a bool, or a numpy bool array over many layouts)."""
     tp, dp, ep, edp, etp, pp = lay
     ok: Any = True
     for _, _, holds, _ in layout_rules(
-        model, tp, dp, ep, edp, etp, pp, gpus_per_node=per_node, redundant=redundant
+        model, tp, dp, ep, edp, etp, pp, gpus_per_node=per_node, redundant=redundant, vpp=vpp
     ):
         ok = ok & holds
     g = ep_ranks_per_node(ep, per_node, etp, ops)
@@ -203,6 +206,26 @@ def _tokens(pp: int, gpus: int, tokens_per_gpu: int | None, global_batch: int | 
     return tokens_per_gpu or 1
 
 
+@dataclass(frozen=True)
+class MicroBatch:
+    """Sequences per micro-batch (``--micro-batch``): tokens per rank follow from tp, and the
+    micro-batches per step from the global batch (tokens) and dp."""
+
+    sequences: int
+    seq: int
+    global_batch: int | None
+
+    def tokens(self, tp: int) -> Fraction:
+        """Tokens per rank of one micro-batch: b·s over the tp ranks of sequence parallelism."""
+        return Fraction(self.sequences * self.seq, tp)
+
+    def count(self, dp: int) -> Fraction | None:
+        """Micro-batches per step: the global batch over b·s·dp, where a global batch is given."""
+        if self.global_batch is None:
+            return None
+        return Fraction(self.global_batch, self.sequences * self.seq * dp)
+
+
 def numpy_available() -> bool:
     """Whether the vectorised path can run (numpy installed: ``pip install moecomm[plan]``)."""
     try:
@@ -240,6 +263,7 @@ def plan(
     allow_tp_across_nodes: bool = False,
     max_pp: int | None = None,
     min_ep: int | None = None,
+    micro_batch: MicroBatch | None = None,
     rank_by: str = "token",
     vectorised: bool | None = None,
     progress: Callable[[int], None] | None = None,
@@ -262,6 +286,7 @@ def plan(
         allow_tp_across_nodes=allow_tp_across_nodes,
         max_pp=max_pp,
         vectorised=vectorised,
+        vpp=(schedule or ScheduleOptions()).vpp,
     )
     if min_ep is not None:
         found = [lay for lay in found if lay[2] >= min_ep]
@@ -279,6 +304,7 @@ def plan(
         peak_flops=peak_flops,
         memory_inputs=memory_inputs,
         schedule=schedule or ScheduleOptions(),
+        micro_batch=micro_batch,
     )
     return rank(found, ev, hw, goal or Goal(objective="comm", rank_by=rank_by))
 
@@ -319,6 +345,7 @@ def evaluate_scalar(
     peak_flops: int,
     memory_inputs: MemoryOptions,
     schedule: ScheduleOptions,
+    micro_batch: MicroBatch | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluated:
     """One layout at a time: ``step.components`` through the float evaluators of
@@ -334,7 +361,10 @@ def evaluate_scalar(
     latency: list[float] = []
     for i, lay in enumerate(found):
         tp, dp, ep, edp, etp, pp = lay
-        tokens = _tokens(pp, gpus, tokens_per_gpu, global_batch)
+        tokens: Exact = _tokens(pp, gpus, tokens_per_gpu, global_batch)
+        count: Fraction | None = None
+        if micro_batch is not None:
+            tokens, count = micro_batch.tokens(tp), micro_batch.count(dp)
         layout = replace(base, tp=tp, pp=pp, ep=ep, etp=etp, dp=dp, edp=edp)
         c = components(
             model,
@@ -380,6 +410,7 @@ def evaluate_scalar(
             context=memory_inputs.context,
             seq=memory_inputs.seq,
             recompute=m.recompute,
+            micro_batches=None if count is None else float(count),
             ev=approx,
         )
         for name, value in _costs(e, float(tokens), float(pp)).items():
@@ -409,6 +440,7 @@ def evaluate_vector(
     peak_flops: int,
     memory_inputs: MemoryOptions,
     schedule: ScheduleOptions,
+    micro_batch: MicroBatch | None = None,
 ) -> Evaluated:
     """All layouts at once: ``step.components``, the memory formulas and ``end_to_end`` over
     numpy arrays."""
@@ -419,11 +451,17 @@ def evaluate_vector(
     n = len(found)
     lay = V.sizes(found)
     pp = lay.pp.astype(float)
-    tokens = (
+    tokens: Any = (
         float(global_batch) * lay.pp.astype(float) / gpus
         if global_batch is not None
         else float(tokens_per_gpu or 1)
     )
+    counts: Any = None
+    if micro_batch is not None:
+        tokens = float(micro_batch.sequences * micro_batch.seq) / lay.tp.astype(float)
+        if micro_batch.global_batch is not None:
+            per_dp = float(micro_batch.sequences * micro_batch.seq) * lay.dp.astype(float)
+            counts = float(micro_batch.global_batch) / per_dp
     c = V.step_components(
         model,
         phase,
@@ -445,6 +483,8 @@ def evaluate_vector(
         if global_batch is not None
         else tokens_per_gpu or 1
     )
+    if micro_batch is not None:
+        exact_tokens = np.array([micro_batch.tokens(t) for t in lay.tp.tolist()], dtype=object)
     m = memory(
         model,
         phase,
@@ -482,6 +522,7 @@ def evaluate_vector(
         context=memory_inputs.context,
         seq=memory_inputs.seq,
         recompute=np.asarray(recompute),
+        micro_batches=counts,
         ev=V.evaluate,
         ops=V.NUMPY,
     )

@@ -70,6 +70,7 @@ _SAME = (
     "schedule",
     "vpp",
     "micro_batches",
+    "micro_batch",
     "overlap",
     "max_pp",
     "rank_by",

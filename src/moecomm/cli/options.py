@@ -219,6 +219,11 @@ schedule_options = stack(
         "--micro-batches", type=int, help="Training: micro-batches per step [default: 4·pp]."
     ),
     click.option(
+        "--micro-batch",
+        type=int,
+        help="Training: sequences per micro-batch (tokens per GPU = b·seq/(tp·cp)).",
+    ),
+    click.option(
         "--overlap/--no-overlap",
         default=None,
         help="EP overlaps computation [default: two micro-batches in inference, DualPipe].",
