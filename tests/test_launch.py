@@ -44,6 +44,9 @@ def test_step_json_carries_layout_dtypes_and_launch_flags() -> None:
         "activations": "bf16",
         "gradients": None,
         "weights": "fp8",
+        "expert_weights": "fp8",
+        "weight_bytes_per_element": {"experts": "4097/4096", "other": "4097/4096", "vocabulary": 2},
+        "kv_cache": "bf16",
     }
     assert out["launch"]["sglang"] == (
         "--tp-size 320 --dp-size 80 --enable-dp-attention --ep-size 320 --moe-a2a-backend deepep "

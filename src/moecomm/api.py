@@ -495,7 +495,7 @@ def step(
     """Communication, expert compute and memory of one whole-model step per rank (``step``)."""
     from moecomm.endtoend import OVERLAP, end_to_end
     from moecomm.launch import flags
-    from moecomm.memory import ITEMS, RECOMPUTE, memory, read_bytes
+    from moecomm.memory import ITEMS, RECOMPUTE, memory, read_bytes, weight_dtype_bytes
     from moecomm.step import Sizes, StepLayout, components, exact, step_times
 
     dep = R.deployment(deployment)
@@ -693,7 +693,18 @@ def step(
             "combine_bytes_per_element": lay.combine_bytes_per_element,
             "activations": "bf16",
             "gradients": "bf16" if cfg.phase == "train" else None,
-            "weights": shape.native_dtype.value,
+            "weights": "bf16" if training else shape.native_dtype.value,
+            "expert_weights": "bf16"
+            if training
+            else (shape.expert_dtype or shape.native_dtype.value),
+            "weight_bytes_per_element": dict(
+                zip(
+                    ("experts", "other", "vocabulary"),
+                    weight_dtype_bytes(cfg.model, cfg.phase),
+                    strict=True,
+                )
+            ),
+            "kv_cache": None if training else "bf16",
         },
     )
     return Report(result, f"One {cfg.phase} step per rank", caption, skip_none=True)
