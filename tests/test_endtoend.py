@@ -89,12 +89,19 @@ def test_objectives_order_the_fitting_layouts(objective: str, key: str, reverse:
 
 
 def test_tpot_limit_and_min_ep() -> None:
-    rows = ok_json(*PLAN, "--phase", "decode", "--tpot-max", "20", "--min-ep", "4")["candidates"]
+    free = ok_json(*PLAN, "--phase", "decode", "--min-ep", "4")["candidates"]
+    fitting = sorted(r["latency_seconds"] for r in free if r["fits"])
+    limit_ms = (fitting[2] + fitting[3]) / 2 * 1e3  # three layouts meet it
+    rows = ok_json(*PLAN, "--phase", "decode", "--tpot-max", f"{limit_ms:.6f}", "--min-ep", "4")[
+        "candidates"
+    ]
     assert all(r["ep"] >= 4 for r in rows)
-    meets = [r["latency_seconds"] <= 0.020 for r in rows if r["fits"]]
-    assert meets == sorted(meets, reverse=True)  # those within the limit first
-    missed = [r for r in rows if r["fits"] and r["latency_seconds"] > 0.020]
-    assert all(r["reason"].startswith("latency ") for r in missed)
+    meets = [r["latency_seconds"] * 1e3 <= limit_ms for r in rows if r["fits"]]
+    assert meets == [True] * 3 + [False] * (len(meets) - 3)  # those within the limit first
+    missed = [r for r in rows if r["fits"] and r["latency_seconds"] * 1e3 > limit_ms]
+    assert missed and all(r["reason"].startswith("latency ") for r in missed)
+    none = ok_json(*PLAN, "--phase", "decode", "--tpot-max", "0.001")["candidates"]
+    assert none[0]["reason"].startswith("latency ") or not none[0]["fits"]
     bad = run(*PLAN, "--phase", "prefill", "--tpot-max", "20")
     assert bad.exit_code == 2
     assert bad.output == "Error: --tpot-max applies to decode; got phase prefill\n"

@@ -6,7 +6,7 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
     moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
 
 ``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
-``formula`` and the ``presets`` module are imported on first use, so that ``import moecomm``
+``calibrate``, ``validate``, ``formula``, ``measure`` (under torchrun) and the ``presets`` module are imported on first use, so that ``import moecomm``
 (and the CLI's ``--help``) stays cheap.
 """
 
@@ -19,7 +19,20 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-API = ("ep", "tp", "compare", "groups", "traffic", "collective", "step", "plan", "formula")
+API = (
+    "ep",
+    "tp",
+    "compare",
+    "groups",
+    "traffic",
+    "collective",
+    "step",
+    "plan",
+    "calibrate",
+    "validate",
+    "formula",
+    "measure",
+)
 
 __all__ = [*API, "presets"]
 
@@ -36,7 +49,8 @@ class _Package(types.ModuleType):
     """The package, whose API names stay the API functions.
 
     Some jobs share their name with the module that holds their model (``moecomm.step`` the
-    function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``).
+    function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``,
+    ``measure``).
     Importing such a module sets a package attribute of that name; the API keeps it. Code
     inside the package imports those modules by their full name (``from moecomm.step import``).
     """

@@ -588,11 +588,11 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Cand
                 f"does not fit: {float(total[i]) / GB:.1f} GB > {float(usable[i]) / GB:.1f} GB "
                 "usable"
             )
-        elif place == 1:
-            reason = "best"
         elif not meets[i]:
             assert limit is not None
             reason = f"latency {ev.latency[i] * 1e3:.3g} ms > limit {limit * 1e3:.3g} ms"
+        elif place == 1:
+            reason = "best"
         elif goal.objective == "comm":
             reason = _reason(found[i], times, best_parts, hw)
         else:

@@ -80,6 +80,20 @@ _SAME = (
     "algorithm",
     "export_matrix",
     "force",
+    "timing",
+    "name",
+    "base",
+    "date",
+    "output",
+    "collectives",
+    "min_bytes",
+    "max_bytes",
+    "iters",
+    "warmup",
+    "moe_iters",
+    "backend",
+    "cuda_graph",
+    "save_routing_max_tokens",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}
