@@ -36,11 +36,11 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return min(times), out
 
 
-def in_process(repeat: int) -> None:
+def in_process(repeat: int, bare: float) -> None:
     from moecomm import presets as P
     from moecomm import resolve
-    from moecomm.config import Phase
-    from moecomm.plan import evaluate_vector, layouts, plan
+    from moecomm.config import MemoryOptions, Phase, ScheduleOptions
+    from moecomm.plan import Goal, evaluate_vector, layouts, plan, rank
     from moecomm.step import StepLayout
 
     model = P.load(P.MODELS, "deepseek-v3").model
@@ -51,7 +51,7 @@ def in_process(repeat: int) -> None:
         "base": base,
         "compute_efficiency": 0.5,
         "peak_flops": hw.bf16_flops,
-        "weight_bytes": 1,
+        "memory_inputs": MemoryOptions(),
         "allow_tp_across_nodes": True,
     }
     gpus = 1536
@@ -80,18 +80,40 @@ def in_process(repeat: int) -> None:
     def evaluate() -> Any:
         return evaluate_vector(
             model, gpus, hw, "train", ten_k, 4096, None, base,
-            compute_efficiency=0.5, peak_flops=hw.bf16_flops, weight_bytes=1,
+            compute_efficiency=0.5, peak_flops=hw.bf16_flops, memory_inputs=MemoryOptions(),
+            schedule=ScheduleOptions(),
         )  # fmt: skip
 
     t_eval, _ = best(evaluate, repeat)
     print(f"    evaluate_vector, train, exactly 10^4 layouts: {t_eval * 1e3:.1f} ms")
+    hundred_k = (found * (100_000 // len(found) + 1))[:100_000]
+    for phase in phases:
+
+        def evaluate_and_rank(phase: Phase = phase) -> Any:
+            ev = evaluate_vector(
+                model, gpus, hw, phase, hundred_k, 4096, None, base,
+                compute_efficiency=0.5, peak_flops=hw.bf16_flops, memory_inputs=MemoryOptions(),
+                schedule=ScheduleOptions(),
+            )  # fmt: skip
+            return rank(hundred_k, ev, hw, Goal())
+
+        t_100k, _ = best(evaluate_and_rank, max(1, repeat // 2))
+        print(
+            f"    evaluate_vector + rank, {phase}, exactly 10^5 layouts: {t_100k:.3f} s "
+            f"({t_100k / bare:.1f}x the bare imports)"
+        )
 
 
-def whole_process(gpus: int, repeat: int) -> None:
-    print(f"(b) moecomm plan --preset deepseek-v3 --gpus {gpus} --hardware h800 (whole process)")
+def bare_imports(repeat: int) -> float:
+    """The baseline of this run: a process that only imports the runtime libraries."""
     bare = [sys.executable, "-c", "import click, rich, pydantic, sympy"]
     t_bare, _ = best(lambda: subprocess.run(bare, check=True), repeat)
-    print(f"    python -c 'import click, rich, pydantic, sympy': {t_bare:.3f} s")
+    print(f"baseline: python -c 'import click, rich, pydantic, sympy': {t_bare:.3f} s")
+    return t_bare
+
+
+def whole_process(gpus: int, repeat: int, t_bare: float) -> None:
+    print(f"(b) moecomm plan --preset deepseek-v3 --gpus {gpus} --hardware h800 (whole process)")
     for phase in ("train", "prefill", "decode"):
         args = ["plan", "--preset", "deepseek-v3", "--gpus", str(gpus), "--hardware", "h800"]
         args += ["--phase", phase, "--format", "json"]
@@ -107,7 +129,7 @@ def whole_process(gpus: int, repeat: int) -> None:
 
             t, out = best(once, repeat)
             outputs.append(out)
-            line.append(f"{label} {t:.3f} s")
+            line.append(f"{label} {t:.3f} s ({t / t_bare:.1f}x baseline)")
         assert outputs[0] == outputs[1], "outputs differ with and without numpy"
         count = outputs[0].count('"rank"')
         line.insert(1, f"{count} layouts:")
@@ -119,8 +141,9 @@ def main() -> int:
     parser.add_argument("--gpus", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    in_process(args.repeat)
-    whole_process(args.gpus, args.repeat)
+    t_bare = bare_imports(args.repeat)
+    in_process(args.repeat, t_bare)
+    whole_process(args.gpus, args.repeat, t_bare)
     return 0
 
 

@@ -112,3 +112,34 @@ def test_limits_page_states_the_limits_the_code_applies() -> None:
     for module, name, stated in rows:
         value = getattr(importlib.import_module(f"moecomm.{module}"), name)
         assert float(stated) == value, f"{module}.{name} is {value}, docs/limits.md says {stated}"
+
+
+def test_planning_page_states_what_the_code_gives() -> None:
+    """docs/planning.md's published-deployment tables, recomputed."""
+    import moecomm
+
+    text = (ROOT / "docs" / "planning.md").read_text(encoding="utf-8")
+    cases = [
+        ({"deployment": "deepseek-v3-train", "schedule": "dualpipe", "tokens": 4096}, 1543),
+        ({"deployment": "deepseek-v3-prefill"}, 9213),
+        ({"deployment": "deepseek-v3-decode", "tokens": 64, "context": 2048}, 1850),
+    ]
+    for kw, published in cases:
+        rate = moecomm.step(**kw).result.tokens_per_second_per_gpu
+        row = f"| {rate:.0f} tokens/s | {published} "
+        assert row in text, row
+        assert f"| {rate / published:.2f}× |" in text
+
+    def place(kw: dict[str, object], match: dict[str, int]) -> str:
+        rows = moecomm.plan(**kw).result
+        hit = next(c for c in rows if all(getattr(c, k) == v for k, v in match.items()))
+        n = hit.rank
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10 if n // 10 % 10 != 1 else 0, "th")
+        return f"{n}{suffix} of {len(rows)}"
+
+    assert place({"deployment": "deepseek-v3-prefill"}, {"tp": 4, "ep": 32}) in text
+    decode = {"deployment": "deepseek-v3-decode", "tokens_per_gpu": 64, "context": 2048}
+    assert place(decode, {"tp": 4, "ep": 320}) in text
+    train = {"deployment": "deepseek-v3-train", "schedule": "dualpipe"}
+    assert place(train, {"tp": 1, "ep": 64, "pp": 16}) in text
+    assert "70,272 B per token" in text and "65,168,179,200 B" in text

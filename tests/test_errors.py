@@ -21,6 +21,8 @@ ALL_PRESETS = ", ".join(
         "deepseek-v3-decode",
         "deepseek-v3-prefill",
         "deepseek-v3-train",
+        "megatron-bridge-qwen3-235b-train",
+        "nemo-mixtral-8x7b-train",
         "sglang-h100-decode",
         "sglang-h100-prefill",
     ]
@@ -30,8 +32,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (
         ("ep", "--deployment", "deepseek-v3", "--tokens", "8"),
         "deployment preset must be one of deepseek-v3-decode, deepseek-v3-prefill, "
-        "deepseek-v3-train, sglang-h100-decode, sglang-h100-prefill; got 'deepseek-v3' "
-        "(a model preset)",
+        "deepseek-v3-train, megatron-bridge-qwen3-235b-train, nemo-mixtral-8x7b-train, "
+        "sglang-h100-decode, sglang-h100-prefill; got 'deepseek-v3' (a model preset)",
     ),
     (
         ("ep", "--deployment", "presets/models/deepseek-v3.toml", "--tokens", "8"),
@@ -214,9 +216,16 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "alltoall_inter_bytes, alltoall_2dh_intra_bytes, alltoall_2dh_inter_bytes, "
         "ep_phase_intra_bytes, ep_phase_inter_bytes, "
         "ep_intra_bytes, ep_inter_bytes, expert_flops, compute_seconds, overlap_exposed_seconds, "
-        "ep_decode_layer_seconds_estimate, ep_decode_token_seconds_estimate, dense_params, "
-        "expert_params_per_gpu, dense_params_per_gpu, inference_memory_bytes, "
-        "train_memory_bytes, bandwidth_ramp, link_seconds, collective_seconds, per_op_seconds, "
+        "ep_decode_layer_seconds_estimate, ep_decode_token_seconds_estimate, attention_flops, "
+        "dense_mlp_flops, hbm_seconds, dense_params, "
+        "expert_params_per_gpu, dense_params_per_gpu, weight_element_bytes, "
+        "gqa_attention_params, mla_attention_params, mla_direct_q_attention_params, "
+        "stage_expert_params, stage_dense_params, stage_vocab_params, weight_bytes, "
+        "gradient_bytes, optimizer_bytes, dense_layer_activation_bytes, "
+        "moe_layer_activation_bytes, full_recompute_layer_bytes, activation_bytes, "
+        "interleaved_in_flight, "
+        "full_recompute_activation_bytes, mla_kv_cache_bytes, gqa_kv_cache_bytes, "
+        "usable_memory_bytes, bandwidth_ramp, link_seconds, collective_seconds, per_op_seconds, "
         "alltoall_2dh_seconds, algbw, "
         "token_bytes, fp8_token_bytes, message_bytes, lowlatency_dispatch_message_bytes, "
         "unit_hit_probability, unit_hit_probability_multigroup, expected_distinct_units, "
@@ -231,7 +240,9 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies, "
         "compute_passes, comm_passes, ep_step_seconds, tp_step_seconds, "
         "expert_compute_step_seconds, pp_step_seconds, ring_messages_out, ring_messages_up, "
-        "ep_tp_time_ratio; got 'no-such-formula'",
+        "ep_tp_time_ratio, stage_compute_seconds, exposed_ep_step_seconds, "
+        "pipeline_step_seconds, train_step_seconds, tokens_per_second_per_gpu; "
+        "got 'no-such-formula'",
     ),
     (
         ("formula", "ep_dispatch_bytes", "--subs", "h=__import__('os')"),

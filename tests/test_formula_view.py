@@ -155,6 +155,7 @@ def test_units_say_what_is_counted() -> None:
         "ranks",
         "ranks or nodes",
         "rate",
+        "tokens/s",
         "ratio",
         "seconds",
         "tokens",

@@ -307,3 +307,17 @@ def test_preset_and_hf_config_together() -> None:
         2,
         "Error: give either --preset or --hf-config, not both\n",
     )
+
+
+def test_mla_sizes_and_mxfp4_experts_are_read() -> None:
+    """DeepSeek-V3's MLA sizes and gpt-oss's MXFP4 experts come from their config.json."""
+    from pathlib import Path
+
+    from moecomm import hf_config
+
+    data = Path(__file__).parent / "data" / "hf_configs"
+    v3 = hf_config.read(data / "deepseek-v3.json").model
+    mla = (v3.q_lora_rank, v3.kv_lora_rank, v3.qk_rope_head_dim, v3.qk_nope_head_dim)
+    assert mla == (1536, 512, 64, 128) and v3.v_head_dim == 128
+    oss = hf_config.read(data / "gpt-oss-20b.json").model
+    assert oss.expert_dtype == "mxfp4" and oss.native_dtype.value == "bf16"

@@ -174,14 +174,14 @@ def test_unknown_deployment() -> None:
     err = run("groups", "--deployment", "nope", code=2)
     assert err == (
         "Error: deployment preset must be one of deepseek-v3-decode, deepseek-v3-prefill, "
-        "deepseek-v3-train, sglang-h100-decode, sglang-h100-prefill; got 'nope'\n"
+        "deepseek-v3-train, megatron-bridge-qwen3-235b-train, nemo-mixtral-8x7b-train, sglang-h100-decode, sglang-h100-prefill; got 'nope'\n"
     )
 
 
 def test_presets_list_json_has_one_list_per_kind() -> None:
     data = run_json("presets", "list")
     assert list(data) == ["models", "hardware", "deployments"]
-    assert [len(v) for v in data.values()] == [23, 8, 5]
+    assert [len(v) for v in data.values()] == [23, 8, 7]
     assert data["hardware"][6] == {
         "name": "h800",
         "gpus_per_node": 8,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from moecomm.config import (
     StepConfig,
     TPConfig,
     build,
+    derive_data_parallel,
 )
 from moecomm.dtypes import DType
 from moecomm.errors import MoecommError, shown
@@ -464,6 +466,7 @@ def step(
     phase: str | None = None,
     tokens: int | None = None,
     tp: int | None = None,
+    cp: int | None = None,
     pp: int | None = None,
     ep: int | None = None,
     etp: int | None = None,
@@ -475,12 +478,26 @@ def step(
     scale_block: int | None = None,
     header_bytes: int | None = None,
     shared_as_routed: bool | None = None,
+    redundant_experts: int | None = None,
+    dedup: str | None = None,
     compute_efficiency: float | None = None,
+    context: int | None = None,
+    seq: int | None = None,
+    recompute: str | None = None,
+    headroom: Any = None,
+    schedule: str | None = None,
+    vpp: int | None = None,
+    micro_batches: int | None = None,
+    micro_batch: int | None = None,
+    overlap: bool | None = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
 ) -> Report:
-    """Communication and expert compute of one whole-model step per rank (``moecomm step``)."""
-    from moecomm.step import StepLayout, step_times
+    """Communication, expert compute and memory of one whole-model step per rank (``step``)."""
+    from moecomm.endtoend import OVERLAP, end_to_end
+    from moecomm.launch import flags
+    from moecomm.memory import ITEMS, RECOMPUTE, memory, read_bytes, weight_dtype_bytes
+    from moecomm.step import Sizes, StepLayout, components, exact, step_times
 
     dep = R.deployment(deployment)
     hw = _links(R.first(hardware, None if dep is None else dep.hardware), link, required=True)
@@ -503,10 +520,20 @@ def step(
     chosen_phase = pick("phase", phase, "train")
     sizes = {
         name: pick(name, value, 1)
-        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("etp", etp), ("dp", dp))
+        for name, value in (("tp", tp), ("pp", pp), ("ep", ep), ("etp", etp))
     }
-    sizes["edp"] = pick("edp", edp, 1)
-    redundant = dep.redundant_experts if dep is not None else 0
+    # dp and edp are derived sizes: keep the deployment's only while no other size changed.
+    keep = all(v is None for v in (tp, ep, etp, cp))
+    sizes["cp"] = pick("cp", cp, 1)
+    sizes["dp"], sizes["edp"], derived = derive_data_parallel(
+        sizes["tp"],
+        sizes["ep"],
+        sizes["etp"],
+        pick("dp", dp, None) if keep else dp,
+        pick("edp", edp, None) if keep else edp,
+        cp=sizes["cp"],
+    )
+    redundant = R.first(redundant_experts, None if dep is None else dep.redundant_experts, 0)
     auto_shared = (
         dep is not None
         and chosen_phase == "decode"
@@ -518,12 +545,17 @@ def step(
         {
             "model": shape,
             "phase": chosen_phase,
-            "tokens": R.first(tokens, DEFAULT_TOKENS.get(str(chosen_phase), 4096)),
+            "tokens": _step_tokens(
+                tokens, micro_batch, seq, sizes, DEFAULT_TOKENS.get(str(chosen_phase), 4096)
+            ),
             **sizes,
             "sequence_parallel": pick("sequence_parallel", sequence_parallel, False),
             "redundant_experts": redundant,
             "shared_as_routed": R.first(shared_as_routed, None) or auto_shared,
             "compute_efficiency": compute_efficiency,
+            "gpus_per_node": hw.gpus_per_node,
+            "memory": _memory_options(context, seq, recompute, headroom),
+            "run": _schedule_options(schedule, vpp, micro_batches, overlap),
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -543,6 +575,7 @@ def step(
         combine_bytes_per_element=wire.combine_bytes_per_element,
         redundant_experts=cfg.redundant_experts,
         shared_as_routed=cfg.shared_as_routed,
+        dedup=_dedup(dedup, dep),
     )
     peak = hw.peak_flops(d is DType.FP8)
     ce = cfg.compute_efficiency
@@ -550,12 +583,132 @@ def step(
         cfg.model, cfg.phase, cfg.tokens, lay, hw, compute_efficiency=ce, peak_flops=peak
     )
     caption = (
-        f"Convention: {result.convention}. Layout tp={cfg.tp} pp={cfg.pp} ep={cfg.ep} "
-        f"etp={cfg.etp} dp={cfg.dp} edp={cfg.edp}{' +SP' if cfg.sequence_parallel else ''}; "
+        f"Convention: {result.convention}. Layout tp={cfg.tp} cp={cfg.cp} pp={cfg.pp} ep={cfg.ep} "
+        f"etp={cfg.etp} dp={cfg.dp} edp={cfg.edp}{' +SP' if cfg.sequence_parallel else ''}"
+        + (f" ({' and '.join(derived)} derived: tp·dp = ep·etp·edp)" if derived else "")
+        + "; "
         f"dispatch {d.value} ({lay.dispatch_bytes_per_element} B/element), combine {c.value}. "
-        f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. {hw.caption()}"
+        f"Compute at {peak / 1e12:g} TFLOP/s × {ce:g}. Memory of one GPU of the largest "
+        f"stage, {cfg.memory.headroom} of {hw.memory_bytes / 1e9:g} GB kept free: "
+        f"{memory_caption(shape, cfg.phase, cfg.memory)}. Step time: {OVERLAP}; "
+        f"{_schedule_caption(cfg.phase, cfg.run)}"
+        + (
+            f"; compute against {hw.hbm_bytes_per_second / 1e12:g} TB/s device memory (roofline)"
+            if hw.hbm_bytes_per_second and cfg.phase != "train"
+            else ""
+        )
+        + f". {hw.caption()}"
     )
-    return Report(result, f"One {cfg.phase} step per rank", caption)
+    mem = memory(
+        cfg.model,
+        cfg.phase,
+        cfg.tokens,
+        (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+        cfg.memory,
+        redundant=cfg.redundant_experts,
+        device_bytes=hw.memory_bytes,
+        ev=exact,
+        schedule=cfg.run.schedule,
+        vpp=cfg.run.vpp,
+    )
+    names = dict(
+        zip(ITEMS, ("weight", "gradient", "optimizer", "activation", "kv_cache"), strict=True)
+    )
+    sizes6 = (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp)
+    parts = components(
+        cfg.model,
+        cfg.phase,
+        cfg.tokens,
+        Sizes(*sizes6),
+        lay,
+        hw,
+        compute_efficiency=ce,
+        peak_flops=peak,
+    )
+    e2e = end_to_end(
+        cfg.model,
+        cfg.phase,
+        cfg.tokens,
+        sizes6,
+        parts,
+        read_bytes(mem),
+        cfg.run,
+        hw,
+        compute_efficiency=ce,
+        peak_flops=peak,
+        context=cfg.memory.context,
+        seq=cfg.memory.seq,
+        recompute=mem.recompute,
+        ev=exact,
+    )
+    training = cfg.phase == "train"
+    result = replace(
+        result,
+        **{
+            f"{names[item]}_bytes": mem.items[item]
+            for item in ITEMS
+            if training or item not in ("gradients", "optimizer")
+            if not training or item != "kv_cache"
+        },
+        memory_bytes_per_gpu=mem.total,
+        usable_bytes_per_gpu=mem.usable,
+        recompute=RECOMPUTE[mem.recompute] if training else None,
+        fits=bool(mem.total <= mem.usable),
+        attention_seconds_per_layer=float(e2e.attention_seconds_per_layer),
+        dense_mlp_seconds_per_layer=float(e2e.dense_mlp_seconds_per_layer),
+        stage_compute_seconds=float(e2e.compute_seconds),
+        hbm_seconds=float(e2e.hbm_seconds) if not training else None,
+        exposed_ep_seconds_per_step=float(e2e.exposed_ep_seconds),
+        micro_batch_seconds=float(e2e.micro_batch_seconds),
+        micro_batches=int(e2e.micro_batches),
+        pipeline_bubble=e2e.bubble if training else None,
+        step_seconds=float(e2e.step_seconds),
+        tokens_per_second_per_gpu=float(e2e.tokens_per_second_per_gpu),
+        ttft_seconds=float(e2e.latency_seconds) if cfg.phase == "prefill" else None,
+        tpot_seconds=float(e2e.latency_seconds) if cfg.phase == "decode" else None,
+        launch=flags(
+            cfg.model.num_layers or 1,
+            (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+            cp=cfg.cp,
+            vpp=cfg.run.vpp,
+            phase=cfg.phase,
+            gpus_per_node=hw.gpus_per_node,
+            redundant=cfg.redundant_experts,
+            recompute=RECOMPUTE[mem.recompute] if training else None,
+        ),
+        layout={
+            "tp": cfg.tp,
+            "cp": cfg.cp,
+            "pp": cfg.pp,
+            "ep": cfg.ep,
+            "etp": cfg.etp,
+            "dp": cfg.dp,
+            "edp": cfg.edp,
+            "derived": list(derived),
+            "sequence_parallel": cfg.sequence_parallel,
+        },
+        dtypes={
+            "dispatch": d.value,
+            "dispatch_bytes_per_element": lay.dispatch_bytes_per_element,
+            "combine": c.value,
+            "combine_bytes_per_element": lay.combine_bytes_per_element,
+            "activations": "bf16",
+            "gradients": "bf16" if cfg.phase == "train" else None,
+            "weights": "bf16" if training else shape.native_dtype.value,
+            "expert_weights": "bf16"
+            if training
+            else (shape.expert_dtype or shape.native_dtype.value),
+            "weight_bytes_per_element": dict(
+                zip(
+                    ("experts", "other", "vocabulary"),
+                    weight_dtype_bytes(cfg.model, cfg.phase),
+                    strict=True,
+                )
+            ),
+            "kv_cache": None if training else "bf16",
+        },
+    )
+    return Report(result, f"One {cfg.phase} step per rank", caption, skip_none=True)
 
 
 def plan(
@@ -579,11 +732,32 @@ def plan(
     rank_by: str = "token",
     top: int = 10,
     compute_efficiency: float | None = None,
+    concurrency: int | None = None,
+    context: int | None = None,
+    seq: int | None = None,
+    recompute: str | None = None,
+    headroom: Any = None,
+    launch: str | None = None,
+    dedup: str | None = None,
+    objective: str | None = None,
+    tpot_max: float | None = None,
+    ttft_max: float | None = None,
+    min_ep: int | None = None,
+    micro_batch: int | None = None,
+    schedule: str | None = None,
+    vpp: int | None = None,
+    micro_batches: int | None = None,
+    overlap: bool | None = None,
     hardware: str | None = None,
     link: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
-    """Every valid layout of ``gpus`` GPUs, best first, with memory per GPU (``moecomm plan``)."""
+    """Every valid layout of ``gpus`` GPUs, best first, with memory per GPU (``moecomm plan``).
+
+    ``launch`` (megatron, sglang or vllm): each row with the flags that launch it.
+    """
+    from moecomm.endtoend import OVERLAP
+    from moecomm.plan import Goal, MicroBatch
     from moecomm.plan import plan as search
     from moecomm.step import StepLayout
 
@@ -608,6 +782,14 @@ def plan(
             "rank_by": rank_by,
             "top": top,
             "compute_efficiency": compute_efficiency,
+            "concurrency": concurrency,
+            "memory": _memory_options(context, seq, recompute, headroom),
+            "run": _schedule_options(schedule, vpp, micro_batches, overlap),
+            "objective": objective,
+            "tpot_max": tpot_max,
+            "ttft_max": ttft_max,
+            "min_ep": min_ep,
+            "micro_batch": micro_batch,
         },
     )
     d, c = R.dtypes(dispatch_dtype, combine_dtype, None, dep)
@@ -621,6 +803,7 @@ def plan(
         dispatch_bytes_per_element=wire.dispatch_bytes_per_element,
         combine_bytes_per_element=wire.combine_bytes_per_element,
         redundant_experts=cfg.redundant_experts,
+        dedup=_dedup(dedup, dep),
     )
     candidates = search(
         shape,
@@ -628,41 +811,239 @@ def plan(
         hw,
         cfg.phase,
         tokens_per_gpu=cfg.tokens,
-        global_batch=cfg.global_batch,
+        global_batch=None if cfg.micro_batch else cfg.batch_in_all,
         base=base,
         compute_efficiency=cfg.compute_efficiency,
         peak_flops=hw.peak_flops(d is DType.FP8),
-        weight_bytes=shape.native_dtype.bytes,
+        memory_inputs=cfg.memory,
+        schedule=cfg.run,
+        goal=Goal(cfg.objective, cfg.rank_by, cfg.latency_max_seconds),
         allow_tp_across_nodes=cfg.allow_tp_across_nodes,
         max_pp=cfg.pp_limit,
-        rank_by=cfg.rank_by,
+        min_ep=cfg.min_ep,
+        micro_batch=(
+            MicroBatch(cfg.micro_batch, cfg.memory.seq, cfg.global_batch)
+            if cfg.micro_batch
+            else None
+        ),
         progress=progress,
     )
     name = preset or hf_config or (dep.model if dep is not None else "the model")
     experts = shape.num_experts + cfg.redundant_experts
     if not candidates:
         raise MoecommError(
-            f"no valid layout of {cfg.gpus} GPUs for {name} (ep must divide {experts} experts)"
+            f"no valid layout of {cfg.gpus} GPUs for {name}"
+            + (f" with {f('min_ep')} {cfg.min_ep}" if cfg.min_ep is not None else "")
+            + f" (ep must divide {experts} experts, tp the heads and FFN widths, etp the expert "
+            "width, pp the layers; groups align to nodes)"
         )
     fitting = sum(x.fits for x in candidates)
-    tokens_text = (
-        f"{cfg.tokens} tokens per GPU" if cfg.tokens else f"global batch {cfg.global_batch} tokens"
-    )
+    if cfg.micro_batch:
+        tokens_text = (
+            f"micro-batches of {cfg.micro_batch} × {cfg.memory.seq} tokens (seq·b/tp per GPU)"
+            + (f", global batch {cfg.global_batch} tokens" if cfg.global_batch else "")
+        )
+    elif cfg.tokens:
+        tokens_text = f"{cfg.tokens} tokens per GPU"
+    elif cfg.concurrency is not None:
+        tokens_text = f"{cfg.concurrency} requests in all (concurrency·pp/gpus per GPU)"
+    else:
+        tokens_text = f"global batch {cfg.global_batch} tokens"
+    mem = cfg.memory
+    usable = hw.memory_bytes * (1 - mem.headroom)
     caption = (
         f"{len(candidates)} layouts of {cfg.gpus} GPUs, {fitting} fit in "
-        f"{hw.memory_bytes / 1e9:g} GB. {cfg.phase}, {tokens_text} at each MoE layer; comm per "
-        f"step per GPU of one pipeline stage; memory: weights at {shape.native_dtype.value}"
-        + (" + bf16 grads + ZeRO-1 Adam state" if cfg.phase == "train" else " (no KV cache)")
-        + f". {hw.caption()}"
+        f"{float(usable) / 1e9:g} GB ({hw.memory_bytes / 1e9:g} GB less {mem.headroom} headroom). "
+        f"{cfg.phase}, {tokens_text} at each MoE layer; comm per step per GPU of one pipeline "
+        f"stage; comm / token = comm per step / tokens of the whole job per step. Memory per GPU "
+        f"of the largest stage: {memory_caption(shape, cfg.phase, mem)}. Ranked by "
+        f"{_objective_text(cfg)}; latency = {_latency_text(cfg.phase)}. Step time: {OVERLAP}; "
+        f"{_schedule_caption(cfg.phase, cfg.run)}. {hw.caption()}"
     )
+    envelope: dict[str, Any] = {
+        "inputs": {
+            "model": name,
+            "hardware": hw.name,
+            "gpus": cfg.gpus,
+            "gpus_per_node": hw.gpus_per_node,
+            "phase": cfg.phase,
+            "tokens_per_gpu": cfg.tokens,
+            "global_batch": cfg.global_batch,
+            "rank_by": cfg.rank_by,
+            "redundant_experts": cfg.redundant_experts,
+            "dispatch_dtype": d.value,
+            "dispatch_bytes_per_element": wire.dispatch_bytes_per_element,
+            "combine_dtype": c.value,
+            "combine_bytes_per_element": wire.combine_bytes_per_element,
+            "weights_dtype": shape.native_dtype.value,
+            "memory_bytes_per_gpu": hw.memory_bytes,
+        },
+        "conventions": {
+            "layout": "tp·dp·pp = etp·ep·edp·pp = gpus; every rule of config.layout_rules holds",
+            "comm_seconds_per_step": (
+                "seconds of EP, TP, gradient and pipeline collectives in one step on one GPU, "
+                "over the layers of its pipeline stage (average stage)"
+            ),
+            "comm_seconds_per_token": (
+                "comm_seconds_per_step divided by the tokens the whole job processes in that "
+                "step (tokens per GPU · gpus / pp): the communication cost of one token"
+            ),
+            "memory_bytes_per_gpu": "bytes, exact; GB = 1e9 B",
+            "order": (
+                "layouts that fit and meet the latency limit first, by the objective; then those "
+                "that miss the limit, by latency; then those that do not fit, by memory"
+            ),
+            "tokens_per_second_per_gpu": (
+                "tokens the whole job finishes per second, over its GPUs (n_m·T/(pp·step))"
+            ),
+            "latency_seconds": "TTFT in prefill, TPOT in decode, the step time in training",
+        },
+    }
+    envelope["inputs"] |= {
+        "concurrency": cfg.concurrency,
+        "context": mem.context,
+        "seq": mem.seq,
+        "recompute": mem.recompute,
+        "headroom": mem.headroom,
+        "launch": launch,
+        "dedup": base.dedup,
+        "objective": cfg.objective,
+        "tpot_max_ms": cfg.tpot_max,
+        "ttft_max_ms": cfg.ttft_max,
+        "min_ep": cfg.min_ep,
+        "micro_batch": cfg.micro_batch,
+        "schedule": cfg.run.schedule,
+        "micro_batches": cfg.run.micro_batches,
+    }
+    envelope["conventions"] |= {
+        "memory_items": (
+            "weight_bytes + gradient_bytes + optimizer_bytes + activation_bytes + "
+            "kv_cache_bytes = memory_bytes_per_gpu, for one GPU of the largest pipeline stage; "
+            "fits when at most usable_bytes_per_gpu (device memory less the headroom)"
+        ),
+        "recompute": "training: the recompute choice given, else the cheapest that fits",
+    }
+    rows: list[Any] = candidates
+    if launch is not None:
+        rows = [_launch_row(x, shape, cfg.phase, hw.gpus_per_node, cfg, launch) for x in candidates]
     return Report(
-        candidates,
-        f"Layouts of {name} on {cfg.gpus} × {hw.name}",
+        rows,
+        f"Layouts of {name} on {cfg.gpus} × {hw.name}"
+        + (f", launched with {launch}" if launch else ""),
         caption,
         "rows",
         highlight=0,
         table_rows=cfg.top,
+        envelope=envelope,
     )
+
+
+def _launch_row(x: Any, shape: MoEModel, phase: Any, per_node: int, cfg: Any, launch: str) -> Any:
+    from moecomm.launch import flags
+    from moecomm.plan import LaunchRow
+
+    sizes = (x.tp, x.dp, x.ep, x.edp, x.etp, x.pp)
+    by_framework = flags(
+        shape.num_layers or 1,
+        sizes,
+        phase=phase,
+        gpus_per_node=per_node,
+        redundant=cfg.redundant_experts,
+        recompute=x.recompute if phase == "train" else None,
+        vpp=cfg.run.vpp,
+    )
+    return LaunchRow(
+        x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework
+    )
+
+
+def _memory_options(
+    context: int | None, seq: int | None, recompute: str | None, headroom: Any
+) -> dict[str, Any]:
+    given = {"context": context, "seq": seq, "recompute": recompute, "headroom": headroom}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _dedup(dedup: str | None, dep: Any) -> str:
+    """EP copies: given, else the deployment's, else one per (token, expert)."""
+    chosen = R.first(dedup, None if dep is None else dep.dedup, "copies")
+    if chosen not in ("copies", "node"):
+        raise MoecommError(f"{f('dedup')} must be copies or node here; got {chosen}")
+    return str(chosen)
+
+
+def _objective_text(cfg: Any) -> str:
+    text = {
+        "throughput": "tokens/s per GPU",
+        "latency": _latency_text(cfg.phase),
+        "memory": "memory per GPU",
+        "comm": f"communication per {cfg.rank_by}",
+    }[cfg.objective]
+    limit = cfg.latency_max_seconds
+    if limit is not None:
+        text += f", among layouts with latency at most {limit * 1e3:g} ms"
+    return text
+
+
+def _latency_text(phase: str) -> str:
+    return {"prefill": "TTFT", "decode": "TPOT", "train": "step time"}[phase]
+
+
+def _step_tokens(
+    tokens: int | None,
+    micro_batch: int | None,
+    seq: int | None,
+    sizes: dict[str, Any],
+    default: int,
+) -> Any:
+    """Tokens per rank: given, or b·s over the tp·cp ranks that split a micro-batch's sequences."""
+    if micro_batch is None:
+        return R.first(tokens, default)
+    if tokens is not None:
+        raise MoecommError(f"give {f('tokens')} or {f('micro_batch')}, not both")
+    if not isinstance(micro_batch, int) or micro_batch < 1:
+        return micro_batch  # the model names the bound
+    length = seq if seq is not None else 4096
+    split = sizes["tp"] * sizes["cp"]
+    if (micro_batch * length) % split:
+        raise MoecommError(
+            f"{f('micro_batch')}·{f('seq')} must be a multiple of tp·cp ({split}); "
+            f"got {micro_batch}·{length} = {micro_batch * length}"
+        )
+    return micro_batch * length // split
+
+
+def _schedule_options(
+    schedule: str | None, vpp: int | None, micro_batches: int | None, overlap: bool | None
+) -> dict[str, Any]:
+    given = {"schedule": schedule, "vpp": vpp, "micro_batches": micro_batches, "overlap": overlap}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _schedule_caption(phase: str, run: Any) -> str:
+    if phase != "train":
+        return "one micro-batch per step"
+    m = run.micro_batches if run.micro_batches is not None else "4·pp"
+    schedule = run.schedule or "1f1b"
+    vpp = f" (vpp {run.vpp})" if schedule == "interleaved" else ""
+    return f"{schedule}{vpp} schedule, {m} micro-batches per step"
+
+
+def memory_caption(shape: MoEModel, phase: str, mem: Any) -> str:
+    """What the memory items count, in words, for a caption."""
+    from moecomm.memory import weight_dtype_bytes
+
+    experts, linear, vocab = weight_dtype_bytes(shape, phase)  # type: ignore[arg-type]
+    weights = f"weights {experts} B/expert weight, {linear} B/other, {vocab} B/vocabulary"
+    if phase == "train":
+        recompute = mem.recompute or "cheapest that fits"
+        return (
+            f"{weights}; fp32 grads 4 B; distributed-optimizer state 12 B over dp (edp for "
+            f"experts); 1F1B activations of pp micro-batches, seq {mem.seq}, recompute "
+            f"{recompute}"
+        )
+    cached = f"{mem.context} tokens per request" if phase == "decode" else "the prompt tokens"
+    return f"{weights}; bf16 KV cache of {cached}; one layer's activations"
 
 
 def calibrate(

@@ -143,6 +143,14 @@ class MoEModel(_Strict):
     quant_block_size: int | None = Field(
         None, ge=1, le=MAX_HIDDEN, description="weight quantisation block"
     )
+    expert_dtype: Literal["mxfp4", "nvfp4"] | None = Field(
+        None, description="4-bit routed-expert weights (config.json quantization_config)"
+    )
+    q_lora_rank: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA query rank")
+    kv_lora_rank: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA latent rank")
+    qk_rope_head_dim: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA rope dims")
+    qk_nope_head_dim: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA non-rope dims")
+    v_head_dim: int | None = Field(None, ge=1, le=MAX_HIDDEN, description="MLA value dims")
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -152,6 +160,13 @@ class MoEModel(_Strict):
                 f"{f('top_k')} must be at most the number of routed experts ({e}); got {k}"
             )
         check_groups(e, k, self.n_group, self.topk_group)
+        mla = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+        given = [name for name in mla if getattr(self, name) is not None]
+        if given and len(given) < len(mla):
+            missing = next(name for name in mla if getattr(self, name) is None)
+            raise MoecommError(f"{f(missing)} is required with {f(given[0])} (MLA attention)")
+        if self.q_lora_rank is not None and not given:
+            raise MoecommError(f"{f('q_lora_rank')} needs {f('kv_lora_rank')} (MLA attention)")
         if self.num_layers is not None:
             if self.first_moe_layer >= self.num_layers:
                 raise MoecommError(
@@ -178,8 +193,207 @@ class MoEModel(_Strict):
         )
 
     @property
+    def mla(self) -> bool:
+        """Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): a compressed KV cache."""
+        return self.kv_lora_rank is not None
+
+    @property
     def num_moe_layers(self) -> int | None:
         return None if self.num_layers is None else len(self.moe_layers)
+
+
+def stage_layers(layers: Any, pp: Any) -> tuple[Any, Any, Any]:
+    """Layers of the first, middle and last pipeline stages, Megatron-LM's way.
+
+    An even split when pp divides the layers; otherwise the middle pp − 2 stages hold ⌈L/pp⌉
+    layers each and the first and last stages share the rest (Megatron-LM's
+    ``--decoder-first-pipeline-num-layers`` / ``--decoder-last-pipeline-num-layers``), the first
+    taking the smaller half. Ints or numpy arrays (one element per layout).
+    """
+    most = -(-layers // pp)
+    even = layers % pp == 0
+    rest = layers - (pp - 2) * most
+    first = rest // 2
+    return (
+        _pick(even, layers // pp, first),
+        most,
+        _pick(even, layers // pp, rest - first),
+    )
+
+
+def _pick(cond: Any, a: Any, b: Any) -> Any:
+    if isinstance(cond, bool):
+        return a if cond else b
+    import numpy as np  # only plan passes arrays, and plan has numpy
+
+    return np.where(cond, a, b)
+
+
+LayoutRule = tuple[str, str, Any, Any]
+"""(field, rule, holds, value): holds is a bool, or a numpy bool array over many layouts."""
+
+
+def layout_rules(
+    model: MoEModel,
+    tp: Any,
+    dp: Any,
+    ep: Any,
+    edp: Any,
+    etp: Any,
+    pp: Any,
+    *,
+    cp: Any = 1,
+    gpus_per_node: int | None = None,
+    redundant: int = 0,
+    vpp: int = 1,
+) -> list[LayoutRule]:
+    """Every rule a parallel layout must satisfy, for one layout (ints) or many (numpy arrays).
+
+    The one place these rules live: ``moecomm step`` raises on the first one broken
+    (``check_layout``), ``moecomm plan`` keeps the layouts where all hold (a numpy mask).
+
+    - the attention side and the expert side cover the same ranks: ep·etp·edp = tp·cp·dp
+      (Megatron-Core's expert/attention process-group split, per pipeline stage);
+    - tp divides the attention heads, and the kv heads divide tp or tp divides them (a kv head
+      is replicated over tp/n_kv ranks when tp exceeds the kv heads, as vLLM and SGLang do);
+    - tp divides the dense FFN width (where there are dense layers) and the shared experts'
+      width (Megatron-Core shards shared experts over tp); etp divides the expert FFN width;
+    - ep divides the routed (plus redundant) experts;
+    - pp splits the layers as Megatron-LM allows (``stage_layers``): evenly, or with smaller
+      first and last stages of at least one layer each; with vpp virtual stages (interleaved
+      schedule) pp·vpp divides the layers;
+    - tp and etp groups align to nodes: they divide the GPUs per node, or fill whole nodes.
+    """
+    heads = model.num_attention_heads
+    kv = model.num_key_value_heads or heads
+    rules: list[LayoutRule] = [
+        ("edp", "make ep·etp·edp equal tp·cp·dp", ep * etp * edp == tp * cp * dp, None),
+        (
+            "ep",
+            "divide the routed plus redundant experts",
+            (model.num_experts + redundant) % ep == 0,
+            ep,
+        ),
+    ]
+    if heads is not None:
+        rules.append(("tp", f"divide the attention heads ({heads})", heads % tp == 0, tp))
+    if kv is not None and kv != heads:
+        rules.append(
+            (
+                "tp",
+                f"divide the kv heads ({kv}) or be a multiple of them",
+                (kv % tp == 0) | (tp % kv == 0),
+                tp,
+            )
+        )
+    layers, moe = model.num_layers, model.num_moe_layers
+    if (
+        model.intermediate_size is not None
+        and layers is not None
+        and moe is not None
+        and layers > moe
+    ):
+        d = model.intermediate_size
+        rules.append(("tp", f"divide the dense FFN width ({d})", d % tp == 0, tp))
+    if model.num_shared_experts:
+        shared = model.shared_expert_intermediate_size or model.moe_intermediate_size
+        if shared is not None:
+            rules.append(
+                ("tp", f"divide the shared experts' FFN width ({shared})", shared % tp == 0, tp)
+            )
+    if model.moe_intermediate_size is not None:
+        d = model.moe_intermediate_size
+        rules.append(("etp", f"divide the expert FFN width ({d})", d % etp == 0, etp))
+    if layers is not None:
+        most = -(-layers // pp)
+        rest = layers - (pp - 2) * most
+        splits = (layers % pp == 0) | ((pp >= 2) & (rest >= 2))
+        rules.append(
+            (
+                "pp",
+                f"split the {layers} layers evenly, or over smaller first and last stages",
+                splits,
+                pp,
+            )
+        )
+        if vpp > 1:
+            rules.append(
+                (
+                    "pp",
+                    f"give every stage a multiple of {f('vpp')} ({vpp}) of the {layers} layers",
+                    layers % (pp * vpp) == 0,
+                    pp,
+                )
+            )
+    if gpus_per_node is not None:
+        g = gpus_per_node
+        for name, size in (("tp", tp), ("etp", etp)):
+            rules.append(
+                (
+                    name,
+                    f"divide the GPUs per node ({g}) or be a multiple of them",
+                    (g % size == 0) | (size % g == 0),
+                    size,
+                )
+            )
+    return rules
+
+
+def check_layout(
+    model: MoEModel, tp: int, dp: int, ep: int, edp: int, etp: int, pp: int, **kw: Any
+) -> None:
+    """Raise on the first rule of ``layout_rules`` that one layout breaks: field, rule, value."""
+    cp = kw.get("cp", 1)
+    for name, rule, holds, value in layout_rules(model, tp, dp, ep, edp, etp, pp, **kw):
+        if holds:
+            continue
+        if value is None:
+            attn = f"{f('tp')}·{f('dp')}" if cp == 1 else f"{f('tp')}·cp·{f('dp')}"
+            sizes = f"{tp}·{dp}" if cp == 1 else f"{tp}·{cp}·{dp}"
+            raise MoecommError(
+                f"{f('ep')}·{f('etp')}·{f('edp')} must equal {attn} (the same ranks); got "
+                f"{ep}·{etp}·{edp} = {ep * etp * edp} against {sizes} = {tp * cp * dp}"
+            )
+        raise MoecommError(f"{f(name)} must {rule}; got {value}")
+
+
+def derive_data_parallel(
+    tp: int, ep: int, etp: int, dp: int | None, edp: int | None, cp: int = 1
+) -> tuple[int, int, tuple[str, ...]]:
+    """dp and edp where not given, as Megatron-Core derives them from the world size.
+
+    One given: the other makes ep·etp·edp = tp·cp·dp. Neither: the smallest world per stage that
+    holds both groups, max(tp·cp, ep·etp), when the larger is a multiple of the smaller. Returns
+    (dp, edp, the names derived); raises when no integer size fits, never guesses.
+    """
+    attn, expert = tp * cp, ep * etp
+    if dp is not None and edp is not None:
+        return dp, edp, ()
+    if min(tp, cp, ep, etp, dp or 1, edp or 1) < 1:  # out of bounds: the model names it
+        return dp or 1, edp or 1, ()
+    if dp is not None:
+        world = attn * dp
+        if world % expert:
+            raise MoecommError(
+                f"{f('edp')} cannot be derived: tp·cp·dp = {world} is not a multiple of "
+                f"ep·etp = {expert}; give {f('edp')}"
+            )
+        return dp, world // expert, ("edp",)
+    if edp is not None:
+        world = expert * edp
+        if world % attn:
+            raise MoecommError(
+                f"{f('dp')} cannot be derived: ep·etp·edp = {world} is not a multiple of "
+                f"tp·cp = {attn}; give {f('dp')}"
+            )
+        return world // attn, edp, ("dp",)
+    world = max(attn, expert)
+    if world % attn or world % expert:
+        raise MoecommError(
+            f"{f('dp')} and {f('edp')} cannot be derived: tp·cp = {attn} and ep·etp = {expert} "
+            f"do not divide one another; give {f('dp')} or {f('edp')}"
+        )
+    return world // attn, world // expert, ("dp", "edp")
 
 
 class Workload(_Strict):
@@ -453,6 +667,9 @@ class HardwareSpec(_Strict):
         description="achieved share of the link bandwidth used (calibration)",
     )
     memory_bytes: int = Field(ge=1, le=MAX_BYTES, description="device memory per GPU")
+    hbm_bytes_per_second: int | None = Field(
+        None, ge=1, le=MAX_BYTES, description="device memory (HBM) bandwidth, datasheet"
+    )
     bf16_dense_flops: int = Field(ge=1, le=MAX_BYTES, description="dense BF16 peak FLOP/s")
     fp8_dense_flops: int | None = Field(
         None, ge=1, le=MAX_BYTES, description="dense FP8 peak FLOP/s"
@@ -593,6 +810,9 @@ class Deployment(_Strict):
     header_bytes: int = Field(
         0, ge=0, le=MAX_HIDDEN, description="bytes added per dispatched message"
     )
+    dedup: Literal["copies", "node"] = Field(
+        "copies", description="EP copies: per (token, expert), or per node (DeepEP normal)"
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -626,6 +846,61 @@ DEFAULT_TOKENS = {"train": 4096, "prefill": 4096, "decode": 128}
 """Tokens per rank at each MoE layer when none are given (decode: requests per rank)."""
 
 
+class MemoryOptions(_Strict):
+    """What memory per GPU depends on beyond the layout (``moecomm.memory``)."""
+
+    context: int = Field(
+        4096, ge=1, le=MAX_TOKENS, description="KV-cache tokens per request in decode"
+    )
+    seq: int = Field(
+        4096, ge=1, le=MAX_TOKENS, description="sequence length (training activations)"
+    )
+    recompute: Literal["none", "selective", "full"] | None = Field(
+        None, description="activation recomputation (default: the cheapest that fits)"
+    )
+    headroom: Fraction = Field(
+        Fraction(1, 10),
+        ge=0,
+        lt=1,
+        description="share of device memory kept free (CUDA context, NCCL buffers, fragments)",
+    )
+    """Default 1/10: vLLM's gpu_memory_utilization defaults to 0.9."""
+
+
+Schedule = Literal["1f1b", "interleaved", "dualpipe"]
+
+
+class ScheduleOptions(_Strict):
+    """How a step runs: the pipeline schedule, its micro-batches, and communication overlap."""
+
+    schedule: Schedule | None = Field(
+        None, description="pipeline schedule in training (default 1f1b)"
+    )
+    vpp: int = Field(
+        1, ge=1, le=MAX_LAYERS, description="virtual stages per rank (interleaved schedule)"
+    )
+    micro_batches: int | None = Field(
+        None, ge=1, le=MAX_TOKENS, description="micro-batches per training step (default 4·pp)"
+    )
+    overlap: bool | None = Field(
+        None,
+        description="EP overlaps computation (default: two micro-batches in inference, "
+        "DualPipe in training)",
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.vpp > 1 and self.schedule != "interleaved":
+            raise MoecommError(f"{f('vpp')} needs {f('schedule')} interleaved; got {self.vpp}")
+        return self
+
+    def overlaps(self, phase: str) -> bool:
+        """Whether EP is hidden under computation: given, else by phase and schedule."""
+        if self.overlap is not None:
+            return self.overlap
+        return phase != "train" or self.schedule == "dualpipe"
+
+
 class StepConfig(_Strict):
     """One train, prefill or decode step of a whole model on one rank, and its layout."""
 
@@ -633,6 +908,7 @@ class StepConfig(_Strict):
     phase: Phase = "train"
     tokens: int = Field(ge=1, le=MAX_TOKENS, description="tokens per rank at each MoE layer")
     tp: int = Field(1, ge=1, le=MAX_RANKS, description="attention tensor parallel")
+    cp: int = Field(1, ge=1, le=MAX_RANKS, description="context parallel")
     pp: int = Field(1, ge=1, le=MAX_RANKS, description="pipeline parallel")
     ep: int = Field(1, ge=1, le=MAX_RANKS, description="expert parallel")
     etp: int = Field(1, ge=1, le=MAX_RANKS, description="expert tensor parallel")
@@ -650,6 +926,11 @@ class StepConfig(_Strict):
         allow_inf_nan=False,
         description="achieved share of peak FLOP/s for expert GEMMs",
     )
+    gpus_per_node: int | None = Field(
+        None, ge=1, le=MAX_RANKS, description="GPUs per node, for the node-alignment rules"
+    )
+    memory: MemoryOptions = MemoryOptions()
+    run: ScheduleOptions = ScheduleOptions()
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -660,6 +941,19 @@ class StepConfig(_Strict):
             )
         if self.model.moe_intermediate_size is None:
             raise MoecommError(f"{f('moe_intermediate_size')} is required for expert FLOPs")
+        check_layout(
+            self.model,
+            self.tp,
+            self.dp,
+            self.ep,
+            self.edp,
+            self.etp,
+            self.pp,
+            cp=self.cp,
+            gpus_per_node=self.gpus_per_node,
+            redundant=self.redundant_experts,
+            vpp=self.run.vpp,
+        )
         return self
 
 
@@ -680,6 +974,24 @@ class PlanConfig(_Strict):
     max_pp: int | None = Field(None, ge=1, le=MAX_RANKS)
     rank_by: RankBy = "token"
     top: int = Field(10, ge=1, le=MAX_RANKS, description="rows in the table")
+    concurrency: int | None = Field(
+        None, ge=1, le=MAX_TOKENS, description="decode: requests in flight on all the GPUs"
+    )
+    memory: MemoryOptions = MemoryOptions()
+    run: ScheduleOptions = ScheduleOptions()
+    objective: Literal["throughput", "latency", "memory", "comm"] = Field(
+        "throughput", description="what the best layout maximises or minimises"
+    )
+    tpot_max: float | None = Field(
+        None, gt=0, le=MAX_LATENCY_US, allow_inf_nan=False, description="decode: TPOT limit, ms"
+    )
+    ttft_max: float | None = Field(
+        None, gt=0, le=MAX_LATENCY_US, allow_inf_nan=False, description="prefill: TTFT limit, ms"
+    )
+    min_ep: int | None = Field(None, ge=1, le=MAX_RANKS, description="smallest expert parallel")
+    micro_batch: int | None = Field(
+        None, ge=1, le=MAX_TOKENS, description="training: sequences per micro-batch per DP rank"
+    )
     compute_efficiency: float = Field(
         DEEPGEMM_EFFICIENCY,
         ge=MIN_EFFICIENCY,
@@ -690,8 +1002,23 @@ class PlanConfig(_Strict):
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
-        if self.tokens_per_gpu is not None and self.global_batch is not None:
-            raise MoecommError(f"give {f('tokens_per_gpu')} or {f('global_batch')}, not both")
+        for name, phase in (("tpot_max", "decode"), ("ttft_max", "prefill")):
+            if getattr(self, name) is not None and self.phase != phase:
+                raise MoecommError(f"{f(name)} applies to {phase}; got phase {self.phase}")
+        if self.micro_batch is not None:
+            if self.phase != "train":
+                raise MoecommError(f"{f('micro_batch')} applies to train; got phase {self.phase}")
+            if self.tokens_per_gpu is not None:
+                raise MoecommError(f"give {f('tokens_per_gpu')} or {f('micro_batch')}, not both")
+        given = [
+            name
+            for name in ("tokens_per_gpu", "global_batch", "concurrency")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise MoecommError(f"give {f(given[0])} or {f(given[1])}, not both")
+        if self.concurrency is not None and self.phase != "decode":
+            raise MoecommError(f"{f('concurrency')} applies to decode; got phase {self.phase}")
         if self.model.num_layers is None:
             raise MoecommError(f"{f('num_layers')} is required to lay out pipeline stages")
         if self.model.moe_intermediate_size is None:
@@ -701,9 +1028,20 @@ class PlanConfig(_Strict):
     @property
     def tokens(self) -> int | None:
         """Tokens per GPU: given, or the phase's default unless a global batch is given."""
-        if self.tokens_per_gpu is None and self.global_batch is None:
+        if self.tokens_per_gpu is None and self.batch_in_all is None and not self.micro_batch:
             return DEFAULT_TOKENS[self.phase]
         return self.tokens_per_gpu
+
+    @property
+    def latency_max_seconds(self) -> float | None:
+        """The latency limit of the phase, in seconds."""
+        limit = self.tpot_max if self.phase == "decode" else self.ttft_max
+        return None if limit is None else limit * 1e-3
+
+    @property
+    def batch_in_all(self) -> int | None:
+        """Tokens per step on all GPUs: the global batch, or in decode the concurrency."""
+        return self.global_batch if self.global_batch is not None else self.concurrency
 
     @property
     def pp_limit(self) -> int | None:

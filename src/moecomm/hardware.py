@@ -62,6 +62,8 @@ class Links:
     fixed: frozenset[str] = frozenset()
     """Which link figures the user overrode ('bw_up', 'bw_out', 'latency_up', 'latency_out'):
     those replace the fitted ones too."""
+    hbm_bytes_per_second: int | None = None
+    """Device memory bandwidth (datasheet): the rate of memory-bound decode."""
 
     def fits_for(self, kind: str | None, link: str) -> list[CollectiveFit]:
         """The fits of one kind on one link, fewest ranks first (an entry without ranks first)."""
@@ -235,6 +237,7 @@ def links(name: str, hw: HardwareSpec, overrides: LinkOverrides | None = None) -
             )
             if value is not None
         ),
+        hbm_bytes_per_second=hw.hbm_bytes_per_second,
     )
 
 

@@ -33,6 +33,8 @@ class Report:
     skip_none: bool = False
     highlight: int | None = None
     table_rows: int | None = None
+    envelope: dict[str, Any] | None = None
+    """JSON of a rows report: these keys first (inputs, conventions), the rows as "candidates"."""
 
     def render(self, fmt: str = "table", *, width: int | None = None) -> str:
         """The report as a rich table, JSON, CSV or Markdown."""
@@ -40,6 +42,8 @@ class Report:
             return _traffic(self, fmt, width)
         if self.layout == "rows":
             rows = list(self.result)
+            if fmt == "json" and self.envelope is not None:
+                return dumps({**self.envelope, "candidates": rows}) + "\n"
             if fmt != "json" and self.table_rows is not None:
                 rows = rows[: self.table_rows]
             return render_rows(

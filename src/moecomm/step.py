@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from moecomm import formulas as F
-from moecomm.config import MoEModel, Phase, check_ep_nodes
+from moecomm.config import MoEModel, Phase, check_ep_nodes, stage_layers
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
@@ -55,6 +55,9 @@ class StepLayout:
     redundant_experts: int = 0
     shared_as_routed: bool = False
     """DeepSeek decode: the shared expert is one more routed selection (top-k + 1)."""
+    dedup: str = "copies"
+    """copies: one copy per (token, expert); node: DeepEP's normal kernels, one copy per
+    destination node over the network, forwarded over NVLink to each chosen rank."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class StepResult:
     tokens_per_rank: Exact = quantity("tokens per rank at the MoE (T)", "tokens")
     layers: int = quantity("layers (all, attention TP)", "count")
     moe_layers: int = quantity("MoE layers", "count")
-    layers_per_gpu: Exact = quantity("layers per GPU (layers / pp)", "count")
+    stage_layers: str = quantity("layers per pipeline stage (first/middle/last)", "text")
     routed_per_token: int = quantity("expert selections per token", "count")
     ep_ranks_per_node: int = quantity("EP ranks per node", "ranks")
     dispatch_seconds_per_layer: float = quantity("EP dispatch / MoE layer", "duration")
@@ -88,11 +91,72 @@ class StepResult:
     comm_seconds_per_step: float = quantity("communication per step", "duration")
     compute_seconds_per_step: float = quantity("expert compute per step", "duration")
     decode_layer_seconds_estimate: float | None = quantity(
-        "DeepSeek estimate (β_d+β_c)·T·k·h/B_out per layer", "duration"
+        "DeepSeek's formula (β_d+β_c)·T·k·h/B_out per layer, at this step's inputs", "duration"
     )
     decode_token_seconds_estimate: float | None = quantity(
-        "DeepSeek estimate × layers × 2 micro-batches", "duration"
+        "DeepSeek's formula × layers × 2 micro-batches, at this step's inputs", "duration"
     )
+    decode_layer_seconds_published: float | None = quantity(
+        "DeepSeek's published figure per layer (1+2 B, T 32, k 9, h 7K, 50 GB/s)", "duration"
+    )
+    attention_seconds_per_layer: float | None = quantity("attention compute / layer", "duration")
+    dense_mlp_seconds_per_layer: float | None = quantity(
+        "dense MLP compute / dense layer", "duration"
+    )
+    stage_compute_seconds: float | None = quantity(
+        "compute of one micro-batch on the stage (all layers)", "duration"
+    )
+    hbm_seconds: float | None = quantity(
+        "device-memory reads per step (weights + KV at HBM bandwidth)", "duration"
+    )
+    exposed_ep_seconds_per_step: float | None = quantity("EP left exposed per step", "duration")
+    micro_batch_seconds: float | None = quantity(
+        "one micro-batch on the stage (roofline compute + exposed comm)", "duration"
+    )
+    micro_batches: int | None = quantity("micro-batches per step", "count")
+    pipeline_bubble: Exact | None = quantity("pipeline bubble (micro-batch times)", "count")
+    step_seconds: float | None = quantity("step time", "duration")
+    tokens_per_second_per_gpu: float | None = quantity("tokens / s per GPU", "ratio")
+    ttft_seconds: float | None = quantity(
+        "TTFT (prefill of T tokens per rank, pp stages)", "duration"
+    )
+    tpot_seconds: float | None = quantity("TPOT (one decode step, pp stages)", "duration")
+    weight_bytes: Exact | None = quantity("memory: weights", "bytes")
+    gradient_bytes: Exact | None = quantity("memory: fp32 gradients", "bytes")
+    optimizer_bytes: Exact | None = quantity("memory: optimizer state (ZeRO-1)", "bytes")
+    activation_bytes: Exact | None = quantity("memory: activations", "bytes")
+    kv_cache_bytes: Exact | None = quantity("memory: KV cache", "bytes")
+    memory_bytes_per_gpu: Exact | None = quantity("memory per GPU (sum)", "bytes")
+    usable_bytes_per_gpu: Exact | None = quantity("memory usable (less headroom)", "bytes")
+    recompute: str | None = quantity("activation recompute", "text")
+    fits: bool | None = quantity("fits", "flag")
+    layout: dict[str, Any] | None = quantity("layout", "text", show=False)
+    """Parallel sizes (and which were derived), for the JSON; the caption states them."""
+    dtypes: dict[str, Any] | None = quantity("dtypes", "text", show=False)
+    launch: dict[str, str] | None = quantity("launch flags", "text", show=False)
+    """Flags that launch this layout in Megatron-LM, SGLang and vLLM, for the JSON."""
+    """Element types and bytes per element of the wire, weights and activations, for the JSON."""
+
+
+DEEPSEEK_PUBLISHED = {
+    "beta_d": 1,
+    "beta_c": 2,
+    "T": 32,
+    "k": 9,
+    "h": 7000,
+    "B": 50 * 10**9,
+}
+"""The inputs of DeepSeek's own decode estimate, 120.96 µs per layer (Zhao et al., arXiv
+2505.09343): FP8 dispatch without scales, BF16 combine, 32 tokens, 9 experts, '7K', 50 GB/s.
+This step's row uses the deployment's own wire bytes and bandwidth instead."""
+
+
+def stage_text(layers: int, pp: int) -> str:
+    """Layers per pipeline stage: one number for an even split, else first/middle/last."""
+    first, middle, last = stage_layers(layers, pp)
+    if first == middle == last:
+        return str(middle)
+    return f"{first}/{middle}/{last}" if pp > 2 else f"{first}/{last}"
 
 
 def _ring(
@@ -124,12 +188,48 @@ def _a2a(
     hw: Links,
     g: Number,
     ops: Ops,
+    dedup: str = "copies",
+    redundant: int = 0,
 ) -> Number:
     """One balanced EP all-to-all (DeepEP: one latency per link); 0 for ep = 1."""
     v = {"b": tokens, "s": 1, "k": k, "h": model.hidden_size, "beta": beta, "ep": ep, "g": g}
-    intra, inter = ev("ep_intra_bytes", v), ev("ep_inter_bytes", v)
+    if dedup == "node":
+        # DeepEP normal kernels: one copy per (token, destination node) over the network, then
+        # one per (token, chosen rank) over NVLink; expected counts (traffic.expected).
+        p_node = _per_ep(ep, g, ops, lambda e, gg: _hit(model, k, redundant, e // gg, "nodes"))
+        p_rank = _per_ep(ep, g, ops, lambda e, gg: _hit(model, k, redundant, e, "ranks"))
+        d = {"b": tokens, "s": 1, "ep": ep, "G": g, "lam": 0}
+        copy = model.hidden_size * beta
+        intra = ev("node_dedup_copies_sent_intra_node", d | {"p": p_rank}) * copy
+        inter = ev("node_dedup_copies_sent_inter_node", d | {"p": p_node}) * copy
+    else:
+        intra, inter = ev("ep_intra_bytes", v), ev("ep_inter_bytes", v)
     time = ep_alltoall_time(ev, intra, inter, hw, ep=ep, per_node=g, ops=ops)
     return ops.where(ep > 1, time, 0)
+
+
+def _hit(model: MoEModel, k: int, redundant: int, units: int, what: str) -> Exact:
+    """Probability that a token reaches one given rank or node, group-limited where the groups
+    nest with the units, else as if unlimited (more units reached: an upper bound)."""
+    from moecomm.traffic.expected import hit_probability
+
+    slots = model.num_experts + redundant
+    try:
+        return hit_probability(slots, k, units, model.n_group, model.topk_group, what)
+    except MoecommError:
+        return hit_probability(slots, k, units, None, None, what)
+
+
+def _per_ep(ep: Number, g: Number, ops: Ops, fn: Callable[[int, int], Exact]) -> Number:
+    """fn(ep, g) for one layout, or mapped over arrays (one exact evaluation per distinct pair)."""
+    if not hasattr(ep, "shape"):
+        return fn(int(ep), int(g))
+    import numpy as np
+
+    pairs = np.stack(np.broadcast_arrays(ep, g)).reshape(2, -1).T.astype(np.int64)
+    table = {(e, gg): float(fn(e, gg)) for e, gg in {tuple(x) for x in pairs.tolist()}}
+    out = np.array([table[(e, gg)] for e, gg in pairs.tolist()], dtype=np.float64)
+    return out.reshape(np.broadcast(ep, g).shape)
 
 
 def dense_param_count(model: MoEModel, ev: Evaluate = exact) -> Number:
@@ -157,6 +257,17 @@ def _shape(model: MoEModel) -> dict[str, Number]:
         "E": model.num_experts,
         "d_ff": model.moe_intermediate_size or 0,
     }
+
+
+def shared_block(model: MoEModel) -> tuple[int, int]:
+    """(1, width of the shared-expert block) or (0, 0): a config's shared width (e.g.
+    DeepSeek-V2's 2 × 1536 = 3072) covers all its shared experts, so it is counted once."""
+    if not model.num_shared_experts:
+        return 0, 0
+    width = model.shared_expert_intermediate_size
+    if width is None:
+        width = model.num_shared_experts * (model.moe_intermediate_size or 0)
+    return 1, width
 
 
 def _selections(model: MoEModel, lay: StepLayout) -> int:
@@ -223,8 +334,9 @@ def components(
     tp, dp, ep, edp, etp, pp = sizes
     k = _selections(model, lay)
     g = ep_ranks_per_node(ep, hw.gpus_per_node, etp, ops)
-    dispatch = _a2a(ev, tokens, model, k, ep, lay.dispatch_bytes_per_element, hw, g, ops)
-    combine = _a2a(ev, tokens, model, k, ep, lay.combine_bytes_per_element, hw, g, ops)
+    wire: dict[str, Any] = {"dedup": lay.dedup, "redundant": lay.redundant_experts}
+    dispatch = _a2a(ev, tokens, model, k, ep, lay.dispatch_bytes_per_element, hw, g, ops, **wire)
+    combine = _a2a(ev, tokens, model, k, ep, lay.combine_bytes_per_element, hw, g, ops, **wire)
     # TP ranks are adjacent (Megatron order); the group holds tp·T tokens of h activations.
     act = tokens * tp * model.hidden_size * lay.activation_bytes
     tp_attn = _tp_pair(ev, act, tp, lay.sequence_parallel, hw, ops)
@@ -232,15 +344,18 @@ def components(
     act_moe = tokens * etp * model.hidden_size * lay.activation_bytes
     tp_moe = _tp_pair(ev, act_moe, etp, lay.sequence_parallel, hw, ops)
     shared = 0 if lay.shared_as_routed else model.num_shared_experts
+    blocks, width = shared_block(model) if shared else (0, 0)
     flops = ev(
         "expert_flops",
         {
-            "T": tokens,
+            # Megatron-Core all-gathers the tokens of the etp ranks of an expert-TP group, each
+            # rank then runs 1/etp of every expert on all of them: T·etp tokens over etp.
+            "T": tokens * etp,
             "k": model.top_k + model.num_shared_experts - shared,
             "h": model.hidden_size,
             "d_ff": model.moe_intermediate_size,
-            "d_s": shape["d_s"],
-            "n_s": shared,
+            "d_s": width,
+            "n_s": blocks,
             "etp": etp,
         },
     )
@@ -328,7 +443,7 @@ def step_times(
     ep_layer = c.dispatch + c.combine
     exposed = ev("overlap_exposed_seconds", {"t_comm": ep_layer, "t": c.compute})
     k = _selections(model, lay)
-    estimate_layer = estimate = None
+    estimate_layer = estimate = published = None
     if phase == "decode":
         v = {
             "beta_d": lay.dispatch_bytes_per_element,
@@ -342,6 +457,7 @@ def step_times(
         }
         estimate_layer = float(ev("ep_decode_layer_seconds_estimate", v))
         estimate = float(ev("ep_decode_token_seconds_estimate", v))
+        published = float(ev("ep_decode_layer_seconds_estimate", DEEPSEEK_PUBLISHED))
     return StepResult(
         convention=(
             f"per rank, one {phase} step; T tokens per rank at each MoE layer"
@@ -355,7 +471,7 @@ def step_times(
         tokens_per_rank=tokens,
         layers=layers,
         moe_layers=moe_layers,
-        layers_per_gpu=Fraction(layers, lay.pp) if layers % lay.pp else layers // lay.pp,
+        stage_layers=stage_text(layers, lay.pp),
         routed_per_token=k,
         ep_ranks_per_node=g,
         dispatch_seconds_per_layer=float(c.dispatch),
@@ -375,4 +491,29 @@ def step_times(
         compute_seconds_per_step=float(c.compute_step),
         decode_layer_seconds_estimate=estimate_layer,
         decode_token_seconds_estimate=estimate,
+        decode_layer_seconds_published=published,
+        attention_seconds_per_layer=None,
+        dense_mlp_seconds_per_layer=None,
+        stage_compute_seconds=None,
+        hbm_seconds=None,
+        exposed_ep_seconds_per_step=None,
+        micro_batch_seconds=None,
+        micro_batches=None,
+        pipeline_bubble=None,
+        step_seconds=None,
+        tokens_per_second_per_gpu=None,
+        ttft_seconds=None,
+        tpot_seconds=None,
+        weight_bytes=None,
+        gradient_bytes=None,
+        optimizer_bytes=None,
+        activation_bytes=None,
+        kv_cache_bytes=None,
+        memory_bytes_per_gpu=None,
+        usable_bytes_per_gpu=None,
+        recompute=None,
+        fits=None,
+        layout=None,
+        dtypes=None,
+        launch=None,
     )

@@ -92,6 +92,13 @@ def _number(ctx: click.Context, param: click.Parameter, value: str | None) -> Fr
         raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
+def _share(ctx: click.Context, param: click.Parameter, value: str | None) -> Fraction | None:
+    """A share that may be zero: 0, or an exact positive number (``units.parse_exact``)."""
+    if value is not None and value.strip() in ("0", "0.0"):
+        return Fraction(0)
+    return _number(ctx, param, value)
+
+
 routing_options = stack(
     click.option(
         "--dedup",
@@ -178,3 +185,54 @@ def link(kw: dict[str, Any], *, node_split: bool = False) -> dict[str, Any]:
     if not node_split:
         out["gpus_per_node"] = kw.pop("gpus_per_node")
     return out
+
+
+memory_options = stack(
+    click.option(
+        "--context",
+        type=int,
+        help="Decode: KV-cache tokens per request [default: 4096].",
+    ),
+    click.option(
+        "--seq",
+        type=int,
+        help="Training: sequence length, for the attention-score activations [default: 4096].",
+    ),
+    click.option(
+        "--recompute",
+        type=click.Choice(["none", "selective", "full"]),
+        help="Training: activation recomputation [default: the cheapest that fits].",
+    ),
+    click.option(
+        "--headroom",
+        callback=_share,
+        metavar="F",
+        help="Share of device memory kept free (CUDA context, NCCL buffers, fragmentation) "
+        "[default: 0.1].",
+    ),
+)
+"""What memory per GPU depends on beyond the layout: the same options on step and plan."""
+
+
+schedule_options = stack(
+    click.option(
+        "--schedule",
+        type=click.Choice(["1f1b", "interleaved", "dualpipe"]),
+        help="Training: pipeline schedule [default: 1f1b].",
+    ),
+    click.option("--vpp", type=int, help="Virtual stages per rank (--schedule interleaved)."),
+    click.option(
+        "--micro-batches", type=int, help="Training: micro-batches per step [default: 4·pp]."
+    ),
+    click.option(
+        "--micro-batch",
+        type=int,
+        help="Training: sequences per micro-batch (tokens per GPU = b·seq/(tp·cp)).",
+    ),
+    click.option(
+        "--overlap/--no-overlap",
+        default=None,
+        help="EP overlaps computation [default: two micro-batches in inference, DualPipe].",
+    ),
+)
+"""How a step runs: the same options on step and plan."""

@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from moecomm.cli.base import emit
-from moecomm.cli.options import format_option, hardware_options, link, source_options, wire_options
+from moecomm.cli.options import (
+    format_option,
+    hardware_options,
+    link,
+    memory_options,
+    schedule_options,
+    source_options,
+    wire_options,
+)
 from moecomm.config import DEEPGEMM_EFFICIENCY
 
 
@@ -26,6 +34,12 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     help="Tokens per GPU at each MoE layer [default: 4096; decode 128].",
 )
 @click.option("--global-batch", type=int, help="Tokens per step in all; per GPU = batch·pp/gpus.")
+@click.option(
+    "--concurrency",
+    type=int,
+    help="Decode: requests in flight on all the GPUs; per GPU = concurrency·pp/gpus.",
+)
+@memory_options
 @click.option("--redundant-experts", type=int, help="Extra expert replicas (EPLB) [default: 0].")
 @wire_options
 @click.option("--sp", "sequence_parallel", is_flag=True, help="Sequence parallel (TP as RS + AG).")
@@ -42,7 +56,8 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=click.Choice(["token", "step"]),
     default="token",
     show_default=True,
-    help="Sort by communication time per token (comm per step / tokens per step) or per step.",
+    help="With --objective comm: communication time per token (comm per step / tokens per "
+    "step) or per step.",
 )
 @click.option(
     "--top", type=int, default=10, show_default=True, help="Rows in the table (JSON lists all)."
@@ -51,6 +66,27 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     "--compute-efficiency",
     type=float,
     help=f"Achieved share of peak FLOP/s for expert GEMMs [default: {DEEPGEMM_EFFICIENCY}].",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["throughput", "latency", "memory", "comm"]),
+    help="Rank by tokens/s per GPU [default], latency (TTFT, TPOT or step), memory per GPU, "
+    "or communication (--rank-by).",
+)
+@click.option("--tpot-max", type=float, metavar="MS", help="Decode: keep layouts with TPOT ≤ MS.")
+@click.option("--ttft-max", type=float, metavar="MS", help="Prefill: keep layouts with TTFT ≤ MS.")
+@click.option("--min-ep", type=int, help="Smallest expert-parallel size to consider.")
+@schedule_options
+@click.option(
+    "--launch",
+    type=click.Choice(["megatron", "sglang", "vllm"]),
+    help="List each layout with the flags that launch it in this framework.",
+)
+@click.option(
+    "--dedup",
+    type=click.Choice(["copies", "node"]),
+    help="EP copies: one per (token, expert) [default], or one per destination node over the "
+    "network, forwarded over NVLink (DeepEP normal kernels) [default: the deployment's].",
 )
 @hardware_options
 @format_option

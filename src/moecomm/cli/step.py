@@ -11,7 +11,9 @@ from moecomm.cli.options import (
     format_option,
     hardware_options,
     link,
+    memory_options,
     model_options,
+    schedule_options,
     wire_options,
 )
 from moecomm.config import DEEPGEMM_EFFICIENCY
@@ -35,6 +37,9 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     help="Tokens per rank at each MoE layer (decode: requests per rank) [default: 4096; decode 128].",
 )
 @click.option("--tp", type=int, help="Attention tensor parallel.")
+@click.option(
+    "--cp", type=int, help="Context parallel (sequence split; its own traffic not timed)."
+)
 @click.option("--pp", type=int, help="Pipeline parallel.")
 @click.option("--ep", type=int, help="Expert parallel.")
 @click.option("--etp", type=int, help="Expert tensor parallel.")
@@ -48,6 +53,11 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
 )
 @wire_options
 @click.option(
+    "--redundant-experts",
+    type=int,
+    help="Extra expert replicas (EPLB) [default: deployment's, else 0].",
+)
+@click.option(
     "--shared-as-routed",
     is_flag=True,
     default=None,
@@ -58,10 +68,21 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     type=float,
     help=f"Achieved share of peak FLOP/s for expert GEMMs [default: {DEEPGEMM_EFFICIENCY}].",
 )
+@memory_options
+@schedule_options
+@click.option(
+    "--dedup",
+    type=click.Choice(["copies", "node"]),
+    help="EP copies: one per (token, expert) [default], or one per destination node over the "
+    "network, forwarded over NVLink (DeepEP normal kernels) [default: the deployment's].",
+)
 @hardware_options
 @format_option
 def command(fmt: str, **kw: Any) -> None:
     """Whole-model step: EP, TP and gradient collectives beside the expert GEMMs, per rank.
+
+    Memory per GPU, item by item: weights at their dtypes, fp32 gradients and optimizer state
+    (training), activations with the recompute choice, the KV cache (inference), headroom.
 
     Per layer, then summed over the MoE layers (EP) and all layers (attention TP) of one
     pipeline stage; training adds the backward pass and the gradient reduction over DP (dense)

@@ -205,6 +205,21 @@ def ep_decode_token_seconds_estimate(*, B: Fraction, L: Fraction, T: Fraction, b
     return L*T*h*k*mu*(beta_c + beta_d)/B
 
 
+def attention_flops(*, P_attn: Fraction, T: Fraction, d_qk: Fraction, d_v: Fraction, n_att: Fraction, n_h: Fraction) -> Fraction:
+    """Attention FLOPs of one rank in one layer's forward pass."""
+    return 2*P_attn*T + 2*T*n_att*n_h*(d_qk + d_v)
+
+
+def dense_mlp_flops(*, T: Fraction, d_i: Fraction, h: Fraction) -> Fraction:
+    """FLOPs of one rank in a dense (gated) MLP layer's forward pass: 2·3·h·d_i per token."""
+    return 6*T*d_i*h
+
+
+def hbm_seconds(*, B_hbm: Fraction, x_hbm: Fraction) -> Fraction:
+    """Time to read x_hbm bytes from device memory: the memory-bound side of the roofline."""
+    return x_hbm/B_hbm
+
+
 def dense_params(*, L: Fraction, L_moe: Fraction, V: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction) -> Fraction:
     """Parameters outside the routed experts: attention, dense MLPs, shared experts, embeddings."""
     return L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe)
@@ -220,14 +235,99 @@ def dense_params_per_gpu(*, W_dense: Fraction, pp: Fraction, tp: Fraction) -> Fr
     return W_dense/(pp*tp)
 
 
-def inference_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction, V: Fraction, beta_w: Fraction, d_ff: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, ep: Fraction, etp: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
-    """Weight bytes per GPU for inference: all parameters on the GPU at β_w bytes each."""
-    return beta_w*(3*L_moe*d_ff*h*(E + R)/(ep*etp*pp) + (L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp))
+def weight_element_bytes(*, N_blk: Fraction, beta: Fraction, beta_s: Fraction) -> Fraction:
+    """Bytes per weight of a block-scaled format: the element plus its share of one scale."""
+    return beta + beta_s/N_blk
 
 
-def train_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction, V: Fraction, d_ff: Fraction, d_h: Fraction, d_i: Fraction, d_s: Fraction, dp: Fraction, edp: Fraction, ep: Fraction, etp: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction, n_s: Fraction, pp: Fraction, tp: Fraction) -> Fraction:
-    """Bytes per GPU for mixed-precision Adam training with ZeRO-1 optimizer sharding."""
-    return 3*L_moe*d_ff*h*(4 + 12/edp)*(E + R)/(ep*etp*pp) + (4 + 12/dp)*(L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp)
+def gqa_attention_params(*, d_h: Fraction, h: Fraction, n_h: Fraction, n_kv: Fraction) -> Fraction:
+    """Attention parameters of one layer with grouped KV heads (MHA when n_kv = n_h, MQA at 1)."""
+    return d_h*h*(2*n_h + 2*n_kv)
+
+
+def mla_attention_params(*, d_n: Fraction, d_r: Fraction, d_v: Fraction, h: Fraction, n_h: Fraction, r_kv: Fraction, r_q: Fraction) -> Fraction:
+    """Attention parameters of one MLA layer (DeepSeek-V2/V3) with a low-rank query (r_q > 0)."""
+    return d_v*h*n_h + h*r_q + h*(d_r + r_kv) + n_h*r_kv*(d_n + d_v) + n_h*r_q*(d_n + d_r)
+
+
+def mla_direct_q_attention_params(*, d_n: Fraction, d_r: Fraction, d_v: Fraction, h: Fraction, n_h: Fraction, r_kv: Fraction) -> Fraction:
+    """Attention parameters of one MLA layer whose query is a full projection (q_lora_rank null)."""
+    return d_v*h*n_h + h*n_h*(d_n + d_r) + h*(d_r + r_kv) + n_h*r_kv*(d_n + d_v)
+
+
+def stage_expert_params(*, E: Fraction, L_sm: Fraction, R: Fraction, d_ff: Fraction, ep: Fraction, etp: Fraction, h: Fraction) -> Fraction:
+    """Routed-expert parameters on one GPU of the largest stage."""
+    return 3*L_sm*d_ff*h*(E + R)/(ep*etp)
+
+
+def stage_dense_params(*, E: Fraction, L_s: Fraction, L_sm: Fraction, P_attn: Fraction, d_i: Fraction, d_s: Fraction, h: Fraction, n_s: Fraction, tp: Fraction) -> Fraction:
+    """Non-expert, non-vocabulary parameters on one GPU of the largest stage, split over tp."""
+    return E*L_sm*h + (L_s*P_attn + 3*L_sm*d_s*h*n_s + d_i*h*(3*L_s - 3*L_sm))/tp
+
+
+def stage_vocab_params(*, V: Fraction, h: Fraction, n_emb: Fraction, tp: Fraction) -> Fraction:
+    """Input embedding and output layer parameters on one GPU, vocabulary-parallel over tp."""
+    return V*h*n_emb/tp
+
+
+def weight_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction, beta_e: Fraction, beta_w: Fraction, beta_x: Fraction) -> Fraction:
+    """Weights of one GPU at their dtypes: experts at β_e, other linear layers at β_w, the"""
+    return W_d*beta_w + W_e*beta_e + W_x*beta_x
+
+
+def gradient_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction) -> Fraction:
+    """fp32 main gradients of every parameter on the GPU."""
+    return 4*W_d + 4*W_e + 4*W_x
+
+
+def optimizer_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction, dp: Fraction, edp: Fraction) -> Fraction:
+    """Adam state with fp32 master weights, sharded over the data-parallel ranks."""
+    return 12*W_e/edp + (12*W_d + 12*W_x)/dp
+
+
+def dense_layer_activation_bytes(*, T: Fraction, c_sc: Fraction, d_i: Fraction, h: Fraction, n_h: Fraction, s: Fraction) -> Fraction:
+    """Activations a dense layer stores for its backward pass, with sequence parallelism."""
+    return 5*T*c_sc*n_h*s + T*(6*d_i + 18*h)
+
+
+def moe_layer_activation_bytes(*, E: Fraction, T: Fraction, c_sc: Fraction, d_ff: Fraction, d_s: Fraction, etp: Fraction, h: Fraction, k: Fraction, n_h: Fraction, n_s: Fraction, s: Fraction) -> Fraction:
+    """Activations an MoE layer stores: the dense layer's terms, with the MLP per routed copy."""
+    return T*(4*E + 5*c_sc*n_h*s + 6*d_s*n_s + 18*h + k*(6*d_ff + 2*etp*h))
+
+
+def full_recompute_layer_bytes(*, T: Fraction, h: Fraction) -> Fraction:
+    """The one tensor a fully recomputed layer keeps: its input."""
+    return 2*T*h
+
+
+def activation_bytes(*, E: Fraction, L_s: Fraction, L_sm: Fraction, T: Fraction, c_sc: Fraction, d_ff: Fraction, d_i: Fraction, d_s: Fraction, etp: Fraction, h: Fraction, k: Fraction, n_h: Fraction, n_mb: Fraction, n_s: Fraction, s: Fraction) -> Fraction:
+    """Activations in flight on the first pipeline stage: n_mb micro-batches of L_s layers."""
+    return n_mb*(L_sm*T*(4*E + 5*c_sc*n_h*s + 6*d_s*n_s + 18*h + k*(6*d_ff + 2*etp*h)) + (L_s - L_sm)*(5*T*c_sc*n_h*s + T*(6*d_i + 18*h)))
+
+
+def interleaved_in_flight(*, pp: Fraction, v_pp: Fraction) -> Fraction:
+    """Micro-batches of activations the first stage holds under the interleaved schedule."""
+    return pp*(1 + (pp - 1)/(pp*v_pp))
+
+
+def full_recompute_activation_bytes(*, L_s: Fraction, T: Fraction, h: Fraction, n_mb: Fraction) -> Fraction:
+    """Activations in flight under full recomputation: each layer's input only."""
+    return 2*L_s*T*h*n_mb
+
+
+def mla_kv_cache_bytes(*, L_s: Fraction, N_ctx: Fraction, beta_kv: Fraction, d_r: Fraction, r_kv: Fraction) -> Fraction:
+    """KV cache of an MLA model: the compressed latent and the decoupled rope key per token."""
+    return L_s*N_ctx*beta_kv*(d_r + r_kv)
+
+
+def gqa_kv_cache_bytes(*, L_s: Fraction, N_ctx: Fraction, beta_kv: Fraction, d_h: Fraction, n_kvr: Fraction) -> Fraction:
+    """KV cache of grouped-query attention: a key and a value of d_h per kv head on the rank."""
+    return 2*L_s*N_ctx*beta_kv*d_h*n_kvr
+
+
+def usable_memory_bytes(*, M_gpu: Fraction, f_h: Fraction) -> Fraction:
+    """Device memory left for the items once the headroom is kept free."""
+    return M_gpu*(1 - f_h)
 
 
 def bandwidth_ramp(*, nu: Fraction, x: Fraction) -> Fraction:
@@ -458,3 +558,28 @@ def ring_messages_up(*, N: Fraction, n: Fraction, r_p: Fraction) -> Fraction:
 def ep_tp_time_ratio(*, t_a2a: Fraction, t_ar: Fraction) -> Fraction:
     """EP's dispatch plus combine over TP's all-reduce: EP is faster when this is below 1."""
     return 2*t_a2a/t_ar
+
+
+def stage_compute_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_dc: Fraction, tau: Fraction) -> Fraction:
+    """Compute of one micro-batch on one stage: attention in every layer, dense MLPs, experts."""
+    return (2*tau + 1)*(L*t_ac + L_moe*t + t_dc*(L - L_moe))/pp
+
+
+def exposed_ep_step_seconds(*, L_moe: Fraction, o_v: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_c: Fraction, t_d: Fraction, tau: Fraction) -> Fraction:
+    """EP all-to-all left exposed over the stage's MoE layers."""
+    return L_moe*(tau + 1)*max(Fraction(0), Fraction(-o_v*(t + t_ac) + t_c + t_d))/pp
+
+
+def pipeline_step_seconds(*, n_b: Fraction, n_m: Fraction, t_mb: Fraction) -> Fraction:
+    """A step of n_m micro-batches of t_mb each through the pipeline, with its bubble."""
+    return t_mb*(n_b + n_m)
+
+
+def train_step_seconds(*, n_b: Fraction, n_m: Fraction, t_ex: Fraction, t_g: Fraction, t_mb: Fraction) -> Fraction:
+    """Training step: the pipelined micro-batches plus the gradient reduction left exposed."""
+    return t_mb*(n_b + n_m) + max(Fraction(0), Fraction(-Fraction(2, 3)*t_ex + t_g))
+
+
+def tokens_per_second_per_gpu(*, T: Fraction, n_m: Fraction, pp: Fraction, t: Fraction) -> Fraction:
+    """Throughput per GPU: n_m micro-batches of T tokens per rank, each crossing pp stages."""
+    return T*n_m/(pp*t)

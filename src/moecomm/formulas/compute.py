@@ -8,22 +8,30 @@ from moecomm.formulas.conventions import COMPUTE_PER_RANK
 from moecomm.formulas.registry import formula
 from moecomm.formulas.symbols import (
     B,
+    B_hbm,
     F_ops,
     L,
+    P_attn,
     P_peak,
     T,
     beta_c,
     beta_d,
     d_ff,
+    d_i,
+    d_qk,
     d_s,
+    d_v,
     eta_c,
     etp,
     h,
     k,
     mu,
+    n_att,
+    n_h,
     n_s,
     t,
     t_comm,
+    x_hbm,
 )
 
 
@@ -81,3 +89,36 @@ def ep_decode_token_seconds_estimate() -> sp.Expr:
     alternate, so each layer costs 2 × 120.96 µs; over 61 layers 14.76 ms per token.
     """
     return ep_decode_layer_seconds_estimate() * L * mu
+
+
+@formula(unit="count", convention=COMPUTE_PER_RANK + "; FLOPs, forward")
+def attention_flops() -> sp.Expr:
+    """Attention FLOPs of one rank in one layer's forward pass.
+
+    Source: 2 FLOPs per weight per token (Kaplan et al. arXiv 2001.08361 §2.1) for the
+    projections (P_attn per layer, split over tp; the group's T·tp tokens), plus the scores and
+    the weighted sum, 2·n_h·(d_qk + d_v) per query and key (Narayanan et al. 2021 §5.1 counts
+    4·s²·h for full attention; a causal query attends to n_att = s/2 keys on average, a decode
+    query to its whole context); heads split over tp.
+    """
+    return 2 * P_attn * T + 2 * T * n_h * (d_qk + d_v) * n_att
+
+
+@formula(unit="count", convention=COMPUTE_PER_RANK + "; FLOPs, forward")
+def dense_mlp_flops() -> sp.Expr:
+    """FLOPs of one rank in a dense (gated) MLP layer's forward pass: 2·3·h·d_i per token.
+
+    Source: three h × d_i matrices (gate, up, down), 2 FLOPs per multiply-add (Kaplan et al.
+    2020), split over tp for the group's T·tp tokens.
+    """
+    return 6 * h * d_i * T
+
+
+@formula(unit="seconds", convention="per GPU, one pass over its memory")
+def hbm_seconds() -> sp.Expr:
+    """Time to read x_hbm bytes from device memory: the memory-bound side of the roofline.
+
+    Source: roofline model (Williams et al., CACM 2009); in decode every step reads the stage's
+    weights and its KV cache once (Pope et al. arXiv 2211.05102 §2), at the datasheet bandwidth.
+    """
+    return x_hbm / B_hbm

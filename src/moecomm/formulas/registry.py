@@ -170,7 +170,10 @@ def _real(v: Any) -> Any:
     return float(v) if isinstance(v, Fraction) else v
 
 
-_RATIONAL: dict[str, tuple[Callable[..., Any], Callable[..., Any], list[str]]] = {}
+_RATIONAL: dict[
+    tuple[str, tuple[tuple[str, Fraction], ...]],
+    tuple[Callable[..., Any], Callable[..., Any], list[str]],
+] = {}
 
 
 def rational_vector(name: str, values: Mapping[str, Any]) -> Any:
@@ -178,34 +181,61 @@ def rational_vector(name: str, values: Mapping[str, Any]) -> Any:
 
     The expression is brought to one fraction p/q of integer polynomials (``sympy.together``);
     p and q are lambdified and evaluated on object arrays of Python ints, so nothing rounds.
-    ``values`` maps symbol names to ints or integer arrays. For formulas without Max or Min
+    ``values`` maps symbol names to ints, Fractions or arrays of them. For formulas without Max or Min
     (the memory formulas of ``moecomm plan``); checked against ``value`` in the tests.
     """
     import numpy as np
 
-    if name not in _RATIONAL:
+    # Scalars that are not integers (bytes per weight such as 4097/4096, a headroom share) are
+    # substituted into the expression first: the arrays then meet integer arithmetic only,
+    # which is many times faster over object arrays than Fraction arithmetic.
+    fixed = tuple(
+        sorted((k, v) for k, v in values.items() if isinstance(v, Fraction) and v.denominator != 1)
+    )
+    key = (name, fixed)
+    if key not in _RATIONAL:
         f = get(name)
-        p, q = sp.fraction(sp.together(f.expr))
+        given = dict(fixed)
+        expr = f.expr.xreplace(
+            {
+                s: sp.Rational(given[str(s)].numerator, given[str(s)].denominator)
+                for s in f.symbols
+                if str(s) in given
+            }
+        )
+        args = [s for s in f.symbols if str(s) not in given]
+        p, q = sp.fraction(sp.together(expr))
         for part in (p, q):
-            if not sp.Poly(part, *f.symbols).domain.is_ZZ:
+            if args and not sp.Poly(part, *args).domain.is_ZZ:
                 raise MoecommError(f"formula {name!r} is not a ratio of integer polynomials")
-        args = f.symbols
-        _RATIONAL[name] = (
+        _RATIONAL[key] = (
             sp.lambdify(args, p, modules="numpy"),
             sp.lambdify(args, q, modules="numpy"),
             [str(s) for s in args],
         )
-    num_fn, den_fn, names_ = _RATIONAL[name]
+    num_fn, den_fn, names_ = _RATIONAL[key]
     arrays = [_ints(np, values[n]) for n in names_]
-    num, den = np.broadcast_arrays(num_fn(*arrays), den_fn(*arrays))
-    out = np.empty(num.shape, dtype=object)
-    for i, (a, b) in enumerate(zip(num.flat, den.flat, strict=True)):
-        out.flat[i] = a // b if a % b == 0 else Fraction(a, b)
+    num, den = (
+        np.asarray(a, dtype=object) for a in np.broadcast_arrays(num_fn(*arrays), den_fn(*arrays))
+    )
+    # A constant numerator or denominator broadcasts as int64: astype(object) gives Python ints.
+    quotient, remainder = num // den, num % den
+    out = np.array(quotient, dtype=object)
+    for i in np.flatnonzero(remainder != 0).tolist():
+        out.flat[i] = Fraction(num.flat[i], den.flat[i])
     return out
 
 
 def _ints(np: Any, v: Any) -> Any:
-    """An object array of Python ints (no int64 overflow), or a scalar int as it is."""
+    """An object array of Python ints and Fractions (no int64 overflow, nothing rounded), or a
+    scalar int or Fraction as it is."""
+    if isinstance(v, Fraction):
+        return int(v) if v.denominator == 1 else v
     if isinstance(v, int):
         return v
-    return np.array([int(x) for x in np.asarray(v).flat], dtype=object).reshape(np.shape(v))
+    arr = np.asarray(v)
+    if arr.dtype.kind in "iub":
+        return arr.astype(object)  # Python ints, converted in C
+    return np.array(
+        [x if isinstance(x, Fraction) else int(x) for x in arr.flat], dtype=object
+    ).reshape(arr.shape)

@@ -13,15 +13,24 @@ from moecomm.formulas.symbols import (
     L,
     L_moe,
     N,
+    T,
     n,
+    n_b,
+    n_m,
+    o_v,
     pp,
     r_p,
     t,
     t_a2a,
+    t_ac,
     t_ar,
     t_attn,
     t_c,
     t_d,
+    t_dc,
+    t_ex,
+    t_g,
+    t_mb,
     t_mlp,
     t_moe,
     t_pp,
@@ -120,3 +129,57 @@ def ep_tp_time_ratio() -> sp.Expr:
     and a combine of S/M tokens per GPU where TP all-reduces all S tokens.
     """
     return 2 * t_a2a / t_ar
+
+
+@formula(unit="seconds", convention=STEP_PER_RANK + "; compute of one micro-batch")
+def stage_compute_seconds() -> sp.Expr:
+    """Compute of one micro-batch on one stage: attention in every layer, dense MLPs, experts.
+
+    Source: compute_passes (forward 1, training 3: Narayanan et al. 2021 §5.1) × per-layer
+    compute (attention t_ac, dense MLP t_dc, expert GEMMs t) over the layers / pp of the stage.
+    """
+    return compute_passes() * (t_ac * L + t_dc * (L - L_moe) + t * L_moe) / pp
+
+
+@formula(unit="seconds", convention=STEP_PER_RANK + "; EP left exposed")
+def exposed_ep_step_seconds() -> sp.Expr:
+    """EP all-to-all left exposed over the stage's MoE layers.
+
+    Source: with overlap (o_v = 1) the dispatch and combine of one micro-batch run under the
+    attention and expert compute of the other (DeepSeek-V3 tech report §3.4 two-micro-batch
+    overlap in prefill and decode; DualPipe §3.2.1 in training): only max(0, comm − compute)
+    shows; without (o_v = 0, 1F1B) all of it does.
+    """
+    per_layer = sp.Max(0, t_d + t_c - o_v * (t_ac + t))
+    return comm_passes() * per_layer * L_moe / pp
+
+
+@formula(unit="seconds", convention="per rank, one step of n_m micro-batches")
+def pipeline_step_seconds() -> sp.Expr:
+    """A step of n_m micro-batches of t_mb each through the pipeline, with its bubble.
+
+    Source: Narayanan et al. 2021 §2.2: 1F1B idles (pp − 1) micro-batch times per step,
+    interleaving with v stages per rank (pp − 1)/v; DualPipe (DeepSeek-V3 §3.2.1, Table 2)
+    (pp/2 − 1) times (F&B + B − 3W), taken here as pp/2 − 1 micro-batch times.
+    """
+    return t_mb * (n_m + n_b)
+
+
+@formula(unit="seconds", convention="per rank, one training step")
+def train_step_seconds() -> sp.Expr:
+    """Training step: the pipelined micro-batches plus the gradient reduction left exposed.
+
+    Source: Megatron-LM --overlap-grad-reduce overlaps the data-parallel reduction with the
+    backward pass (2/3 of t_ex, Narayanan et al. 2021 §5.1) of the last micro-batch.
+    """
+    return pipeline_step_seconds() + sp.Max(0, t_g - sp.Rational(2, 3) * t_ex)
+
+
+@formula(unit="tokens/s", convention="tokens per second per GPU")
+def tokens_per_second_per_gpu() -> sp.Expr:
+    """Throughput per GPU: n_m micro-batches of T tokens per rank, each crossing pp stages.
+
+    Source: every GPU processes T tokens of a micro-batch for its stage; a token needs all pp
+    stages, so the job finishes gpus/pp · n_m · T tokens per step, n_m·T/pp per GPU.
+    """
+    return n_m * T / (pp * t)

@@ -94,6 +94,46 @@ V = sp.Symbol("V", nonnegative=True, integer=True)
 beta_w = sp.Symbol("beta_w", positive=True)
 beta_o = sp.Symbol("beta_o", nonnegative=True)
 
+# Memory per GPU (capacity planning): weights at their dtype, optimizer, activations, KV cache.
+L_s = sp.Symbol("L_s", **_pos)
+L_sm = sp.Symbol("L_sm", nonnegative=True, integer=True)
+n_emb = sp.Symbol("n_emb", nonnegative=True, integer=True)
+beta_e = sp.Symbol("beta_e", positive=True)
+beta_x = sp.Symbol("beta_x", positive=True)
+beta_kv = sp.Symbol("beta_kv", positive=True)
+N_blk = sp.Symbol("N_blk", **_pos)
+W_e = sp.Symbol("W_e", nonnegative=True)
+W_d = sp.Symbol("W_d", nonnegative=True)
+r_q = sp.Symbol("r_q", nonnegative=True, integer=True)
+r_kv = sp.Symbol("r_kv", **_pos)
+d_r = sp.Symbol("d_r", **_pos)
+d_n = sp.Symbol("d_n", **_pos)
+d_v = sp.Symbol("d_v", **_pos)
+n_kvr = sp.Symbol("n_kvr", **_pos)
+N_ctx = sp.Symbol("N_ctx", nonnegative=True)
+n_mb = sp.Symbol("n_mb", **_pos)
+v_pp = sp.Symbol("v_pp", **_pos)
+W_x = sp.Symbol("W_x", nonnegative=True)
+P_attn = sp.Symbol("P_attn", nonnegative=True, integer=True)
+beta_s = sp.Symbol("beta_s", nonnegative=True)
+c_sc = sp.Symbol("c_sc", **_nonneg)
+M_gpu = sp.Symbol("M_gpu", positive=True)
+f_h = sp.Symbol("f_h", nonnegative=True, rational=True)
+
+# End-to-end step time: attention and dense compute, memory-bound decode, pipeline schedule.
+d_qk = sp.Symbol("d_qk", **_pos)
+n_att = sp.Symbol("n_att", nonnegative=True)
+x_hbm = sp.Symbol("x_hbm", nonnegative=True)
+B_hbm = sp.Symbol("B_hbm", positive=True)
+t_ac = sp.Symbol("t_ac", nonnegative=True)
+t_dc = sp.Symbol("t_dc", nonnegative=True)
+t_ex = sp.Symbol("t_ex", nonnegative=True)
+t_mb = sp.Symbol("t_mb", nonnegative=True)
+t_g = sp.Symbol("t_g", nonnegative=True)
+o_v = sp.Symbol("o_v", **_nonneg)
+n_m = sp.Symbol("n_m", **_pos)
+n_b = sp.Symbol("n_b", nonnegative=True)
+
 # The step model (formulas/step.py): passes of a step, per-layer times, ring steps.
 tau = sp.Symbol("tau", **_nonneg)
 r_p = sp.Symbol("r_p", **_pos)
@@ -181,6 +221,42 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     V: "vocabulary size",
     beta_w: "bytes per weight",
     beta_o: "bytes of optimizer state and gradients per parameter",
+    L_s: "layers on the largest pipeline stage",
+    L_sm: "MoE layers on that stage",
+    n_emb: "vocabulary matrices on that stage (input embedding, output layer)",
+    beta_e: "bytes per routed-expert weight, block scales included",
+    beta_x: "bytes per embedding weight",
+    beta_kv: "bytes per KV-cache element",
+    N_blk: "weights per quantisation scale",
+    W_e: "routed-expert parameters on one GPU",
+    W_d: "non-expert parameters on one GPU",
+    r_q: "query low-rank dimension (MLA q_lora_rank; 0 = none)",
+    r_kv: "key-value latent dimension (MLA kv_lora_rank)",
+    d_r: "decoupled rope dimension per head (MLA qk_rope_head_dim)",
+    d_n: "non-rope query/key dimension per head (MLA qk_nope_head_dim)",
+    d_v: "value dimension per head (MLA v_head_dim)",
+    n_kvr: "kv heads held by one rank: n_kv/tp, or 1 replicated when tp > n_kv",
+    N_ctx: "tokens held in the KV cache of one attention group (requests × context)",
+    n_mb: "micro-batches whose activations are in flight on the first stage",
+    v_pp: "virtual pipeline stages per rank (interleaved schedule)",
+    W_x: "vocabulary (embedding and output layer) parameters on one GPU",
+    P_attn: "attention parameters of one layer",
+    beta_s: "bytes of one quantisation scale",
+    c_sc: "1 to store the attention scores (no recompute), 0 to recompute them",
+    M_gpu: "device memory per GPU, bytes",
+    f_h: "headroom: share of device memory kept free",
+    d_qk: "query/key dimension per head (d_h; MLA d_n + d_r)",
+    n_att: "keys each query attends to (s/2 causal, the context in decode)",
+    x_hbm: "bytes read from device memory",
+    B_hbm: "device memory bandwidth, bytes/s",
+    t_ac: "attention compute of one layer, seconds",
+    t_dc: "dense MLP compute of one layer, seconds",
+    t_ex: "compute of one step on a stage (roofline), seconds",
+    t_mb: "time of one micro-batch on one stage, seconds",
+    t_g: "gradient reduction of one step, seconds",
+    o_v: "1 when communication overlaps computation (two micro-batches, DualPipe), else 0",
+    n_m: "micro-batches per step",
+    n_b: "pipeline bubble in micro-batch times",
     tau: "1 for a training step (with a backward pass), 0 for inference",
     r_p: "passes of a ring around the group (2 for all-reduce, 1 otherwise)",
     t_d: "EP dispatch time per MoE layer, seconds",
@@ -236,6 +312,42 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     d_i: r"d_{\mathrm{i}}",
     beta_w: r"\beta_{\mathrm{w}}",
     beta_o: r"\beta_{\mathrm{o}}",
+    L_s: r"L_{\mathrm{s}}",
+    L_sm: r"L_{\mathrm{sm}}",
+    n_emb: r"n_{\mathrm{emb}}",
+    beta_e: r"\beta_{\mathrm{e}}",
+    beta_x: r"\beta_{\mathrm{x}}",
+    beta_kv: r"\beta_{\mathrm{kv}}",
+    N_blk: r"N_{\mathrm{blk}}",
+    W_e: r"W_{\mathrm{e}}",
+    W_d: r"W_{\mathrm{d}}",
+    r_q: r"r_{\mathrm{q}}",
+    r_kv: r"r_{\mathrm{kv}}",
+    d_r: r"d_{\mathrm{r}}",
+    d_n: r"d_{\mathrm{n}}",
+    d_v: r"d_{\mathrm{v}}",
+    n_kvr: r"n_{\mathrm{kv,r}}",
+    N_ctx: r"N_{\mathrm{ctx}}",
+    n_mb: r"n_{\mathrm{mb}}",
+    v_pp: r"v_{\mathrm{pp}}",
+    W_x: r"W_{\mathrm{x}}",
+    P_attn: r"P_{\mathrm{attn}}",
+    beta_s: r"\beta_{\mathrm{s}}",
+    c_sc: r"c_{\mathrm{sc}}",
+    M_gpu: r"M_{\mathrm{gpu}}",
+    f_h: r"f_{\mathrm{h}}",
+    d_qk: r"d_{\mathrm{qk}}",
+    n_att: r"n_{\mathrm{att}}",
+    x_hbm: r"x_{\mathrm{hbm}}",
+    B_hbm: r"B_{\mathrm{hbm}}",
+    t_ac: r"t_{\mathrm{ac}}",
+    t_dc: r"t_{\mathrm{dc}}",
+    t_ex: r"t_{\mathrm{ex}}",
+    t_mb: r"t_{\mathrm{mb}}",
+    t_g: r"t_{\mathrm{g}}",
+    o_v: r"o_{\mathrm{v}}",
+    n_m: r"n_{\mathrm{m}}",
+    n_b: r"n_{\mathrm{b}}",
     tau: r"\tau",
     r_p: r"r_{\mathrm{p}}",
     t_d: r"t_{\mathrm{d}}",

@@ -232,6 +232,11 @@ def _dtype(top: dict[str, Any], r: Reader) -> dict[str, Any]:
         return out
     name = r.data.get("torch_dtype") or r.data.get("dtype") or top.get("torch_dtype")
     name = name or top.get("dtype")
+    if isinstance(quant, dict) and quant.get("quant_method") == "mxfp4":
+        # gpt-oss: MXFP4 experts; modules_to_not_convert (attention, router, embeddings,
+        # lm_head) stay at torch_dtype.
+        rest = _TORCH_DTYPES.get(name, DType.BF16) if isinstance(name, str) else DType.BF16
+        return {"native_dtype": rest, "expert_dtype": "mxfp4"}
     if isinstance(name, str) and name in _TORCH_DTYPES:
         return {"native_dtype": _TORCH_DTYPES[name]}
     if isinstance(quant, dict) and isinstance(quant.get("quant_method"), str):

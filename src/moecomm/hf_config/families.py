@@ -87,6 +87,16 @@ def deepseek(r: Reader) -> dict[str, Any]:
         "shared_expert_intermediate_size": shared * moe_width if shared else None,
         "intermediate_size": r.maybe("intermediate_size"),
         **group_routing(r),
+        **mla_fields(r),
+    }
+
+
+def mla_fields(r: Reader) -> dict[str, Any]:
+    """Multi-head latent attention sizes (DeepSeek-V2 arXiv 2405.04434 §2.1), where given."""
+    names = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+    # q_lora_rank null or 0: a full query projection (DeepSeek-V2-Lite).
+    return {name: r.maybe(name) for name in names} | {
+        "q_lora_rank": r.maybe("q_lora_rank", minimum=0) or None
     }
 
 
