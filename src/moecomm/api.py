@@ -191,7 +191,9 @@ def ep(
     out: Any = ep_traffic(cfg, wire)
     caption = f"Convention: {out.convention}. GB = 1e9 B."
     if out.expectation:
-        caption += " Fractions are exact expectations under balanced routing."
+        caption += (
+            " ≈: an exact expectation under balanced routing, rounded (exact p/q in JSON and CSV)."
+        )
     if hw is not None:
         from moecomm.timing import EP_TIME, ep_times
 

@@ -92,7 +92,7 @@ def traffic_caption(r: Any, links_caption: str | None = None) -> str:
         not isinstance(v, int)
         for v in (r.dispatch_bytes_per_rank, r.combine_bytes_per_rank, r.busiest_rank_recv_bytes)
     ):
-        text += " Fractions are exact expectations."
+        text += " ≈: an exact expectation, rounded (exact p/q in JSON and CSV)."
     if links_caption is not None:
         text += f" {EP_TIME}; {r.gpus_per_node} EP ranks per node. {links_caption}"
     return text
