@@ -162,7 +162,7 @@ def scaled_bytes_text(value: Exact, digits: int = 3) -> str:
     if not -LONG < value < LONG:
         return f"{sci_text(Fraction(value) / 10**12)} TB"
     for scale, name in SCALES:
-        if abs(value) >= scale:
+        if abs(Fraction(value)) >= scale:
             return f"{float(Fraction(value) / scale):,.{digits}f} {name}"
     if isinstance(value, int):
         return f"{value} B"
