@@ -183,7 +183,7 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         if name == "path" or rng.random() < 0.7:
             return pools.inputs(rng, good)
         return rng.choice(TEXTS + pools.models + pools.hardware + pools.deployments)
-    if name in ("export_matrix", "output"):  # never a path that names a place outside
+    if name in ("export_matrix", "output", "plot"):  # never a path that names a place outside
         return rng.choice(OUTPUTS + [t for t in TEXTS if ".." not in t])
     if name == "name" and command == "presets show":
         pool = pools.models + pools.hardware + pools.deployments
@@ -457,7 +457,8 @@ def warm() -> None:
         if not mod.name.endswith(("__main__", "codegen")):
             importlib.import_module(mod.name)
     lazy = ("csv", "encodings.latin_1", "encodings.utf_8_sig", "reprlib", "shlex", "tomllib")
-    for module in (*lazy, "unicodedata", "numpy", "numpy.lib.format", "sympy"):
+    drawing = ("matplotlib.backends.backend_svg", "matplotlib.backends.backend_pdf")
+    for module in (*lazy, *drawing, "unicodedata", "numpy", "numpy.lib.format", "sympy"):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     runner = CliRunner()
@@ -473,6 +474,11 @@ def warm() -> None:
         "tp --hidden 8 --tokens 8 --tp 2 --format nope",
     ):
         runner.invoke(cli, line.split())
+    with contextlib.suppress(ImportError):  # matplotlib (the plot extra) loads its backends late
+        from moecomm import api, plots
+
+        for fmt in ("png", "svg", "pdf"):
+            plots.render(api.compare(hidden_size=8, top_k=2, sizes=(2, 4)), fmt)
     Pools.load(False)
     for name in REPO_FILES:
         repo_text(name)

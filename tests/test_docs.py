@@ -59,9 +59,10 @@ def test_documented_examples_run(
 def test_readme_states_the_two_setup_commands() -> None:
     text = (ROOT / "README.md").read_text()
     assert "pip install . && moecomm compare --preset deepseek-v3" in text
-    assert 'pip install ".[test]" && python -m pytest' in text
+    assert 'pip install ".[test,plot]" && python -m pytest' in text
     assert (
-        'python -m pip install ".[test]" && python -m pytest' in (ROOT / ".ci" / "run").read_text()
+        'python -m pip install ".[test,plot]" && python -m pytest'
+        in (ROOT / ".ci" / "run").read_text()
     )
 
 

@@ -207,7 +207,9 @@ def ep(
         )
         out = merge(out, times)
         caption += f" {EP_TIME}. {hw.caption()}"
-    return Report(out, "EP all-to-all per rank, one MoE layer", caption, skip_none=True)
+    return Report(
+        out, "EP all-to-all per rank, one MoE layer", caption, skip_none=True, figure="ep"
+    )
 
 
 def tp(
@@ -249,7 +251,7 @@ def tp(
         buffer = cfg.workload.tokens_per_rank * cfg.hidden_size * cfg.dtype.bytes
         out = merge(out, tp_times(buffer, cfg.tp, hw))
         caption += " " + hw.caption()
-    return Report(out, "TP all-reduce per rank, one layer", caption)
+    return Report(out, "TP all-reduce per rank, one layer", caption, figure="tp")
 
 
 def compare(
@@ -302,7 +304,15 @@ def compare(
             for r in result.rows
         ]
         caption += " " + hw.caption()
-    return Report(rows, "EP vs TP per GPU, one MoE layer", caption, "rows", highlight=first)
+    return Report(
+        rows,
+        "EP vs TP per GPU, one MoE layer",
+        caption,
+        "rows",
+        highlight=first,
+        figure="compare",
+        facts={"top_k": cfg.top_k, "tokens": cfg.tokens},
+    )
 
 
 GROUP_FIELDS = ("tp_groups", "cp_groups", "dp_groups", "pp_groups", "ep_groups", "etp_groups")
@@ -372,11 +382,11 @@ def collective(
         raise MoecommError(f"{f('ranks')} must lie in 2..{MAX_RANKS}; got {ranks}")
     result = one(kind, size, ranks, hw, algorithm=algorithm)  # type: ignore[arg-type]
     caption = (
-        f"{f('bytes')} counts {result.buffer}. busbw = algbw × {result.busbw_factor} "
+        f"The size (nccl-tests') counts {result.buffer}. busbw = algbw × {result.busbw_factor} "
         f"(nccl-tests). {hw.caption()}"
     )
     title = f"{kind} of {result.bytes} B over {ranks} ranks ({result.algorithm})"
-    return Report(result, title, caption)
+    return Report(result, title, caption, figure="collective")
 
 
 def traffic(

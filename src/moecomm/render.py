@@ -218,8 +218,12 @@ def render_rows(
     caption: str,
     highlight: int | None = None,
     width: int | None = None,
+    skip_none: bool = False,
 ) -> str:
-    """Several results of one type: a table with one row each, a JSON list, or CSV rows."""
+    """Several results of one type: a table with one row each, a JSON list, or CSV rows.
+
+    ``skip_none`` keeps columns that are None in every row out of tables and Markdown.
+    """
     if fmt == "json":
         return dumps(list(rows)) + "\n"
     fields = _fields(rows[0]) if rows else []
@@ -230,7 +234,11 @@ def render_rows(
         for r in rows:
             writer.writerow([_csv_cell(getattr(r, f.name)) for f in fields])
         return buf.getvalue()
-    visible = [f for f in fields if shown(f)]
+    visible = [
+        f
+        for f in fields
+        if shown(f) and not (skip_none and all(getattr(r, f.name) is None for r in rows))
+    ]
     header = [label(f) for f in visible]
     body = [[cell(getattr(r, f.name), unit(f)) for f in visible] for r in rows]
     if fmt == "markdown":

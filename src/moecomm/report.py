@@ -7,7 +7,7 @@ Jupyter (``_repr_markdown_``) and gives the exact JSON (``to_json()``) that the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,10 @@ class Report:
     skip_none: bool = False
     highlight: int | None = None
     table_rows: int | None = None
+    figure: str | None = None
+    """Which figure ``moecomm.plots`` draws of it (compare, traffic, tp, collective, sweep)."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """Inputs a figure names besides the result (K of compare, the swept options of a sweep)."""
 
     def render(self, fmt: str = "table", *, width: int | None = None) -> str:
         """The report as a rich table, JSON, CSV or Markdown."""
@@ -49,6 +53,7 @@ class Report:
                 caption=self.caption,
                 highlight=self.highlight,
                 width=width,
+                skip_none=self.skip_none,
             )
         return render_record(
             self.result,
@@ -107,6 +112,7 @@ def traffic_report(results: Sequence[Any], links_caption: str | None = None) -> 
         caption=links_caption or "",
         layout="traffic",
         skip_none=True,
+        figure="traffic",
     )
 
 

@@ -262,6 +262,17 @@ def write_text_atomic(
     and then the link itself is replaced: its target is never written. Without ``force`` the
     new file is linked into place, which fails if the name appeared meanwhile.
     """
+    write_bytes_atomic(path, text.encode("utf-8"), force=force, what=what)
+
+
+def check_writable(
+    path: StrPath, *, force: bool = False, what: str = "the output path"
+) -> tuple[str, str, str, str]:
+    """Refuse, before any work, a path that ``write_bytes_atomic`` would refuse: a bad name, a
+    missing folder, a folder, or an existing file or link without ``force``.
+
+    Returns (path, its shown form, folder, file name).
+    """
     raw = _check_name(path, what)
     where = shown_path(raw)
     folder, name = os.path.split(raw)
@@ -277,14 +288,22 @@ def write_text_atomic(
     if not stat.S_ISDIR(folder_mode):
         raise MoecommError(f"{shown_path(folder)}: not a folder")
     _check_target(raw, where, force)
+    return raw, where, folder, name
+
+
+def write_bytes_atomic(
+    path: StrPath, data: bytes, *, force: bool = False, what: str = "the output path"
+) -> None:
+    """Write bytes (an image, a PDF) by the rules of :func:`write_text_atomic`."""
+    raw, where, folder, name = check_writable(path, force=force, what=what)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name[:40]}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise MoecommError(f"{where}: cannot be written ({_reason(exc)})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), 0o666 & ~_umask())  # as an ordinary new file, not 0600
-            out.write(text)
+            out.write(data)
         _place(tmp, raw, where, force)
     except OSError as exc:
         raise MoecommError(f"{where}: cannot be written ({_reason(exc)})") from None

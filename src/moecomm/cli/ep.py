@@ -14,7 +14,9 @@ from moecomm.cli.options import (
     hardware_options,
     link,
     model_options,
+    plot_option,
     routing_options,
+    save_plot,
     wire_options,
     workload_options,
 )
@@ -29,8 +31,9 @@ from moecomm.cli.options import (
 @wire_options
 @hardware_options
 @routing_options
+@plot_option
 @format_option
-def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None:
+def command(fmt: str, export_matrix: str | None, plot: str | None, force: bool, **kw: Any) -> None:
     """EP all-to-all bytes per rank for one MoE layer, balanced routing (per-rank analysis).
 
     Counts the b·s tokens on this rank, each sent to its top-k experts; (ep−1)/ep of the copies
@@ -49,18 +52,18 @@ def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None
     link sets the time, one latency per link (DeepEP-style kernels).
 
     Routing-aware options (--dedup, --count, --gpus-per-node without --hardware, --n-group/
-    --topk-group, --capacity-factor, --pad, --imbalance, --export-matrix) switch to exact
-    expectations under uniform top-k routing, timed the same way with --hardware; see
-    docs/traffic.md.
+    --topk-group, --capacity-factor, --pad, --imbalance, --export-matrix, --plot) switch to
+    exact expectations under uniform top-k routing, timed the same way with --hardware; see
+    docs/traffic.md. --plot draws the rank × rank matrix and the per-rank bytes (docs/plots.md).
 
     Example: moecomm ep --preset deepseek-v3 --batch 4 --seq 4096 --ep 64
     """
     from moecomm import api
 
     routing = {k: v for k, v in ((k, kw.pop(k)) for k in ROUTING) if v is not None}
-    report = api.ep(
-        link=link(kw, node_split=True), matrices=export_matrix is not None, **routing, **kw
-    )
+    matrices = export_matrix is not None or plot is not None
+    report = api.ep(link=link(kw, node_split=True), matrices=matrices, **routing, **kw)
     if export_matrix is not None:
         report.export_matrices(export_matrix, force=force)
+    save_plot(report, plot, force)
     emit(report.render(fmt))

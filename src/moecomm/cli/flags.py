@@ -66,6 +66,7 @@ _SAME = (
     "algorithm",
     "export_matrix",
     "force",
+    "plot",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}

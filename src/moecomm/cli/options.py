@@ -128,10 +128,29 @@ routing_options = stack(
     click.option(
         "--force",
         is_flag=True,
-        help="Let --export-matrix replace an existing file or link (never writing through it).",
+        help="Let --export-matrix or --plot replace an existing file or link (never writing "
+        "through it).",
     ),
 )
 """Options of routing-aware traffic, shared by ``ep`` and ``traffic`` (docs/traffic.md)."""
+
+plot_option = click.option(
+    "--plot",
+    metavar="FILE",
+    help="Also draw the figure to FILE (.png, .svg or .pdf); needs pip install 'moecomm[plot]'.",
+)
+force_option = click.option(
+    "--force", is_flag=True, help="Let --plot replace an existing file or link (never through it)."
+)
+
+
+def save_plot(report: Any, plot: str | None, force: bool) -> None:
+    """Draw a report's figure when --plot was given (moecomm.plots, matplotlib loaded only then)."""
+    if plot is not None:
+        from moecomm import plots
+
+        plots.save(report, plot, force=force)
+
 
 ROUTING = ("dedup", "count", "n_group", "topk_group", "capacity_factor", "pad", "imbalance")
 

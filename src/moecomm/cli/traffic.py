@@ -15,7 +15,9 @@ from moecomm.cli.options import (
     hardware_options,
     link,
     model_options,
+    plot_option,
     routing_options,
+    save_plot,
     wire_options,
     workload_options,
 )
@@ -43,8 +45,9 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Synthetic routing when no data file is given: exact expectation, or sampled Zipf.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of sampled routing.")
+@plot_option
 @format_option
-def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None:
+def command(fmt: str, export_matrix: str | None, plot: str | None, force: bool, **kw: Any) -> None:
     """Per-rank EP traffic for one MoE layer from routing data or synthetic routing.
 
     Reports send and receive bytes per rank, the ranks × ranks matrix, the busiest rank and the
@@ -55,6 +58,9 @@ def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None
     the hardware's nodes (or --gpus-per-node), and the busiest rank's max(send, recv) on each
     link sets the time, one latency per link (DeepEP-style kernels), as in `moecomm ep`.
 
+    --plot FILE draws the rank × rank matrix, per-rank bytes with the busiest rank, the
+    intra/inter-node split and EPLB before and after (docs/plots.md).
+
     Example: moecomm traffic --preset deepseek-v3 --expert-counts counts.json --dtype bf16
     """
     from moecomm import api
@@ -63,4 +69,5 @@ def command(fmt: str, export_matrix: str | None, force: bool, **kw: Any) -> None
     report = api.traffic(link=link(kw, node_split=True), **routing, **kw)
     if export_matrix is not None:
         report.export_matrices(export_matrix, force=force)
+    save_plot(report, plot, force)
     emit(report.render(fmt))
