@@ -80,6 +80,13 @@ SIZES = [
     "2,4,8", "1", "0", "", ",", "2,,4", "-2", "2.5", "1e3", "9" * 5000, ",".join(["2"] * 10000),
     ",".join(str(2**i) for i in range(40)), "nan", "inf", "١,٢",
 ]
+SWEEPS = [
+    "8,16", "2:64:x2", "1:128:+1", "1:1000000:+1", "0:8:x2", "8:1:x2", "2:8:x1", "2:8:+0", "1:8",
+    "::", "1::x2", ":8:x2", "x2", "1:8:x", "1:8:x-2", "2,,4", ",", "1:2:+1," * 200, "8:" * 40,
+    "9" * 30 + ":" + "9" * 31 + ":x2", "1MiB:1GiB:x2", "1KiB:1TiB:x2", "1:9" + "9" * 300 + ":x2",
+    "-8,8", "+8", "٣:٨:x2", "8,16,32,64,128,256",
+]
+SWEPT = ("tokens", "batch", "seq", "ep", "tp", "ranks", "nbytes")
 ROUTINGS = [
     "uniform", "zipf:1.2", "zipf:0", "zipf:-1", "zipf:nan", "zipf:inf", "zipf:", "zipf:1e308",
     "zipf:1e-308", "zipf:x", "zipf", "foo", "",
@@ -198,6 +205,9 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         return rng.choice(SIZES)
     if name == "subs":
         return rng.choice(SUBS)
+    if name in SWEPT and not isinstance(param.type, click.types.IntParamType):
+        pool = SANE_INTS if sane else BAD_INTS + NUMBER_TEXTS
+        return rng.choice(pool if rng.random() < 0.5 else SWEEPS)
     if name in ("bytes", "capacity_factor", "imbalance"):
         return rng.choice(NUMBER_TEXTS)
     if isinstance(param.type, click.Choice):

@@ -101,9 +101,13 @@ def test_json_is_exact_up_to_the_digit_limit_then_refuses() -> None:
 def test_commands_refuse_sizes_beyond_their_bounds_before_any_arithmetic() -> None:
     """Sizes have stated bounds (docs/limits.md), so no command result grows beyond them."""
     tokens = "9" * 4000
-    result = run("tp", "--hidden", tokens, "--tokens", tokens, "--tp", "8")
+    result = run(
+        "step", "--deployment", "deepseek-v3-decode", "--hidden", tokens, "--tokens", tokens
+    )
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: --hidden must be at most 1048576; got <an integer of about 4000 digits>; "
-        "--tokens must be at most 1099511627776; got <an integer of about 4000 digits>\n"
+        "Error: --hidden must be at most 1048576; got <an integer of about 4000 digits>\n"
     )
+    # Options that sweep (tp --tokens) refuse long text before reading a number from it.
+    result = run("tp", "--hidden", tokens, "--tokens", tokens, "--tp", "8")
+    assert result.stderr == "Error: --tokens must have at most 1000 characters; got 4000\n"

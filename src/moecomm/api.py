@@ -676,6 +676,33 @@ def plan(
     )
 
 
+SWEEPS = {
+    "ep": ("tokens", "batch", "seq", "ep"),
+    "tp": ("tokens", "batch", "seq", "tp"),
+    "traffic": ("tokens", "batch", "seq", "ep"),
+    "collective": ("nbytes", "ranks"),
+}
+"""The options each job sweeps: a comma list or a range (``moecomm.sweep``)."""
+
+
+def sweep(job: str, *, progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Report:
+    """``ep``, ``tp``, ``traffic`` or ``collective`` over comma lists or ranges of its sizes.
+
+    ``sweep("ep", preset="deepseek-v3", tokens="128:8192:x2", ep="8,64")`` runs ``ep`` at every
+    point and returns one row per point (one value each: exactly the job's own report).
+    """
+    from moecomm import sweep as S
+
+    jobs: dict[str, Callable[..., Report]] = {
+        "ep": ep,
+        "tp": tp,
+        "traffic": traffic,
+        "collective": collective,
+    }
+    swept = {name: kwargs.pop(name, None) for name in SWEEPS[job]}
+    return S.run(jobs[job], job, swept, kwargs, progress=progress)
+
+
 def formula(name: str) -> Any:
     """One formula of the registry (sympy expression, LaTeX, source); see ``moecomm formula``."""
     from moecomm import formulas as F

@@ -219,10 +219,12 @@ def render_rows(
     highlight: int | None = None,
     width: int | None = None,
     skip_none: bool = False,
+    constant_columns: bool = False,
 ) -> str:
     """Several results of one type: a table with one row each, a JSON list, or CSV rows.
 
-    ``skip_none`` keeps columns that are None in every row out of tables and Markdown.
+    ``skip_none`` keeps columns that are None in every row out of tables and Markdown;
+    ``constant_columns`` moves a column equal in every row into the caption, once.
     """
     if fmt == "json":
         return dumps(list(rows)) + "\n"
@@ -239,6 +241,14 @@ def render_rows(
         for f in fields
         if shown(f) and not (skip_none and all(getattr(r, f.name) is None for r in rows))
     ]
+    if constant_columns and len(rows) > 1:
+        same = [f for f in visible if len({repr(getattr(r, f.name)) for r in rows}) == 1]
+        if len(same) < len(visible):
+            visible = [f for f in visible if f not in same]
+            caption += " Same at every point: " + "; ".join(
+                f"{label(f)} {cell(getattr(rows[0], f.name), unit(f))}" for f in same
+            )
+            caption += "."
     header = [label(f) for f in visible]
     body = [[cell(getattr(r, f.name), unit(f)) for f in visible] for r in rows]
     if fmt == "markdown":
@@ -248,7 +258,10 @@ def render_rows(
         return f"**{title}**\n\n" + _markdown(header, marked) + f"\n{caption}\n"
     table = Table(title=title, caption=caption)
     for f in visible:
-        table.add_column(label(f), justify="left" if unit(f) == "text" else "right")
+        # fold, never "…": a cut number would no longer be exact
+        table.add_column(
+            label(f), justify="left" if unit(f) == "text" else "right", overflow="fold"
+        )
     for i, row in enumerate(body):
         if i == highlight:
             # Marked in text too, so the highlight survives without colour.

@@ -35,6 +35,8 @@ class Report:
     table_rows: int | None = None
     figure: str | None = None
     """Which figure ``moecomm.plots`` draws of it (compare, traffic, tp, collective, sweep)."""
+    constant_columns: bool = False
+    """Rows tables list a column equal in every row once, in the caption (sweeps)."""
     facts: dict[str, Any] = field(default_factory=dict)
     """Inputs a figure names besides the result (K of compare, the swept options of a sweep)."""
 
@@ -54,6 +56,7 @@ class Report:
                 highlight=self.highlight,
                 width=width,
                 skip_none=self.skip_none,
+                constant_columns=self.constant_columns,
             )
         return render_record(
             self.result,

@@ -8,11 +8,13 @@ import click
 
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
+    SWEEP_HELP,
     force_option,
     format_option,
     hardware_options,
     link,
     plot_option,
+    progress,
     save_plot,
 )
 from moecomm.timing import KINDS
@@ -21,9 +23,15 @@ from moecomm.timing import KINDS
 @click.command("collective")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option(
-    "--bytes", "nbytes", required=True, help="Buffer size as nccl-tests counts it (e.g. 16MiB)."
+    "--bytes",
+    "nbytes",
+    required=True,
+    metavar="SIZE|LIST|A:B:xF",
+    help="Buffer size as nccl-tests counts it (e.g. 16MiB)." + SWEEP_HELP,
 )
-@click.option("--ranks", "-n", type=int, required=True, help="Ranks n taking part.")
+@click.option(
+    "--ranks", "-n", required=True, metavar="N|LIST", help="Ranks n taking part." + SWEEP_HELP
+)
 @click.option(
     "--algorithm",
     type=click.Choice(["ring", "flat", "2dh"]),
@@ -42,10 +50,15 @@ def command(kind: str, fmt: str, plot: str | None, force: bool, **kw: Any) -> No
     latency × messages + bytes / (bandwidth × efficiency). Ranks fill nodes of --gpus-per-node.
     --plot FILE draws time and busbw against the size (docs/plots.md).
 
+    Sweeps: --bytes 1KiB:1GiB:x2 and --ranks 8,16,32 give one row per point, and --plot one
+    line per ranks value.
+
     Example: moecomm collective all-reduce --bytes 1GiB --ranks 8 --hardware h100-sxm
     """
     from moecomm import api
 
-    report = api.collective(kind, link=link(kw), **kw)
+    report = api.sweep(
+        "collective", kind=kind, link=link(kw), progress=progress(fmt, "collective sweep"), **kw
+    )
     save_plot(report, plot, force)
     emit(report.render(fmt))

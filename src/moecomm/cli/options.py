@@ -66,6 +66,21 @@ workload_options = stack(
     click.option("--tokens", "-t", type=int, help="Tokens b·s per rank (instead of -b and -s)."),
 )
 
+SWEEP = "N|LIST|A:B:xF"
+SWEEP_HELP = " A comma list or a range A:B:xF / A:B:+S sweeps it (docs/plots.md)."
+
+sweep_workload_options = stack(
+    click.option("--batch", "-b", metavar=SWEEP, help="Micro-batch b per rank." + SWEEP_HELP),
+    click.option("--seq", "-s", metavar=SWEEP, help="Sequence length s." + SWEEP_HELP),
+    click.option(
+        "--tokens",
+        "-t",
+        metavar=SWEEP,
+        help="Tokens b·s per rank (instead of -b and -s)." + SWEEP_HELP,
+    ),
+)
+"""-b, -s and -t of the commands that sweep (ep, tp, traffic): parsed by moecomm.sweep."""
+
 dtype_choice = click.Choice(DTYPE_NAMES)
 dtype_option = click.option("--dtype", type=dtype_choice, help="Element type [default: bf16].")
 wire_options = stack(
@@ -142,6 +157,28 @@ plot_option = click.option(
 force_option = click.option(
     "--force", is_flag=True, help="Let --plot replace an existing file or link (never through it)."
 )
+
+
+def progress(fmt: str, what: str) -> Any:
+    """A rich progress bar on a terminal (stderr); None when piped or with --format json."""
+    import sys
+
+    if fmt == "json" or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task(what, total=None)
+
+    def update(done: int, total: int | None = None) -> None:
+        if done <= 1:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+        if total is not None and done >= total:
+            bar.stop()
+
+    return update
 
 
 def save_plot(report: Any, plot: str | None, force: bool) -> None:

@@ -8,6 +8,8 @@ import click
 
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
+    SWEEP,
+    SWEEP_HELP,
     dtype_option,
     force_option,
     format_option,
@@ -15,17 +17,18 @@ from moecomm.cli.options import (
     hidden_option,
     link,
     plot_option,
+    progress,
     save_plot,
     source_options,
-    workload_options,
+    sweep_workload_options,
 )
 
 
 @click.command("tp")
 @source_options
 @hidden_option
-@workload_options
-@click.option("--tp", type=int, help="Tensor-parallel group size.")
+@sweep_workload_options
+@click.option("--tp", metavar=SWEEP, help="Tensor-parallel group size." + SWEEP_HELP)
 @dtype_option
 @hardware_options
 @plot_option
@@ -42,10 +45,12 @@ def command(fmt: str, plot: str | None, force: bool, **kw: Any) -> None:
     With --hardware, adds allreduce_seconds (ring, ranks filling nodes). --plot FILE draws
     the bytes (docs/plots.md).
 
+    Sweeps: --tokens, --batch, --seq and --tp take a comma list or a range; one row per point.
+
     Example: moecomm tp --hidden 7168 --batch 1 --seq 4096 --tp 8
     """
     from moecomm import api
 
-    report = api.tp(link=link(kw), **kw)
+    report = api.sweep("tp", link=link(kw), progress=progress(fmt, "tp sweep"), **kw)
     save_plot(report, plot, force)
     emit(report.render(fmt))

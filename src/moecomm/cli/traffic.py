@@ -10,16 +10,19 @@ import click
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
     ROUTING,
+    SWEEP,
+    SWEEP_HELP,
     dtype_option,
     format_option,
     hardware_options,
     link,
     model_options,
     plot_option,
+    progress,
     routing_options,
     save_plot,
+    sweep_workload_options,
     wire_options,
-    workload_options,
 )
 
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -27,8 +30,8 @@ _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.command("traffic")
 @model_options
-@workload_options
-@click.option("--ep", type=int, help="EP size [default: from the data file].")
+@sweep_workload_options
+@click.option("--ep", metavar=SWEEP, help="EP size [default: from the data file]." + SWEEP_HELP)
 @dtype_option
 @wire_options
 @routing_options
@@ -61,12 +64,20 @@ def command(fmt: str, export_matrix: str | None, plot: str | None, force: bool, 
     --plot FILE draws the rank × rank matrix, per-rank bytes with the busiest rank, the
     intra/inter-node split and EPLB before and after (docs/plots.md).
 
+    Sweeps: --tokens, --batch, --seq and --ep take a comma list or a range; one row per point.
+
     Example: moecomm traffic --preset deepseek-v3 --expert-counts counts.json --dtype bf16
     """
     from moecomm import api
 
     routing = {k: v for k, v in ((k, kw.pop(k)) for k in ROUTING) if v is not None}
-    report = api.traffic(link=link(kw, node_split=True), **routing, **kw)
+    report = api.sweep(
+        "traffic",
+        link=link(kw, node_split=True),
+        progress=progress(fmt, "traffic sweep"),
+        **routing,
+        **kw,
+    )
     if export_matrix is not None:
         report.export_matrices(export_matrix, force=force)
     save_plot(report, plot, force)

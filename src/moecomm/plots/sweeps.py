@@ -14,7 +14,7 @@ AXES = {
     "seq": "sequence length s",
     "ep": "EP size (ranks)",
     "tp": "TP size (ranks)",
-    "bytes": "message size (bytes, nccl-tests' size)",
+    "nbytes": "message size (bytes, nccl-tests' size)",
     "ranks": "ranks n",
 }
 """The x-axis label of each sweepable option."""
@@ -49,7 +49,7 @@ def figure(report: Report) -> FigureSpec:
     xlog = len(facts["values"][x]) > 2 and max(facts["values"][x]) >= 4 * min(facts["values"][x])
     if command == "collective":
         lines = {label or "time": [row for _, row in part] for label, part in groups.items()}
-        panels = collective_panels(lines, x, AXES[x])
+        panels = collective_panels(lines, {"nbytes": "bytes"}.get(x, x), AXES[x])
     else:
         field, ylabel = BYTES[command]
         panels = (
@@ -94,5 +94,5 @@ def figure(report: Report) -> FigureSpec:
                 ),
             )
     swept = ", ".join(f"{name} over {len(vals)} values" for name, vals in facts["values"].items())
-    title = f"{report.title}: sweep of {swept}"
+    title = f"{report.title.removesuffix(': one row per point')}: sweep of {swept}"
     return FigureSpec(title, report.caption, panels)
