@@ -44,6 +44,12 @@ from moecomm.cli import COMMANDS, cli
 SOFT_SECONDS = 5.0
 """A case running longer than this is a hang (interrupted by SIGALRM)."""
 
+SOFT_SECONDS_BY_COMMAND = {"report": 20.0}
+COMMAND_WEIGHTS = {"report": 0.1}
+"""Commands drawn less often than the others because each case costs seconds."""
+"""Commands that do more by design: a report runs five commands, draws three figures and may
+run pdflatex."""
+
 HARD_SECONDS = 60.0
 """A case not interrupted after this long (stuck in C code) ends the whole process."""
 
@@ -139,6 +145,20 @@ BASES: dict[str, list[list[str]]] = {
     "collective": [["all-to-all", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"]],
     "step": [["--deployment", "deepseek-v3-decode", "--tokens", "32"]],
     "plan": [["--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "16", "--top", "3"]],
+    "report": [
+        [
+            "--preset",
+            "deepseek-v3",
+            "--tokens",
+            "64",
+            "--ep",
+            "8",
+            "--hardware",
+            "h800",
+            "-o",
+            "out.tex",
+        ]
+    ],
 }
 
 
@@ -233,7 +253,8 @@ def _words(rng: random.Random, param: click.Parameter, pools: Pools, command: st
 
 def make_case(rng: random.Random, pools: Pools, commands: list[Any]) -> list[str]:
     """One invocation: a valid base mutated by a few random parameters, or parameters alone."""
-    words, cmd = rng.choice(commands)
+    weights = [COMMAND_WEIGHTS.get(" ".join(w), 1.0) for w, _ in commands]
+    words, cmd = rng.choices(commands, weights)[0]
     command = " ".join(words)
     args = list(words)
     bases = BASES.get(command, [[]])
@@ -369,13 +390,14 @@ def run_case(args: list[str], scratch: Scratch) -> Outcome:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.monotonic()
     _Watchdog.start(args)
-    signal.setitimer(signal.ITIMER_REAL, SOFT_SECONDS)
+    limit = SOFT_SECONDS_BY_COMMAND.get(args[0] if args else "", SOFT_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         result = CliRunner().invoke(cli, args, prog_name="moecomm")
         signal.setitimer(signal.ITIMER_REAL, 0)
         outcome = classify(result)
     except CaseTimeout:
-        outcome = Outcome("hang", f"over {SOFT_SECONDS:g} s in {' '.join(args[:2])}")
+        outcome = Outcome("hang", f"over {limit:g} s in {' '.join(args[:2])}")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         _Watchdog.stop()

@@ -55,7 +55,7 @@ OUTPUTS = [
     "out.json", "out.csv", "out.toml", "out.txt", "sub/out.json", "folder/out.json", "victim.json",
     "victim.toml", "passwd.json", "passwd.toml", "ghost.json", "fifo.json", "folder", "", ".",
     "..", "x" * 300 + ".json", "\udcff.json", "é.csv", "out.png", "out.svg", "out.pdf",
-    "sub/out.svg", "victim.svg", "passwd.svg", "ghost.pdf", "fifo.json.png", "out.PNG",
+    "sub/out.svg", "out.tex", "victim.tex", "victim.svg", "passwd.svg", "ghost.pdf", "fifo.json.png", "out.PNG",
 ]
 # fmt: on
 
@@ -184,6 +184,7 @@ def _reset_outputs(scratch: Path) -> None:
         "victim.json": lambda p: p.write_text("victim\n"),
         "victim.toml": lambda p: p.write_text("victim\n"),
         "victim.svg": lambda p: p.write_text("victim\n"),
+        "victim.tex": lambda p: p.write_text("victim\n"),
         "passwd.svg": lambda p: os.symlink("../outside/passwd", p),
         "ghost.pdf": lambda p: os.symlink("../outside/ghost.pdf", p),
         "passwd.json": lambda p: os.symlink("../outside/passwd", p),
@@ -203,6 +204,7 @@ _EXPECTED = {
     "victim.json": "file:victim\n",
     "victim.toml": "file:victim\n",
     "victim.svg": "file:victim\n",
+    "victim.tex": "file:victim\n",
     "passwd.svg": "link:../outside/passwd",
     "ghost.pdf": "link:../outside/ghost.pdf",
     "passwd.json": "link:../outside/passwd",

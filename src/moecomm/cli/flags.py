@@ -67,6 +67,8 @@ _SAME = (
     "export_matrix",
     "force",
     "plot",
+    "output",
+    "pdf",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}

@@ -29,6 +29,15 @@ def check_path(path: str | Path, name: str = "plot") -> str:
     return suffix[1:]
 
 
+def available() -> bool:
+    """Whether matplotlib (the plot extra) is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def require(name: str = "plot") -> None:
     """Refuse in one line, naming the extra, when matplotlib is not installed."""
     try:
