@@ -228,3 +228,39 @@ def test_sweep_figure_has_one_line_per_swept_value(tmp_path: Path) -> None:
         str(out),
     )
     assert out.read_bytes().startswith(b"<?xml")
+
+
+def _on_a_terminal(*args: str) -> bytes:
+    """Run moecomm with stderr on a pseudo-terminal; what the terminal received."""
+    import pty
+    import subprocess
+    import sys
+
+    main, child = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "moecomm", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    os.close(child)
+    out = b""
+    try:
+        while chunk := os.read(main, 65536):
+            out += chunk
+    except OSError:  # the terminal closed
+        pass
+    os.close(main)
+    assert proc.returncode == 0
+    return out
+
+
+def test_progress_bar_only_on_a_terminal_and_never_with_json() -> None:
+    args = ("ep", "--preset", "deepseek-v3", "--tokens", "1:128:+1", "--ep", "8")
+    shown = _on_a_terminal(*args)
+    assert b"ep sweep" in shown
+    assert _on_a_terminal(*args, "--format", "json") == b""
+    assert run(*args).stderr == ""  # piped

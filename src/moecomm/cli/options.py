@@ -160,7 +160,12 @@ force_option = click.option(
 
 
 def progress(fmt: str, what: str) -> Any:
-    """A rich progress bar on a terminal (stderr); None when piped or with --format json."""
+    """A rich progress bar on a terminal (stderr) for long work: sweeps, layout searches,
+    report builds. None (silent) when stderr is piped or with --format json.
+
+    The callback takes (done, total): total None while unknown; the bar goes once done
+    reaches total.
+    """
     import sys
 
     if fmt == "json" or not sys.stderr.isatty():
@@ -172,7 +177,7 @@ def progress(fmt: str, what: str) -> Any:
     task = bar.add_task(what, total=None)
 
     def update(done: int, total: int | None = None) -> None:
-        if done <= 1:
+        if not bar.live.is_started:
             bar.start()
         bar.update(task, completed=done, total=total)
         if total is not None and done >= total:

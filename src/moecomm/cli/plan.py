@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from moecomm.cli.base import emit
-from moecomm.cli.options import format_option, hardware_options, link, source_options, wire_options
+from moecomm.cli.options import (
+    format_option,
+    hardware_options,
+    link,
+    progress,
+    source_options,
+    wire_options,
+)
 from moecomm.config import DEEPGEMM_EFFICIENCY
 
 
@@ -67,17 +73,5 @@ def command(fmt: str, **kw: Any) -> None:
     """
     from moecomm import api
 
-    emit(api.plan(link=link(kw), progress=_progress(fmt), **kw).render(fmt))
-
-
-def _progress(fmt: str) -> Any:
-    """A progress bar on a terminal; silent when piped or with --format json."""
-    if fmt == "json" or not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(console=Console(stderr=True), transient=True)
-    bar.start()
-    task = bar.add_task("evaluating layouts", total=None)
-    return lambda i: bar.update(task, completed=i)
+    bar = progress(fmt, "evaluating layouts")
+    emit(api.plan(link=link(kw), progress=bar, **kw).render(fmt))
