@@ -225,6 +225,10 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         return rng.choice(SIZES)
     if name == "subs":
         return rng.choice(SUBS)
+    if name == "kind" and command == "collective":
+        kinds = ["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"]
+        pool = [*kinds, "all-reduce,all-to-all", ",".join(kinds), "all-reduce,", ",", *TEXTS]
+        return rng.choice(kinds if sane else pool)
     if name in SWEPT and not isinstance(param.type, click.types.IntParamType):
         pool = SANE_INTS if sane else BAD_INTS + NUMBER_TEXTS
         return rng.choice(pool if rng.random() < 0.5 else SWEEPS)

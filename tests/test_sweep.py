@@ -264,3 +264,35 @@ def test_progress_bar_only_on_a_terminal_and_never_with_json() -> None:
     assert b"ep sweep" in shown
     assert _on_a_terminal(*args, "--format", "json") == b""
     assert run(*args).stderr == ""  # piped
+
+
+def test_collective_kinds_are_swept_by_name_one_line_each() -> None:
+    report = moecomm.api.sweep(
+        "collective", kind="all-to-all,all-gather", nbytes="1MiB:4MiB:x2", ranks=8, hardware="h800"
+    )
+    assert [(r.kind, r.bytes) for r in report.result] == [
+        (k, b) for k in ("all-to-all", "all-gather") for b in (2**20, 2**21, 2**22)
+    ]
+    assert report.title.startswith("all-gather (ring), all-to-all (flat) under nccl-tests'")
+    assert report.facts["x"] == "nbytes" and report.facts["line"] == "kind"
+    result = run(
+        "collective", "all-reduce,nope", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"
+    )
+    assert result.stderr == (
+        "Error: collective must be one of all-reduce, all-gather, reduce-scatter, all-to-all, "
+        "broadcast; got 'nope'\n"
+    )
+    result = run(
+        "collective",
+        "all-reduce,all-to-all",
+        "--bytes",
+        "1MiB,2MiB",
+        "--ranks",
+        "8,16",
+        "--hardware",
+        "h800",
+    )
+    assert (
+        result.stderr
+        == "Error: at most 2 options may be swept at once; got --bytes, --ranks, KIND\n"
+    )

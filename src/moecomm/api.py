@@ -687,7 +687,7 @@ SWEEPS = {
     "ep": ("tokens", "batch", "seq", "ep"),
     "tp": ("tokens", "batch", "seq", "tp"),
     "traffic": ("tokens", "batch", "seq", "ep"),
-    "collective": ("nbytes", "ranks"),
+    "collective": ("kind", "nbytes", "ranks"),
 }
 """The options each job sweeps: a comma list or a range (``moecomm.sweep``)."""
 

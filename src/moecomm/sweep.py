@@ -26,8 +26,11 @@ MAX_SWEPT = 2
 MAX_TEXT = 1000
 """Longest sweep text read."""
 
-X_ORDER = ("nbytes", "tokens", "batch", "seq", "ep", "tp", "ranks")
+X_ORDER = ("nbytes", "tokens", "batch", "seq", "ep", "tp", "ranks", "kind")
 """Which swept option is the figure's x-axis: the first of these that is swept."""
+
+NAMES = ("kind",)
+"""Options swept over names (a comma list only), never the x-axis: one line per name."""
 
 _INT = re.compile(r"[+-]?[0-9]+")
 """An integer as click reads one; its bounds are the config models' (a negative size is
@@ -76,13 +79,24 @@ def _too_many(name: str, count: int, whole: str) -> MoecommError:
     )
 
 
-def values(value: Any, name: str, *, size: bool = False) -> tuple[int, ...] | None:
+def values(value: Any, name: str, *, size: bool = False) -> tuple[Any, ...] | None:
     """The points of one option: None, one int, a sequence of ints, or sweep text.
 
     ``size``: each value may carry a byte suffix (KiB, MiB, GB, …; ``units.parse_bytes``).
+    An option of NAMES is a comma list of names, checked by the job itself.
     """
     if value is None:
         return None
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise MoecommError(
+            f"{field(name)} must have at most {MAX_TEXT} characters; got {len(value)}"
+        )
+    if name in NAMES:
+        text = str(value)
+        names = tuple(part.strip() for part in text.split(","))
+        if len(names) > MAX_POINTS:
+            raise _too_many(name, len(names), text)
+        return names
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,)
     if not isinstance(value, str):
@@ -133,6 +147,8 @@ def run(
         flags = ", ".join(field(n) for n in multi)
         raise MoecommError(f"at most {MAX_SWEPT} options may be swept at once; got {flags}")
     x, line = multi[0], (multi[1] if len(multi) > 1 else None)
+    if x in NAMES:  # names alone: one line per name over the job's own x value
+        x, line = next(n for n in X_ORDER if n in given), x
     total = len(given[x]) * (1 if line is None else len(given[line]))
     if total > MAX_POINTS:
         raise MoecommError(
@@ -140,7 +156,7 @@ def run(
             f"than a sweep runs ({MAX_POINTS})"
         )
     outer = given[line] if line is not None else (None,)
-    points: list[dict[str, int]] = []
+    points: list[dict[str, Any]] = []
     for lv, xv in itertools.product(outer, given[x]):
         point = {n: v[0] for n, v in given.items()}
         point[x] = xv
@@ -163,11 +179,11 @@ def run(
     captions = [_caption(r, r.result) for r in reports]
     caption = max(captions, key=len)  # points differ at most by a closing note (≈: expectations)
     if not all(caption.startswith(c) for c in captions):
-        caption = f"At the first point: {captions[0]} Each row gives its own point's values."
-    first = rows[0]
+        caption = f"At the first point: {captions[0]} Each point has its own values in the table."
     title = reports[0].title
     if command == "collective":  # its own title names one size and rank count
-        title = f"{first.kind} ({first.algorithm}) under nccl-tests' conventions"
+        kinds = sorted({(r.kind, r.algorithm) for r in rows})
+        title = ", ".join(f"{k} ({a})" for k, a in kinds) + " under nccl-tests' conventions"
     return Report(
         rows,
         f"{title}: one row per point",
@@ -186,5 +202,5 @@ def run(
     )
 
 
-def _point_text(point: dict[str, int]) -> str:
+def _point_text(point: dict[str, Any]) -> str:
     return ", ".join(f"{field(n)} {v}" for n, v in point.items())

@@ -17,11 +17,10 @@ from moecomm.cli.options import (
     progress,
     save_plot,
 )
-from moecomm.timing import KINDS
 
 
 @click.command("collective")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", metavar="KIND[,KIND…]")
 @click.option(
     "--bytes",
     "nbytes",
@@ -50,8 +49,9 @@ def command(kind: str, fmt: str, plot: str | None, force: bool, **kw: Any) -> No
     latency × messages + bytes / (bandwidth × efficiency). Ranks fill nodes of --gpus-per-node.
     --plot FILE draws time and busbw against the size (docs/plots.md).
 
-    Sweeps: --bytes 1KiB:1GiB:x2 and --ranks 8,16,32 give one row per point, and --plot one
-    line per ranks value.
+    KIND is all-reduce, all-gather, reduce-scatter, all-to-all or broadcast. Sweeps: a comma
+    list of kinds, --bytes 1KiB:1GiB:x2 or --ranks 8,16,32 give one row per point, and --plot
+    one line per kind (or ranks value).
 
     Example: moecomm collective all-reduce --bytes 1GiB --ranks 8 --hardware h100-sxm
     """

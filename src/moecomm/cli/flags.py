@@ -10,6 +10,7 @@ _SPELT = {
     "moe_intermediate_size": "--moe-intermediate",
     "sequence_parallel": "--sp",
     "nbytes": "--bytes",
+    "kind": "KIND",
 }
 _SAME = (
     "preset",

@@ -19,6 +19,9 @@ AXES = {
 }
 """The x-axis label of each sweepable option."""
 
+SHOWN = {"nbytes": "bytes", "kind": "collective"}
+"""Names of swept options in titles, where they differ from the option."""
+
 BYTES = {
     "ep": ("ep_bytes_per_rank", "EP dispatch + combine bytes per rank (GB = 1e9 B)"),
     "traffic": ("ep_bytes_per_rank", "EP dispatch + combine bytes per rank, mean (GB = 1e9 B)"),
@@ -37,7 +40,8 @@ def _groups(report: Report) -> dict[str, list[tuple[int, Any]]]:
     x, line = facts["x"], facts["line"]
     groups: dict[str, list[tuple[int, Any]]] = {}
     for point, row in zip(facts["points"], report.result, strict=True):
-        label = "" if line is None else f"{line} = {point[line]:,}"
+        value = point[line] if line is not None else None
+        label = "" if line is None else (value if isinstance(value, str) else f"{line} = {value:,}")
         groups.setdefault(label, []).append((point[x], row))
     return groups
 
@@ -46,7 +50,8 @@ def figure(report: Report) -> FigureSpec:
     facts = report.facts
     command, x = facts["command"], facts["x"]
     groups = _groups(report)
-    xlog = len(facts["values"][x]) > 2 and max(facts["values"][x]) >= 4 * min(facts["values"][x])
+    xs = [p[x] for p in facts["points"]]
+    xlog = len(set(xs)) > 2 and max(xs) >= 4 * min(xs)
     if command == "collective":
         lines = {label or "time": [row for _, row in part] for label, part in groups.items()}
         panels = collective_panels(lines, {"nbytes": "bytes"}.get(x, x), AXES[x])
@@ -93,6 +98,8 @@ def figure(report: Report) -> FigureSpec:
                     ylog=xlog,
                 ),
             )
-    swept = ", ".join(f"{name} over {len(vals)} values" for name, vals in facts["values"].items())
+    swept = ", ".join(
+        f"{SHOWN.get(name, name)} over {len(vals)} values" for name, vals in facts["values"].items()
+    )
     title = f"{report.title.removesuffix(': one row per point')}: sweep of {swept}"
     return FigureSpec(title, report.caption, panels)
