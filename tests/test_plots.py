@@ -289,3 +289,15 @@ def test_every_figure_states_its_convention() -> None:
         assert "GB = 1e9 B" in text, report.title
         if report.figure != "collective":
             assert re.search(r"per (rank|GPU)", text) and "layer" in text, report.title
+
+
+@needs_mpl
+def test_heatmap_and_bars_each_pick_their_own_unit() -> None:
+    """2 copies of 128 B per rank pair (256 B) but 63 × 256 B = 16,128 B sent per rank."""
+    report = moecomm.ep(hidden_size=64, num_experts=64, top_k=2, tokens=64, ep=64, matrices=True)
+    fig = _figure(report)
+    heat, colorbar, bars = fig.axes[0], fig.axes[1], fig.axes[2]
+    assert colorbar.get_ylabel().startswith("bytes (B; ")
+    assert float(heat.images[0].get_array().max()) == 256.0
+    assert bars.get_ylabel() == "bytes (kB)"
+    assert [p.get_height() for p in bars.containers[0]] == [16.128] * 64

@@ -153,7 +153,8 @@ def _traffic(report: Report) -> FigureSpec:
     r = report.result[0] if layered else report.result
     n = len(r.per_rank)
     matrix = r.matrix_bytes
-    scale, unit = byte_unit([x for row in matrix for x in row] + [p.recv_bytes for p in r.per_rank])
+    scale, unit = byte_unit([x for row in matrix for x in row])
+    bar_scale, bar_unit = byte_unit([v for p in r.per_rank for v in (p.send_bytes, p.recv_bytes)])
     ranks = tuple(float(i) for i in range(n))
     top = r.busiest_rank
     panels = [
@@ -169,15 +170,15 @@ def _traffic(report: Report) -> FigureSpec:
         Panel(
             "Dispatch bytes per rank (combine is the transpose)",
             "rank",
-            f"bytes ({unit})",
+            f"bytes ({bar_unit})",
             "bars",
             (
-                Series("send", ranks, tuple(num(p.send_bytes, scale) for p in r.per_rank)),
-                Series("receive", ranks, tuple(num(p.recv_bytes, scale) for p in r.per_rank)),
+                Series("send", ranks, tuple(num(p.send_bytes, bar_scale) for p in r.per_rank)),
+                Series("receive", ranks, tuple(num(p.recv_bytes, bar_scale) for p in r.per_rank)),
             ),
             categories=tuple(str(i) for i in range(n)),
-            hlines=((num(r.mean_rank_recv_bytes, scale), "mean receive"),),
-            marks=((float(top), num(r.busiest_rank_recv_bytes, scale), f"busiest rank {top}"),),
+            hlines=((num(r.mean_rank_recv_bytes, bar_scale), "mean receive"),),
+            marks=((float(top), num(r.busiest_rank_recv_bytes, bar_scale), f"busiest rank {top}"),),
         ),
     ]
     if r.dispatch_intra_node_bytes_per_rank is not None:
