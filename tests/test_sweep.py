@@ -296,3 +296,23 @@ def test_collective_kinds_are_swept_by_name_one_line_each() -> None:
         result.stderr
         == "Error: at most 2 options may be swept at once; got --bytes, --ranks, KIND\n"
     )
+
+
+def test_export_matrix_takes_one_point(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    result = run(
+        "ep",
+        "--preset",
+        "deepseek-v3",
+        "--tokens",
+        "64,128",
+        "--ep",
+        "8",
+        "--export-matrix",
+        str(out),
+    )
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: --export-matrix writes the matrices of one point; this is a sweep of 2 points\n",
+    )
+    assert not out.exists()

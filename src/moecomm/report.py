@@ -72,8 +72,15 @@ class Report:
 
         An existing file or link is replaced only with ``force``, and never written through.
         """
+        from moecomm.errors import MoecommError
+        from moecomm.errors import field as flag
         from moecomm.traffic.files import write_matrices
 
+        if self.figure == "sweep":
+            raise MoecommError(
+                f"{flag('export_matrix')} writes the matrices of one point; this is a sweep of "
+                f"{len(self.result)} points"
+            )
         results = self.result if isinstance(self.result, list) else [self.result]
         write_matrices(
             path,
