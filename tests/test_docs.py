@@ -73,7 +73,10 @@ def test_formula_reference_is_current() -> None:
     assert (ROOT / "docs" / "formulas.md").read_text(encoding="utf-8") == markdown()
 
 
-def test_readme_python_example_prints_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_python_example_prints_what_it_says(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the figure it draws lands here
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks

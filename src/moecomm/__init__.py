@@ -6,8 +6,8 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
     moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
 
 ``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
-``formula`` and the ``presets`` module are imported on first use, so that ``import moecomm``
-(and the CLI's ``--help``) stays cheap.
+``sweep``, ``report``, ``formula`` and the ``presets`` and ``plots`` modules are imported on first
+use, so that ``import moecomm`` (and the CLI's ``--help``) stays cheap.
 """
 
 from __future__ import annotations
@@ -19,16 +19,30 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-API = ("ep", "tp", "compare", "groups", "traffic", "collective", "step", "plan", "formula")
+API = (
+    "ep",
+    "tp",
+    "compare",
+    "groups",
+    "traffic",
+    "collective",
+    "step",
+    "plan",
+    "sweep",
+    "report",
+    "formula",
+)
 
-__all__ = [*API, "presets"]
+MODULES = ("presets", "plots")
+
+__all__ = [*API, *MODULES]
 
 
 def __getattr__(name: str) -> Any:
     if name in API:
         return getattr(importlib.import_module("moecomm.api"), name)
-    if name == "presets":
-        return importlib.import_module("moecomm.presets")
+    if name in MODULES:
+        return importlib.import_module(f"moecomm.{name}")
     raise AttributeError(f"module 'moecomm' has no attribute {name!r}")
 
 
@@ -36,7 +50,8 @@ class _Package(types.ModuleType):
     """The package, whose API names stay the API functions.
 
     Some jobs share their name with the module that holds their model (``moecomm.step`` the
-    function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``).
+    function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``,
+    ``sweep`` and ``report``).
     Importing such a module sets a package attribute of that name; the API keeps it. Code
     inside the package imports those modules by their full name (``from moecomm.step import``).
     """

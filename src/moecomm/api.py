@@ -698,10 +698,10 @@ def sweep(job: str, *, progress: Callable[[int, int], None] | None = None, **kwa
     ``sweep("ep", preset="deepseek-v3", tokens="128:8192:x2", ep="8,64")`` runs ``ep`` at every
     point and returns one row per point (one value each: exactly the job's own report).
     """
-    from moecomm import sweep as S
+    from moecomm.sweep import run
 
     swept = {name: kwargs.pop(name, None) for name in SWEEPS[job]}
-    return S.run(_JOBS[job], job, swept, kwargs, progress=progress)
+    return run(_JOBS[job], job, swept, kwargs, progress=progress)
 
 
 def report(
