@@ -281,6 +281,7 @@ def test_every_figure_states_its_convention() -> None:
         moecomm.compare(preset="deepseek-v3", tokens=4096),
         moecomm.tp(hidden_size=7168, tokens=4096, tp=8),
         moecomm.ep(preset="deepseek-v3", tokens=4096, ep=8, matrices=True),
+        moecomm.ep(preset="deepseek-v3", tokens=4096, ep=8),  # balanced: bars of its bytes
         moecomm.collective("all-gather", nbytes="64MiB", ranks=8, hardware="h100-sxm"),
     ]
     for report in reports:
@@ -289,6 +290,7 @@ def test_every_figure_states_its_convention() -> None:
         assert "GB = 1e9 B" in text, report.title
         if report.figure != "collective":
             assert re.search(r"per (rank|GPU)", text) and "layer" in text, report.title
+            assert "tokens" in text, report.title
 
 
 @needs_mpl
@@ -301,3 +303,14 @@ def test_heatmap_and_bars_each_pick_their_own_unit() -> None:
     assert float(heat.images[0].get_array().max()) == 256.0
     assert bars.get_ylabel() == "bytes (kB)"
     assert [p.get_height() for p in bars.containers[0]] == [16.128] * 64
+
+
+@needs_mpl
+def test_balanced_ep_figure_plots_its_record() -> None:
+    report = moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64)
+    r = report.result
+    bars = _figure(report).axes[0]
+    assert bars.get_ylabel() == "bytes (MB; kB/MB/GB = 1e3/1e6/1e9 B)"
+    heights = [round(p.get_height() * 1e6) for p in bars.containers[0]]
+    expected = [r.dispatch_bytes_per_rank, r.combine_bytes_per_rank]
+    assert heights == [*expected, r.ep_bytes_per_rank, r.ep_bytes_per_rank_approx]

@@ -165,3 +165,21 @@ def test_without_matplotlib_the_report_has_no_figures(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert ok(*ARGS, *HW, "-o", "ds.tex") == "wrote ds.tex\n"
     assert "No figures: matplotlib is not installed" in (tmp_path / "ds.tex").read_text()
+
+
+def test_a_file_name_with_spaces_compiles(tmp_path: Path) -> None:
+    _need_pdflatex()
+    doc = api.report(
+        preset="deepseek-v3", tokens=64, ep=8, hardware="h800", stem="my report", figures=False
+    )
+    written = doc.write(tmp_path / "my report.tex", pdf=True)
+    assert written == [str(tmp_path / "my report.tex"), str(tmp_path / "my report.pdf")]
+    assert (tmp_path / "my report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_figure_files_are_named_from_a_safe_stem() -> None:
+    from moecomm.document import figure_files
+
+    report = moecomm.compare(preset="deepseek-v3")
+    names = figure_files({"compare": report}, lambda r: b"%PDF", "my report/é")
+    assert list(names) == ["my-report---compare.pdf"]

@@ -95,35 +95,42 @@ class Document:
             safe_io.write_bytes_atomic(tex.with_name(name), data, force=force, what=flag("output"))
         safe_io.write_text_atomic(tex, self.tex, force=force, what=flag("output"))
         if pdf:
-            data = compile_pdf(self.tex, self.figures, tex.stem)
+            data = compile_pdf(self.tex, self.figures)
             safe_io.write_bytes_atomic(
                 tex.with_suffix(".pdf"), data, force=force, what=flag("output")
             )
         return [str(t) for t in targets]
 
 
-def compile_pdf(tex: str, figures: Mapping[str, bytes], stem: str = "report") -> bytes:
-    """Run pdflatex on the document in a fresh folder; the PDF bytes, or one line of its error."""
+def compile_pdf(tex: str, figures: Mapping[str, bytes]) -> bytes:
+    """Run pdflatex on the document in a fresh folder; the PDF bytes, or one line of its error.
+
+    The document is compiled as ``report.tex`` whatever the user named it (TeX reads a space
+    in a file name as its end), with shell escape off.
+    """
     with tempfile.TemporaryDirectory(prefix="moecomm-report-") as tmp:
         folder = Path(tmp)
-        (folder / f"{stem}.tex").write_text(tex, encoding="utf-8")
+        (folder / "report.tex").write_text(tex, encoding="utf-8")
         for name, data in figures.items():
             (folder / name).write_bytes(data)
+        command = [
+            "pdflatex",
+            "-no-shell-escape",
+            "-interaction=nonstopmode",
+            "-halt-on-error",
+            "report.tex",
+        ]
         try:
             proc = subprocess.run(
-                ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{stem}.tex"],
-                cwd=folder,
-                capture_output=True,
-                timeout=PDFLATEX_SECONDS,
-                check=False,
+                command, cwd=folder, capture_output=True, timeout=PDFLATEX_SECONDS, check=False
             )
         except subprocess.TimeoutExpired:
             raise MoecommError(f"pdflatex ran over {PDFLATEX_SECONDS} s") from None
-        out = folder / f"{stem}.pdf"
+        out = folder / "report.pdf"
         if proc.returncode != 0 or not out.exists():
             log = proc.stdout.decode("utf-8", "replace").splitlines()
             first = next((ln for ln in log if ln.startswith("!")), "no PDF written")
-            raise MoecommError(f"pdflatex failed on {stem}.tex: {first[:200]}")
+            raise MoecommError(f"pdflatex failed: {first[:200]}")
         return out.read_bytes()
 
 
