@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print busbw at selected sizes and MoE dispatch/combine medians from measure_collectives JSON files.
+"""Print busbw at selected sizes and MoE dispatch/combine medians from measurement files
+(`moecomm measure`, schema moecomm-bench/1).
 
 python3 benchmarks/summarize.py benchmarks/results/h100x*_nccl.json
 """

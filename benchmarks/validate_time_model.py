@@ -1,128 +1,103 @@
-"""Compare moecomm's time model with measured NCCL collectives and MoE dispatch/combine runs.
+"""Compare moecomm's time model with the measured runs in benchmarks/results: ``moecomm validate``.
 
-Reads the JSON files written by ``benchmarks/measure_collectives.py`` (benchmarks/results/*.json)
-and predicts every case of at least 16 MiB with the built-in hardware preset (default
-``h100-sxm``), through the same functions the CLI uses (``moecomm.timing``). Nothing measured
-feeds the model: the preset's figures are the public ones named in its sources.
+A thin wrapper: without files it checks every benchmarks/results/*.json, and without
+``--hardware`` it uses the built-in ``h100-sxm`` preset; every other option is
+``moecomm validate``'s (``--timing``, ``--min-bytes``, ``--summary-only``, ``--format``).
+``--write-docs`` rewrites the validation tables of docs/time-model.md (a test checks them).
 
-Two measured times are compared: ``batched_avg_s`` (back-to-back operations, as nccl-tests
-reports them) and ``median_s`` (one operation after a barrier, launch skew included).
-
-    python benchmarks/validate_time_model.py [FILE ...] [--hardware h100-sxm] [--min-bytes 16777216]
+    python benchmarks/validate_time_model.py [FILE ...] [moecomm validate options]
+    python benchmarks/validate_time_model.py --write-docs
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from moecomm import resolve, timing
+from moecomm.cli import cli
 
 RESULTS = Path(__file__).with_name("results")
-MIN_BYTES = 16 * 2**20
-MEASURES = ("batched_avg_s", "median_s")
-
-KIND = {
-    "all_reduce": "all-reduce",
-    "all_gather_into_tensor": "all-gather",
-    "reduce_scatter_tensor": "reduce-scatter",
-    "all_to_all_single": "all-to-all",
-    "broadcast": "broadcast",
-}
+DOC = Path(__file__).resolve().parents[1] / "docs" / "time-model.md"
+GRAPH = ("h100x2_nccl_graph.json", "h100x4_nccl_graph.json")
+EAGER = ("h100x2_nccl.json", "h100x4_nccl.json")
+"""The files presets/hardware/h100-sxm.toml is fitted to (moecomm calibrate): back-to-back
+from the CUDA-graph runs, per-op from the eager runs."""
+HELD_OUT = ("h100x2host_nccl.json",)
+"""Another machine and run (eager only), kept out of the fit."""
+START, END = "<!-- validation tables: start -->", "<!-- validation tables: end -->"
 
 
-@dataclass(frozen=True)
-class Case:
-    """One measured case and the model's prediction for it."""
-
-    source: str
-    ranks: int
-    case: str
-    bytes: int
-    predicted_s: float
-    measured: dict[str, float]
-
-    def error(self, measure: str) -> float:
-        """Signed relative error of the prediction: predicted / measured − 1."""
-        return self.predicted_s / self.measured[measure] - 1
+def arguments(argv: list[str]) -> list[str]:
+    """``moecomm validate``'s arguments: the stored results and h100-sxm unless given."""
+    args = list(argv)
+    if not any(Path(a).is_file() for a in args):
+        args = [str(p) for p in sorted(RESULTS.glob("*.json"))] + args
+    if not any(a == "--hardware" or a.startswith("--hardware=") for a in args):
+        args += ["--hardware", "h100-sxm"]
+    return ["validate", *args]
 
 
-def cases(path: Path, hardware: str = "h100-sxm", min_bytes: int = MIN_BYTES) -> list[Case]:
-    """Every case of at least ``min_bytes`` in one results file, with its prediction."""
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    n = int(data["metadata"]["world_size"])
-    hw = resolve.hardware(hardware)
-    out: list[Case] = []
-    for name, block in data.get("collectives", {}).items():
-        kind = KIND[name]
-        for row in block["rows"]:
-            if row["bytes"] < min_bytes:
-                continue
-            result = timing.collective(kind, row["bytes"], n, hw)  # type: ignore[arg-type]
-            out.append(Case(path.name, n, kind, row["bytes"], result.seconds, _measured(row)))
-    for run in data.get("moe", {}).get("runs", []):
-        for phase in ("dispatch_bf16", "dispatch_fp8", "combine_bf16"):
-            rec = run.get(phase)
-            if rec is None:
-                continue
-            # The busiest rank's max(send, recv) bytes to other ranks, all over NVLink here.
-            busiest = int(rec["max_offrank_send_or_recv_bytes"])
-            if busiest < min_bytes:
-                continue
-            _, nodes = timing.placement(n, hw.gpus_per_node)
-            if nodes != 1:
-                raise SystemExit(f"{path}: MoE runs over several nodes are not handled")
-            seconds = timing.alltoall_seconds(busiest, 0, hw, intra_peers=n - 1, inter_peers=0)
-            out.append(
-                Case(path.name, n, f"moe {phase} T={run['T']}", busiest, seconds, _measured(rec))
-            )
-    return out
+def table(files: tuple[str, ...], min_bytes: int) -> str:
+    """Median and worst |error| per collective, size band and over all, in both conventions."""
+    from moecomm import api
 
-
-def _measured(row: dict[str, Any]) -> dict[str, float]:
-    return {m: float(row[m]) for m in MEASURES}
-
-
-def median_abs_error(found: list[Case], measure: str) -> float:
-    return statistics.median(abs(c.error(measure)) for c in found)
-
-
-def report(found: list[Case]) -> str:
+    rows = api.validate(
+        [str(RESULTS / f) for f in files], hardware="h100-sxm", min_bytes=min_bytes,
+        summary_only=True,
+    ).result  # fmt: skip
+    found: dict[tuple[str, str], dict[str, tuple[int, float, float]]] = {}
+    for r in rows:
+        found.setdefault((r.scope, r.group), {})[r.timing] = (
+            r.cases, r.median_abs_error, r.worst_abs_error
+        )  # fmt: skip
     lines = [
-        f"{'file':<22} {'n':>2} {'case':<28} {'bytes':>12} {'model µs':>10} "
-        + " ".join(f"{m + ' µs':>15} {'err':>7}" for m in MEASURES)
+        "| group | cases | back-to-back median | worst | per-op median | worst |",
+        "|---|---|---|---|---|---|",
     ]
-    for c in found:
-        cells = " ".join(f"{c.measured[m] * 1e6:>15.1f} {c.error(m):>+7.1%}" for m in MEASURES)
-        lines.append(
-            f"{c.source:<22} {c.ranks:>2} {c.case:<28} {c.bytes:>12} "
-            f"{c.predicted_s * 1e6:>10.1f} {cells}"
-        )
-    lines.append("")
-    for m in MEASURES:
-        lines.append(
-            f"median |error| against {m}: {median_abs_error(found, m):.1%} over {len(found)} cases"
-        )
+    for (scope, group), by in found.items():
+        cells = []
+        for conv in ("back-to-back", "per-op"):
+            _, med, worst = by.get(conv, (0, None, None))
+            cells += ["—", "—"] if med is None else [f"{med:.1%}", f"{worst:.1%}"]
+        cases = by.get("back-to-back", (0, 0, 0))[0]
+        name = group if scope == "collective" else f"*{group}*"
+        lines.append(f"| {name} | {cases} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def tables() -> str:
+    """The validation tables of docs/time-model.md, from the stored results."""
+    mib = 2**20
+    return "\n\n".join(
+        [
+            START,
+            f"Fitted, CUDA-graph runs ({', '.join(GRAPH)}: device times, back to back), sizes "
+            "≥ 1 MiB:",
+            table(GRAPH, mib),
+            f"Fitted, eager runs ({', '.join(EAGER)}; their back-to-back average is bound by the "
+            "host's launch rate below about 16 MiB), sizes ≥ 1 MiB:",
+            table(EAGER, mib),
+            f"Held out ({', '.join(HELD_OUT)}: another machine, another run), sizes ≥ 1 MiB:",
+            table(HELD_OUT, mib),
+            "Held out, sizes ≥ 16 MiB:",
+            table(HELD_OUT, 16 * mib),
+            END,
+        ]
+    )
+
+
+def write_docs() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    DOC.write_text(head + tables() + rest.split(END, 1)[1], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", type=Path)
-    parser.add_argument("--hardware", default="h100-sxm")
-    parser.add_argument("--min-bytes", type=int, default=MIN_BYTES)
-    args = parser.parse_args(argv)
-    files = args.files or sorted(RESULTS.glob("*.json"))
-    if not files:
-        print("no results files", file=sys.stderr)
-        return 1
-    found = [c for f in files for c in cases(f, args.hardware, args.min_bytes)]
-    print(report(found))
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--write-docs"]:
+        write_docs()
+        return 0
+    cli.main(arguments(args), prog_name="moecomm")
     return 0
 
 

@@ -97,6 +97,10 @@ ROUTINGS = [
     "uniform", "zipf:1.2", "zipf:0", "zipf:-1", "zipf:nan", "zipf:inf", "zipf:", "zipf:1e308",
     "zipf:1e-308", "zipf:x", "zipf", "foo", "",
 ]
+COLLECTIVE_LISTS = [
+    "all-reduce", "all-reduce,broadcast", "none", "all-to-all,all-to-all", "all_reduce", "", ",",
+    "all-reduce,,broadcast", "x" * 300, "none,all-reduce",
+]
 SUBS = [
     "b=1", "s=4096", "k=8", "h=7168", "E=256", "U=8", "ep=64", "ep=0", "b=-1", "k=nan", "k=inf",
     "b=1e400", "b=1/3", "b=1/0", "x=1", "b=", "=1", "b", "b=1=2", "b=" + "9" * 5000,
@@ -159,6 +163,41 @@ BASES: dict[str, list[list[str]]] = {
             "out.tex",
         ]
     ],
+    "calibrate": [
+        ["all_gather_perf.txt", "-o", "out.toml"],
+        ["all_reduce_perf.txt", "bench.json", "-o", "out.toml", "--base", "h800"],
+    ],
+    "validate": [
+        ["all_gather_perf.txt", "--hardware", "h100-sxm"],
+        ["bench.json", "all_reduce_perf.txt", "--hardware", "hardware.toml", "--timing", "per-op"],
+    ],
+    # Outside torchrun every case must stop at once (one line, exit 2), never wait for a rendezvous.
+    "measure": [
+        ["-o", "out.json", "--backend", "gloo", "--max-bytes", "64KiB"],
+        [
+            "-o",
+            "out.json",
+            "--preset",
+            "mixtral-8x7b",
+            "--tokens",
+            "16,32",
+            "--routing",
+            "zipf:1.2",
+        ],
+        [
+            "-o",
+            "out.json",
+            "--hidden",
+            "8",
+            "--experts",
+            "8",
+            "--topk",
+            "2",
+            "--topk-ids",
+            "topk.json",
+        ],
+        ["-o", "out.json", "--deployment", "deepseek-v3-decode", "--collectives", "none"],
+    ],
 }
 
 
@@ -202,6 +241,9 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         "expert_counts": (["counts.json", "counts.csv", "counts_flat.json"], []),
         "topk_ids": (["topk.json", "topk.npy"], []),
         "placement": (["placement.json"], []),
+        "logs": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
+        "measurements": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
+        "base": (["hardware.toml", "hardware_nan.toml"], pools.hardware),
     }
     if name in files:
         good, names = files[name]
@@ -221,8 +263,10 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         return rng.choice(["mine", "my-v3", "Bad Name", "mine\n", "../x", "a" * 300, *TEXTS])
     if name == "routing":
         return rng.choice(ROUTINGS)
-    if name == "sizes":
+    if name == "sizes" or (name == "tokens" and command == "measure"):
         return rng.choice(SIZES)
+    if name == "collectives":
+        return rng.choice(COLLECTIVE_LISTS)
     if name == "subs":
         return rng.choice(SUBS)
     if name == "kind" and command == "collective":
@@ -232,7 +276,7 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
     if name in SWEPT and not isinstance(param.type, click.types.IntParamType):
         pool = SANE_INTS if sane else BAD_INTS + NUMBER_TEXTS
         return rng.choice(pool if rng.random() < 0.5 else SWEEPS)
-    if name in ("bytes", "capacity_factor", "imbalance"):
+    if name in ("bytes", "capacity_factor", "imbalance", "min_bytes"):
         return rng.choice(NUMBER_TEXTS)
     if isinstance(param.type, click.Choice):
         choices = [str(c) for c in param.type.choices]

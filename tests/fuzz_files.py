@@ -22,6 +22,8 @@ REPO_FILES = (
     "presets/deployments/deepseek-v3-decode.toml",
     "tests/data/hf_configs/deepseek-v3.json",
     "tests/data/hf_configs/mixtral-8x7b.json",
+    "tests/data/nccl_tests/all_gather_perf.g8.synthetic.txt",
+    "tests/data/nccl_tests/all_reduce_perf.mpi16.synthetic.txt",
 )
 
 
@@ -42,6 +44,7 @@ INPUTS_BAD = [
     "wide.json", "ranks.json", "negative.json", "bad.csv", "wide.csv", "bad.npy", "header.npy",
     "floats.npy", "bad.toml", "types.toml", "model_huge.toml", "model_zero.toml",
     "hardware_nan.toml", "deployment_bad.toml", "config_types.json", "config_huge.json",
+    "all_gather_cut.txt", "all_gather_twice.txt", "bench_bad.json",
     "config_nan.json", "config_deep.json", "link.json", "dangling.json", "loop.json",
     "outlink.toml", "x" * 300, "a/" * 2100 + "x.json", "", "-", "nope.json", "nope/x.json",
     "\udcff.json",
@@ -49,7 +52,7 @@ INPUTS_BAD = [
 INPUTS_GOOD = [
     "counts.json", "counts_layers.json", "counts_flat.json", "counts.csv", "topk.json", "topk.npy",
     "placement.json", "model.toml", "hardware.toml", "deployment.toml", "cfg", "cfg/config.json",
-    "mixtral.json",
+    "mixtral.json", "all_gather_perf.txt", "all_reduce_perf.txt", "bench.json",
 ]
 OUTPUTS = [
     "out.json", "out.csv", "out.toml", "out.txt", "sub/out.json", "folder/out.json", "victim.json",
@@ -98,6 +101,24 @@ def _write_files(scratch: Path, long: bool) -> None:
     put("placement.json", json.dumps({"placement": [0, 1, [2, 3], 3, 4, 5, [6, 7, 0], 7]}))
     put("model.toml", repo_text("presets/models/mixtral-8x7b.toml"))
     put("hardware.toml", repo_text("presets/hardware/h800.toml"))
+    gather = repo_text("tests/data/nccl_tests/all_gather_perf.g8.synthetic.txt")
+    put("all_gather_perf.txt", gather)
+    put(
+        "all_reduce_perf.txt",
+        repo_text("tests/data/nccl_tests/all_reduce_perf.mpi16.synthetic.txt"),
+    )
+    put("all_gather_cut.txt", "\n".join(gather.splitlines()[:25]))  # truncated
+    put("all_gather_twice.txt", gather + gather)  # two runs in one file
+    rows = [{"bytes": 2**k, "median_s": 1e-5 * k, "batched_avg_s": 9e-6 * k} for k in range(20, 31)]
+    bench = {
+        "schema": "moecomm-bench/1",
+        "metadata": {"world_size": 2, "gpu_names": ["NVIDIA H100 80GB HBM3"]},
+    }
+    put("bench.json", json.dumps(bench | {"collectives": {"all_reduce": {"rows": rows}}}))
+    put(
+        "bench_bad.json",
+        json.dumps(bench | {"collectives": {"all_reduce": {"rows": [{"bytes": -1}]}}}),
+    )
     put("deployment.toml", repo_text("presets/deployments/deepseek-v3-decode.toml"))
     config = repo_text("tests/data/hf_configs/deepseek-v3.json")
     put("cfg/config.json", config)

@@ -52,7 +52,7 @@ def test_names_are_unique_across_kinds_and_the_required_ones_exist() -> None:
 
 def test_hardware_figures_have_their_own_sources() -> None:
     for preset in P.load_all(P.HARDWARE):
-        given = preset.hardware.model_dump(exclude_none=True)
+        given = preset.hardware.model_dump(exclude_none=True, exclude_unset=True)
         assert set(given) <= set(preset.sources), preset.name
 
 

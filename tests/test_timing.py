@@ -61,15 +61,58 @@ def test_collective_seconds_by_hand() -> None:
         "x_out": 0,
         "m_up": 2,
         "m_out": 1,
+        "nu_up": 0,
+        "nu_out": 0,
     }
     assert F.value("collective_seconds", values) == Fraction(20007, 10**6)
 
 
+def test_bandwidth_ramp_by_hand() -> None:
+    # ν = 0.5 GB: 1 GB reaches (1 + 0.5)/(1 + 1) = 3/4 of the peak; at x = ν, 2/3; small x, 1/2.
+    assert F.value("bandwidth_ramp", {"x": 10**9, "nu": 5 * 10**8}) == Fraction(3, 4)
+    assert F.value("bandwidth_ramp", {"x": 10**6, "nu": 10**6}) == Fraction(2, 3)
+    assert F.value("bandwidth_ramp", {"x": 1, "nu": 10**12}) == Fraction(10**12 + 1, 2 * 10**12 + 1)
+    assert F.value("bandwidth_ramp", {"x": 0, "nu": 0}) == 1
+    # 1 µs fixed + 1 GB over 100 GB/s × 0.5 at 3/4 of the peak: 1e9 / (5e10 · 3/4) = 26.667 ms.
+    values = {
+        "alpha_0": Fraction(1, 10**6),
+        "alpha_up": 0,
+        "alpha_out": 0,
+        "B_up": 100 * 10**9,
+        "B_out": 50 * 10**9,
+        "eta": Fraction(1, 2),
+        "x_up": 10**9,
+        "x_out": 0,
+        "m_up": 0,
+        "m_out": 0,
+        "nu_up": 5 * 10**8,
+        "nu_out": 0,
+    }
+    assert F.value("collective_seconds", values) == Fraction(1, 10**6) + Fraction(2, 75)
+    # per-op adds τ_op to the back-to-back time.
+    assert F.value("per_op_seconds", {"t_comm": Fraction(1, 10), "tau_op": Fraction(3, 10**5)}) == (
+        Fraction(10003, 10**5)
+    )
+
+
+def law(alpha: float, bw: float, nu: float, x: float) -> float:
+    """The time model by hand: latency + x·(x + 2ν)/((x + ν)·B) (docs/time-model.md)."""
+    return alpha + x * (x + 2 * nu) / ((x + nu) * bw)
+
+
+# h100-sxm's fits on 4 ranks (presets/hardware/h100-sxm.toml), used from 4 ranks up:
+AR4 = (20.27e-6, 349.9e9, 8388000)
+AG4 = (17.55e-6, 327.9e9, 14800000)
+A2A4 = (16.69e-6, 329.8e9, 12560000)
+BC2 = (10.4e-6, 370.5e9, 2522000)
+
+
 def test_h100_all_reduce_one_gib_on_eight_gpus() -> None:
-    # NCCL model: 8.4 µs + 14 steps × 3.4 µs + 2·7/8·2^30 B / 370 GB/s.
+    # The 4-rank all-reduce fit (the most ranks measured): 20.27 µs + W·(W + 2ν)/((W + ν)·B)
+    # with W = 2·7/8·2^30 B on NVLink, B = 349.9 GB/s, ν = 8.388 MB.
     hw = resolve.hardware("h100-sxm")
     result = timing.collective("all-reduce", GIB, 8, hw)
-    expected = 8.4e-6 + 14 * 3.4e-6 + 2 * 7 / 8 * GIB / 370e9
+    expected = law(*AR4, 2 * 7 / 8 * GIB)
     assert result.seconds == pytest.approx(expected, rel=1e-12)
     assert result.busbw_bytes_per_second == pytest.approx(GIB * 7 / 4 / expected, rel=1e-12)
     assert result.wire_bytes_per_rank == 2 * 7 * GIB // 8
@@ -123,7 +166,7 @@ def test_collective_cli_exact_json() -> None:
     assert data["wire_bytes_per_rank"] == 48 * 2**20
     assert data["busbw_factor"] == "3/4"
     assert data["nodes"] == 1 and data["inter_bytes_per_rank"] == 0
-    assert data["seconds"] == pytest.approx(8.4e-6 + 3 * 3.4e-6 + 48 * 2**20 / 370e9, rel=1e-12)
+    assert data["seconds"] == pytest.approx(law(*AG4, 48 * 2**20), rel=1e-12)
     assert data["hardware"] == "h100-sxm" and data["efficiency"] == 1.0
     assert data["buffer"] == "the total output (each rank contributes bytes/ranks)"
 
@@ -137,7 +180,8 @@ def test_overrides_change_the_time() -> None:
         "--bw-intra", "100", "--latency-intra", "0", "--efficiency", "0.5",
     )  # fmt: skip
     assert base["bytes"] == 10**9
-    assert slow["seconds"] == pytest.approx(8.4e-6 + 10**9 / 50e9, rel=1e-12)
+    # The overrides replace the fit's bandwidth and latency (one message); its ramp stays.
+    assert slow["seconds"] == pytest.approx(law(0, 100e9 * 0.5, BC2[2], 10**9), rel=1e-12)
     assert slow["seconds"] > base["seconds"]
 
 
@@ -146,14 +190,14 @@ def test_hardware_file(tmp_path: Path) -> None:
     path = tmp_path / "calibrated.toml"
     path.write_text(
         text.replace('name = "h100-sxm"', 'name = "calibrated"').replace(
-            "base_latency_seconds = 8.4e-6", "base_latency_seconds = 8.4e-6\nefficiency = 0.8"
+            "base_latency_seconds = 8.4e-06", "base_latency_seconds = 8.4e-06\nefficiency = 0.8"
         )
     )
     data = ok_json(
         "collective", "broadcast", "--bytes", "1GB", "--ranks", "2", "--hardware", str(path)
     )
     assert data["hardware"] == "calibrated" and data["efficiency"] == 0.8
-    assert data["seconds"] == pytest.approx(8.4e-6 + 3.4e-6 + 10**9 / (370e9 * 0.8), rel=1e-12)
+    assert data["seconds"] == pytest.approx(law(BC2[0], BC2[1] * 0.8, BC2[2], 10**9), rel=1e-12)
 
 
 def test_two_level_alltoall_wins_on_small_messages_only() -> None:
@@ -182,16 +226,16 @@ def test_times_on_ep_tp_compare() -> None:
         "--hardware",
         "h100-sxm",
     )
-    # One node: everything on NVLink, one latency for all peers (DeepEP-style kernels).
+    # One node: everything on NVLink, at the all-to-all fit of 4 ranks (used from 4 up).
     assert ep["dispatch_inter_bytes_per_rank"] == 0
     assert ep["dispatch_seconds"] == pytest.approx(
-        8.4e-6 + 3.4e-6 + ep["dispatch_bytes_per_rank"] / 370e9, rel=1e-12
+        law(*A2A4, ep["dispatch_bytes_per_rank"]), rel=1e-12
     )
     tp = ok_json(
         "tp", "--hidden", "7168", "--tokens", "4096", "--tp", "8", "--hardware", "h100-sxm"
     )
     assert tp["allreduce_seconds"] == pytest.approx(
-        8.4e-6 + 14 * 3.4e-6 + tp["allreduce_bytes_per_rank"] / 370e9, rel=1e-12
+        law(*AR4, tp["allreduce_bytes_per_rank"]), rel=1e-12
     )
     rows = ok_json("compare", "--preset", "deepseek-v3", "--sizes", "4,64", "--hardware", "h800")
     assert [r["size"] for r in rows] == [4, 64]
@@ -207,8 +251,8 @@ def test_table_names_hardware_and_units() -> None:
     text = " ".join(result.output.split())
     assert "Hardware h100-sxm: scale-up 370 GB/s" in text
     assert "efficiency 1" in text
-    assert "5.135 ms" in text
-    assert "366.0 GB/s" in text
+    assert "5.414 ms" in text  # law(*AR4, 2·7/8·2^30 B)
+    assert "347.0 GB/s" in text  # 2^30 B × 7/4 / 5.414 ms
 
 
 @pytest.mark.parametrize(
@@ -384,19 +428,39 @@ def test_step_train_has_backward_and_gradients() -> None:
     assert train["moe_layers"] == 58 and train["layers"] == 61
 
 
-def test_validation_script_on_stored_results() -> None:
-    """benchmarks/validate_time_model.py reports the errors its own computation yields."""
+def test_validation_script_is_moecomm_validate() -> None:
+    """benchmarks/validate_time_model.py is `moecomm validate` on the stored results, h100-sxm."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import validate_time_model as V
 
     files = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
     if not files:
         pytest.skip("no measured results in the repository")
-    found = [c for f in files for c in V.cases(f)]
-    assert found and all(c.bytes >= 16 * 2**20 for c in found)
-    one = next(c for c in found if c.case == "all-reduce" and c.bytes == GIB and c.ranks == 2)
-    assert one.predicted_s == pytest.approx(8.4e-6 + 2 * 3.4e-6 + GIB / 370e9, rel=1e-12)
-    text = V.report(found)
-    for measure in V.MEASURES:
-        line = f"median |error| against {measure}: {V.median_abs_error(found, measure):.1%} over {len(found)} cases"
-        assert line in text
+    args = V.arguments(["--summary-only"])
+    assert args == ["validate", *map(str, files), "--summary-only", "--hardware", "h100-sxm"]
+    assert V.arguments([str(files[0]), "--hardware", "h800"]) == [
+        "validate",
+        str(files[0]),
+        "--hardware",
+        "h800",
+    ]
+
+
+@given(
+    x=st.integers(min_value=0, max_value=2**42),
+    dx=st.integers(min_value=1, max_value=2**40),
+    nu=st.integers(min_value=0, max_value=2**36),
+)
+def test_ramp_properties(x: int, dx: int, nu: int) -> None:
+    """The ramp's share lies in [1/2, 1] and never falls with size; the link time grows with
+    size at any ramp, never beats the peak rate and reduces to Hockney's at ν = 0."""
+    share = F.value("bandwidth_ramp", {"x": x, "nu": nu})
+    assert Fraction(1, 2) <= share <= 1
+    assert F.value("bandwidth_ramp", {"x": x + dx, "nu": nu}) >= share
+    v = {"m": 1, "alpha": Fraction(1, 10**5), "B": 10**11, "eta": 1, "nu": nu}
+    t, t_more = F.value("link_seconds", v | {"x": x}), F.value("link_seconds", v | {"x": x + dx})
+    assert t_more > t
+    assert t >= Fraction(1, 10**5) + Fraction(x, 10**11)
+    assert t <= Fraction(1, 10**5) + Fraction(2 * x, 10**11)
+    hockney = F.value("link_seconds", v | {"x": x, "nu": 0})
+    assert hockney == Fraction(1, 10**5) + Fraction(x, 10**11)

@@ -21,9 +21,13 @@ from moecomm.traffic.expected import expected_traffic
 from moecomm.wire import make_wire
 
 US = 1e-6
+ROOT = Path(__file__).resolve().parents[1]
+H100 = str(ROOT / "tests" / "data" / "h100-sxm-links.toml")
+"""h100-sxm's link figures without its per-collective fits: the generic law, which these tests
+derive by hand (tests/test_timing.py checks the fitted law; this file's drift is checked below)."""
 H100_BASE = 8.4 * US  # h100-sxm base latency per collective (NCCL Ring/Simple, tuning.cc)
 # Round link figures so that times are easy to derive by hand: 1 GB/s and 0.5 GB/s, 1 µs and 3 µs.
-SLOW = ("--hardware", "h100-sxm", "--bw-intra", "1", "--bw-inter", "0.5")
+SLOW = ("--hardware", H100, "--bw-intra", "1", "--bw-inter", "0.5")
 SLOW += ("--latency-intra", "1", "--latency-inter", "3")
 TIME_KEYS = (
     "dispatch_busiest_intra_node_bytes",
@@ -190,7 +194,7 @@ def test_imbalance_busiest_rank_sets_the_time() -> None:
     each of the 7 others: 17920 copies of 8192 B, all on one 8-GPU node."""
     d = data(
         "ep", "--hidden", "4096", "--experts", "8", "--topk", "2", "--tokens", "4096",
-        "--ep", "8", "--imbalance", "2.5", "--hardware", "h100-sxm",
+        "--ep", "8", "--imbalance", "2.5", "--hardware", H100,
     )  # fmt: skip
     busiest = 7 * 2560 * 8192
     assert d["busiest_rank_recv_bytes"] == busiest == d["dispatch_busiest_intra_node_bytes"]
@@ -200,7 +204,7 @@ def test_imbalance_busiest_rank_sets_the_time() -> None:
     assert d["combine_seconds"] == d["dispatch_seconds"]
     balanced = data(
         "ep", "--hidden", "4096", "--experts", "8", "--topk", "2", "--tokens", "4096",
-        "--ep", "8", "--hardware", "h100-sxm",
+        "--ep", "8", "--hardware", H100,
     )  # fmt: skip
     assert d["dispatch_seconds"] > balanced["dispatch_seconds"]
 
@@ -257,7 +261,7 @@ def test_layers_are_timed_each(tmp_path: Path) -> None:
     "args",
     [
         ("--preset", "deepseek-v3", "--tokens", "128", "--ep", "64", "--hardware", "h800"),
-        ("--preset", "deepseek-v3", "--tokens", "4096", "--ep", "8", "--hardware", "h100-sxm"),
+        ("--preset", "deepseek-v3", "--tokens", "4096", "--ep", "8", "--hardware", H100),
         ("--preset", "mixtral-8x7b", "--tokens", "77", "--ep", "8", "--hardware", "h800",
          "--gpus-per-node", "2"),
         ("--deployment", "deepseek-v3-train", "--tokens", "4096", "--hardware", "h800"),
@@ -443,3 +447,12 @@ def test_deployment_times_load_neither_sympy_nor_numpy() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_links_file_is_h100_sxm_without_its_fits() -> None:
+    from moecomm import presets as P
+
+    preset = P.load(P.HARDWARE, "h100-sxm")
+    links_only = P.load(P.HARDWARE, H100)
+    assert links_only.hardware == preset.hardware.model_copy(update={"collectives": ()})
+    assert links_only.name == "h100-sxm" and links_only.calibration is None

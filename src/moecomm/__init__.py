@@ -6,8 +6,9 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
     moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
 
 ``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
-``sweep``, ``report``, ``formula`` and the ``presets`` and ``plots`` modules are imported on first
-use, so that ``import moecomm`` (and the CLI's ``--help``) stays cheap.
+``calibrate``, ``validate``, ``sweep``, ``report``, ``formula``, ``measure`` (under torchrun) and
+the ``presets`` and ``plots`` modules are imported on first use, so that ``import moecomm`` (and
+the CLI's ``--help``) stays cheap.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ API = (
     "collective",
     "step",
     "plan",
+    "calibrate",
+    "validate",
     "sweep",
     "report",
     "formula",
+    "measure",
 )
 
 MODULES = ("presets", "plots")
@@ -51,7 +55,7 @@ class _Package(types.ModuleType):
 
     Some jobs share their name with the module that holds their model (``moecomm.step`` the
     function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``,
-    ``sweep`` and ``report``).
+    ``sweep``, ``report`` and ``measure``).
     Importing such a module sets a package attribute of that name; the API keeps it. Code
     inside the package imports those modules by their full name (``from moecomm.step import``).
     """

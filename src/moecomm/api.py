@@ -14,6 +14,7 @@ resolves them through ``resolve`` with one precedence: explicit values, then ``p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from moecomm.config import (
     build,
 )
 from moecomm.dtypes import DType
-from moecomm.errors import MoecommError
+from moecomm.errors import MoecommError, shown
 from moecomm.errors import field as f
 from moecomm.hardware import Links
 from moecomm.report import Report, traffic_report
@@ -823,6 +824,111 @@ def report(
         notes=tuple(notes),
     )
     return D.build(scenario, reports, pictures, element)
+
+
+def calibrate(
+    logs: Sequence[str],
+    *,
+    output: str,
+    base: str | None = None,
+    name: str | None = None,
+    min_bytes: int | str = 2**20,
+    force: bool = False,
+    date: str | None = None,
+) -> Report:
+    """Fit the time model to nccl-tests logs or moecomm-bench/1 files; write a hardware TOML.
+
+    Each collective kind gets a latency, a peak bandwidth and a ramp per link and rank count,
+    and a per-op cost where per-op times were measured (docs/time-model.md). The file keeps
+    ``base``'s links, memory and compute (by default the built-in preset of the GPU in the
+    logs) and records the fit's residuals and provenance. Nothing is written on any error.
+    """
+    from moecomm import presets as P
+    from moecomm import safe_io
+    from moecomm.calibration.run import calibrate as fit
+
+    if not logs:
+        raise MoecommError(f"{f('logs')} must name at least one log or measurement file")
+    size = parse_bytes(min_bytes, "min_bytes") if isinstance(min_bytes, str) else min_bytes
+    if date is not None:
+        import datetime as dt
+
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            raise MoecommError(f"{f('date')} must be a date YYYY-MM-DD; got {date!r}") from None
+    safe_io.check_writable(output, force=force, what="output")
+    chosen = name if name is not None else Path(output).name.removesuffix(".toml")
+    if len(chosen) > 100 or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", chosen):
+        where = "" if name is not None else " (the output file's name; pass --name)"
+        raise MoecommError(
+            f"{f('name')} must be lower-case letters, digits, '.', '_' or '-' (at most 100); "
+            f"got {shown(chosen)}{where}"
+        )
+    done = fit(list(logs), name=chosen, base=base, min_bytes=size, date=date)
+    text = P.hardware_toml(done.preset)
+    P.validate_hardware_toml(text, safe_io.shown_path(output))  # reads back as written
+    safe_io.write_text_atomic(output, text, force=force, what="output")
+    cal = done.preset.calibration
+    assert cal is not None
+    caption = (
+        f"Wrote {safe_io.shown_path(output)} (--hardware accepts it): {done.preset.name}, "
+        f"links, memory and compute of preset {cal.base}. Law: t = α + x·(x + 2ν)/((x + ν)·B) "
+        f"for x bytes per rank on the link (busbw bytes), fitted by least squares on relative "
+        f"error to sizes ≥ {size} B; back-to-back from nccl-tests logs and CUDA-graph runs "
+        "(eager batched averages only where a kind has none), per-op τ from eager medians. "
+        f"Files: {', '.join(cal.logs)}. GB = 1e9 B."
+    )
+    return Report(done.rows, f"Calibrated time model ({len(done.rows)} fits)", caption, "rows")
+
+
+def validate(
+    measurements: Sequence[str],
+    *,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+    min_bytes: int | str = 2**20,
+    summary_only: bool = False,
+) -> Report:
+    """The time model against measured times: every case, then medians and worst per group.
+
+    Cases come from nccl-tests logs (back-to-back) and moecomm-bench/1 files (back-to-back:
+    ``batched_avg_s``; per-op: ``median_s`` of eager runs). ``link`` may hold ``timing`` to
+    check one convention; by default each case is checked in every convention measured.
+    """
+    from moecomm import validation as V
+    from moecomm.calibration.samples import read
+    from moecomm.config import TIMINGS
+
+    hw = _links(hardware, link, required=True)
+    assert hw is not None
+    if not measurements:
+        raise MoecommError(f"{f('measurements')} must name at least one file")
+    size = parse_bytes(min_bytes, "min_bytes") if isinstance(min_bytes, str) else min_bytes
+    samples = [s for path in measurements for s in read(path)[0] if s.bytes >= size]
+    conventions = [hw.timing] if (link or {}).get("timing") else list(TIMINGS)
+    found = V.cases(samples, hw, conventions)
+    if not found:
+        raise MoecommError(f"no measured case of at least {size} bytes (--min-bytes)")
+    rows = ([] if summary_only else found) + V.summaries(found)
+    caption = (
+        f"Error = model / measured − 1, cases of ≥ {size} B (nccl-tests' size; a MoE phase: the "
+        "busiest rank's bytes to other ranks). back-to-back against nccl-tests' out-of-place "
+        "time and batched_avg_s (an eager run's is bound by its host's launch rate at small "
+        "sizes); per-op against eager runs' median_s. Each case on its own ranks and nodes. "
+        f"{hw.caption(timing=False)}"
+    )
+    title = f"Time model against {len(found)} measured cases ({hw.name})"
+    return Report(rows, title, caption, "rows")
+
+
+def measure(**options: Any) -> Report | None:
+    """Time collectives and MoE dispatch/combine on every rank of a torchrun world
+    (``moecomm measure``); rank 0 writes the measurement file and gets the summary, the other
+    ranks None. Options: ``moecomm.measure.job.measure``."""
+    from moecomm.measure.job import measure as run
+
+    return run(**options)
 
 
 def formula(name: str) -> Any:

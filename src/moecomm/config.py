@@ -31,6 +31,8 @@ MAX_LATENCY_US = 10**6
 """Largest latency, µs (one second)."""
 MIN_EFFICIENCY = 10**-3
 """Smallest efficiency of a link or of compute: 0.1% of peak."""
+MAX_FITS = 1024
+"""Fitted entries of one hardware file (per collective kind, link and rank count)."""
 
 
 class _Strict(BaseModel):
@@ -371,6 +373,47 @@ class ParallelLayout(_Strict):
         return self.world // (self.expert_tp * self.ep * self.pp)
 
 
+TimedKind = Literal[
+    "all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast", "send-recv"
+]
+"""The operations the time model has parameters for, by nccl-tests' names (sendrecv_perf: send-recv)."""
+TIMED_KINDS: tuple[TimedKind, ...] = (
+    "all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast", "send-recv"
+)  # fmt: skip
+LinkName = Literal["scale-up", "scale-out"]
+Timing = Literal["back-to-back", "per-op"]
+TIMINGS: tuple[Timing, ...] = ("back-to-back", "per-op")
+
+
+class CollectiveFit(_Strict):
+    """Time-model parameters of one collective kind on one link, fitted or published.
+
+    The law (formulas.link_time): latency + x·(x + 2ν)/((x + ν)·B), x the bytes one rank puts
+    on the link; per-op adds the launch and synchronisation cost of one operation in place.
+    """
+
+    kind: TimedKind
+    link: LinkName
+    ranks: int | None = Field(
+        None,
+        ge=2,
+        le=MAX_RANKS,
+        description="measured on this many ranks: used from this many up to the next entry's",
+    )
+    latency_seconds: float = Field(
+        ge=0, le=1, allow_inf_nan=False, description="fixed latency of one operation, seconds"
+    )
+    bytes_per_second: int = Field(
+        ge=1, le=MAX_BYTES, description="peak achieved bandwidth on the link (busbw), bytes/s"
+    )
+    ramp_bytes: int = Field(
+        0, ge=0, le=MAX_BYTES, description="ramp length ν: 2/3 of the peak at x = ν bytes"
+    )
+    per_op_seconds: float = Field(
+        0, ge=0, le=1, allow_inf_nan=False, description="launch + synchronisation per op"
+    )
+
+
 class HardwareSpec(_Strict):
     """Per-GPU links, memory and peak compute of one GPU type (all bandwidths per direction)."""
 
@@ -414,6 +457,28 @@ class HardwareSpec(_Strict):
     fp8_dense_flops: int | None = Field(
         None, ge=1, le=MAX_BYTES, description="dense FP8 peak FLOP/s"
     )
+    per_op_seconds: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="launch + synchronisation of one operation in place (--timing per-op)",
+    )
+    collectives: tuple[CollectiveFit, ...] = Field(
+        (), max_length=MAX_FITS, description="per collective kind, link and rank count"
+    )
+
+    @model_validator(mode="after")
+    def _one_fit_each(self) -> Self:
+        seen: set[tuple[str, str, int | None]] = set()
+        for i, fit in enumerate(self.collectives):
+            if (fit.kind, fit.link, fit.ranks) in seen:
+                on = "" if fit.ranks is None else f" on {fit.ranks} ranks"
+                raise ValueError(
+                    f"collectives[{i}]: a second entry for {fit.kind} on the {fit.link} link{on}"
+                )
+            seen.add((fit.kind, fit.link, fit.ranks))
+        return self
 
 
 class LinkOverrides(_Strict):
@@ -452,8 +517,11 @@ class LinkOverrides(_Strict):
     gpus_per_node: int | None = Field(
         None, ge=1, le=MAX_RANKS, description="GPUs per node (scale-up domain)"
     )
+    timing: Timing | None = Field(
+        None, description="back-to-back (as nccl-tests reports) or per-op (one op in place)"
+    )
 
-    def given(self) -> dict[str, float | int]:
+    def given(self) -> dict[str, float | int | str]:
         """The overrides that were given, by field name."""
         return self.model_dump(exclude_none=True)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
-from moecomm.config import HardwareSpec, LinkOverrides
+from moecomm.config import CollectiveFit, HardwareSpec, LinkOverrides, Timing
+from moecomm.elementwise import SCALAR, Ops
 from moecomm.units import GB, Exact
 
 NVLINK_EFFICIENCY = Fraction(370, 450)
@@ -29,6 +31,7 @@ _FLAGS = {
     "latency_inter": "--latency-inter",
     "efficiency": "--efficiency",
     "gpus_per_node": "--gpus-per-node",
+    "timing": "--timing",
 }
 """How the overrides are named in captions (the CLI's spelling, which docs use too)."""
 
@@ -51,24 +54,95 @@ class Links:
     bf16_flops: int
     fp8_flops: int | None
     notes: tuple[str, ...]
+    timing: Timing = "back-to-back"
+    fits: tuple[CollectiveFit, ...] = ()
+    """Per collective kind and link: latency, peak bandwidth, ramp and per-op cost."""
+    per_op: float = 0.0
+    """Launch + synchronisation of one operation in place, for kinds without a fit of their own."""
+    fixed: frozenset[str] = frozenset()
+    """Which link figures the user overrode ('bw_up', 'bw_out', 'latency_up', 'latency_out'):
+    those replace the fitted ones too."""
 
-    def values(self) -> dict[str, Exact]:
-        """The symbol values of collective_seconds that come from the hardware."""
-        return {
+    def fits_for(self, kind: str | None, link: str) -> list[CollectiveFit]:
+        """The fits of one kind on one link, fewest ranks first (an entry without ranks first)."""
+        mine = [f for f in self.fits if f.kind == kind and f.link == link]
+        return sorted(mine, key=lambda f: f.ranks or 0)
+
+    def values(
+        self, kind: str | None = None, nodes: Any = 1, ops: Ops = SCALAR, ranks: Any = 2
+    ) -> dict[str, Any]:
+        """The symbol values of collective_seconds (and tau_op) that come from the hardware.
+
+        Without a fit for ``kind`` a link uses the generic figures: a latency per message, the
+        link's bandwidth and no ramp. With fits, it uses the one measured on the most ranks
+        not above ``ranks`` (the fewest-ranks one below that): its peak bandwidth and ramp, its
+        latency as the fixed latency α₀ (the scale-out fit's where the operation spans nodes,
+        ``nodes`` > 1, with no latency per message on either link) and no latency per message. User overrides of a link win over fits.
+        Works on numbers, or on arrays through ``ops``.
+        """
+        v: dict[str, Any] = {
             "B_up": _exact(self.bw_up),
             "B_out": _exact(self.bw_out),
             "alpha_up": _exact(self.latency_up),
             "alpha_out": _exact(self.latency_out),
             "alpha_0": _exact(self.base_latency),
             "eta": _exact(self.efficiency),
+            "nu_up": 0,
+            "nu_out": 0,
+            "tau_op": _exact(self.per_op),
         }
+        for link, key in (("scale-up", "up"), ("scale-out", "out")):
+            fits = self.fits_for(kind, link)
+            if not fits:
+                continue
+            chosen: dict[str, Any] = {}
+            for fit in fits:
+                latency = (
+                    v[f"alpha_{key}"] if f"latency_{key}" in self.fixed else fit.latency_seconds
+                )
+                this = {
+                    "B": v[f"B_{key}"] if f"bw_{key}" in self.fixed else fit.bytes_per_second,
+                    "nu": fit.ramp_bytes,
+                    "alpha": _exact(latency),
+                    "tau": _exact(fit.per_op_seconds),
+                }
+                if not chosen:
+                    chosen = this
+                else:
+                    use = ranks >= (fit.ranks or 0)
+                    chosen = {k: ops.where(use, this[k], chosen[k]) for k in this}
+            v[f"B_{key}"], v[f"nu_{key}"], v[f"alpha_{key}"] = chosen["B"], chosen["nu"], 0
+            if key == "up":
+                v["alpha_0"], v["tau_op"] = chosen["alpha"], chosen["tau"]
+            else:  # across nodes, the scale-out fit's latency is the operation's whole fixed cost
+                v["alpha_0"] = ops.where(nodes > 1, chosen["alpha"], v["alpha_0"])
+                v["alpha_up"] = ops.where(nodes > 1, 0, v["alpha_up"])
+                v["tau_op"] = ops.where(nodes > 1, chosen["tau"], v["tau_op"])
+        return v
+
+    def timing_caption(self) -> str:
+        """The timing convention of every time printed, stated in captions."""
+        if self.timing == "per-op":
+            known = self.per_op > 0 or any(f.per_op_seconds > 0 for f in self.fits)
+            return (
+                "Times per-op: one operation in place, launch and synchronisation included "
+                "(--timing per-op)."
+                + ("" if known else " This hardware gives no per-op cost: 0, as back-to-back.")
+            )
+        return (
+            "Times back-to-back: operations queued one after another, as nccl-tests reports "
+            "them (--timing back-to-back; per-op adds launch and synchronisation)."
+        )
 
     def peak_flops(self, fp8: bool) -> int:
         """Dense peak FLOP/s: fp8 where the GPU has it and the data is fp8, else bf16."""
         return self.fp8_flops if fp8 and self.fp8_flops else self.bf16_flops
 
-    def caption(self) -> str:
-        """Where every number of the time model came from: named in every time output."""
+    def caption(self, timing: bool = True) -> str:
+        """Where every number of the time model came from: named in every time output.
+
+        ``timing`` adds the timing convention (left out where a report states its own).
+        """
         return (
             f"Hardware {self.name}: scale-up {self.bw_up / GB:g} GB/s, scale-out "
             f"{self.bw_out / GB:g} GB/s per GPU per direction; latency {self.latency_up * 1e6:g} µs "
@@ -76,7 +150,19 @@ class Links:
             f"{self.base_latency * 1e6:g} µs per collective; efficiency {self.efficiency:g}; "
             f"{self.gpus_per_node} GPUs per node"
             + ("" if not self.notes else " (" + "; ".join(self.notes) + ")")
-            + ". GB = 1e9 B."
+            + ". "
+            + self._fits_caption()
+            + (self.timing_caption() + " " if timing else "")
+            + "GB = 1e9 B."
+        )
+
+    def _fits_caption(self) -> str:
+        if not self.fits:
+            return ""
+        kinds = sorted({f"{f.kind} ({f.link})" for f in self.fits})  # rank counts: see the file
+        return (
+            "Fitted per collective (latency, peak bandwidth, ramp; used instead of the link "
+            "figures above): " + ", ".join(kinds) + ". "
         )
 
 
@@ -120,7 +206,9 @@ def links(name: str, hw: HardwareSpec, overrides: LinkOverrides | None = None) -
     ]
     if missing:
         notes.append(f"no published {' and '.join(missing)} latency: 0")
-    notes += [f"{_FLAGS[key]} {value:g}" for key, value in o.given().items()]
+    notes += [
+        f"{_FLAGS[key]} {value:g}" for key, value in o.given().items() if not isinstance(value, str)
+    ]
     return Links(
         name=name,
         gpus_per_node=o.gpus_per_node or hw.gpus_per_node,
@@ -134,6 +222,19 @@ def links(name: str, hw: HardwareSpec, overrides: LinkOverrides | None = None) -
         bf16_flops=hw.bf16_dense_flops,
         fp8_flops=hw.fp8_dense_flops,
         notes=tuple(notes),
+        timing=o.timing or "back-to-back",
+        fits=hw.collectives,
+        per_op=hw.per_op_seconds or 0.0,
+        fixed=frozenset(
+            name
+            for name, value in (
+                ("bw_up", o.bw_intra),
+                ("bw_out", o.bw_inter),
+                ("latency_up", o.latency_intra),
+                ("latency_out", o.latency_inter),
+            )
+            if value is not None
+        ),
     )
 
 

@@ -39,11 +39,43 @@ class ModelPreset(_PresetFile):
     model: MoEModel
 
 
+class FitResidual(BaseModel):
+    """How far a calibrated file's model lies from the times it was fitted to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    link: str
+    ranks: int | None = None
+    timing: str
+    cases: int = Field(ge=1)
+    median_abs_error: float = Field(ge=0, allow_inf_nan=False)
+    worst_abs_error: float = Field(ge=0, allow_inf_nan=False)
+
+
+class Calibration(BaseModel):
+    """Provenance of a hardware file written by ``moecomm calibrate``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tool: str
+    date_utc: str
+    base: str
+    min_bytes: int = Field(ge=0)
+    logs: list[str]
+    tools: list[str] = Field(default_factory=list)
+    nccl_versions: list[str] = Field(default_factory=list)
+    gpus: list[str] = Field(default_factory=list)
+    nodes: list[int] = Field(default_factory=list)
+    residuals: list[FitResidual] = Field(default_factory=list)
+
+
 class HardwarePreset(_PresetFile):
     """A GPU type: links, memory and compute, each figure with its own source."""
 
     hardware: HardwareSpec
     sources: dict[str, str] = Field(default_factory=dict, description="field -> source")
+    calibration: Calibration | None = None
 
 
 class DeploymentPreset(_PresetFile):
@@ -167,6 +199,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)  # finite (validated): Python's repr is a TOML float
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
     if isinstance(value, list | tuple):
@@ -181,3 +215,30 @@ def model_toml(preset: ModelPreset) -> str:
     model = preset.model.model_dump(mode="json", exclude_none=True)
     lines += [f"{key} = {_toml_value(value)}" for key, value in model.items()]
     return "\n".join(lines) + "\n"
+
+
+def hardware_toml(preset: HardwarePreset) -> str:
+    """A hardware preset as TOML text that :func:`load` reads back to an equal preset."""
+    lines = [f"{key} = {_toml_value(getattr(preset, key))}" for key in _PresetFile.model_fields]
+    hw = preset.hardware.model_dump(mode="json", exclude_none=True)
+    fits = hw.pop("collectives", [])
+    lines += ["", "[hardware]"] + [f"{key} = {_toml_value(v)}" for key, v in hw.items()]
+    for fit in fits:
+        lines += ["", "[[hardware.collectives]]"]
+        lines += [f"{key} = {_toml_value(v)}" for key, v in fit.items()]
+    lines += ["", "[sources]"] + [
+        f"{_toml_value(k)} = {_toml_value(v)}" for k, v in preset.sources.items()
+    ]
+    if preset.calibration is not None:
+        cal = preset.calibration.model_dump(mode="json")
+        residuals = cal.pop("residuals")
+        lines += ["", "[calibration]"] + [f"{key} = {_toml_value(v)}" for key, v in cal.items()]
+        for r in residuals:
+            lines += ["", "[[calibration.residuals]]"]
+            lines += [f"{key} = {_toml_value(v)}" for key, v in r.items()]
+    return "\n".join(lines) + "\n"
+
+
+def validate_hardware_toml(text: str, where: str) -> HardwarePreset:
+    """Read back a written hardware preset, as ``--hardware`` will read it."""
+    return _validate(tomllib.loads(text), where, HARDWARE)

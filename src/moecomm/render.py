@@ -95,6 +95,8 @@ def cell(value: Any, field_unit: str) -> str:
         return groups_text(value)
     if value is None:
         return ""
+    if field_unit == "percent":
+        return f"{100 * float(value):.1f}%"
     # Display scales; the labels carry the unit (GB/s, GB, TFLOP/s, µs) and JSON the exact value.
     if field_unit in ("bytes_per_second", "capacity"):
         return _scaled(value, 1, GB)

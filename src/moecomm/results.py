@@ -20,6 +20,7 @@ UNITS = (
     "seconds",
     "duration",
     "rate",
+    "percent",
 )
 
 

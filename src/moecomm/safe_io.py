@@ -253,26 +253,11 @@ def _umask() -> int:
     return mask
 
 
-def write_text_atomic(
-    path: StrPath, text: str, *, force: bool = False, what: str = "the output path"
-) -> None:
-    """Write UTF-8 text through a temporary file in the target folder, renamed into place.
-
-    An existing file, or a symbolic link (dangling or not), is replaced only with ``force``,
-    and then the link itself is replaced: its target is never written. Without ``force`` the
-    new file is linked into place, which fails if the name appeared meanwhile.
-    """
-    write_bytes_atomic(path, text.encode("utf-8"), force=force, what=what)
-
-
 def check_writable(
     path: StrPath, *, force: bool = False, what: str = "the output path"
-) -> tuple[str, str, str, str]:
-    """Refuse, before any work, a path that ``write_bytes_atomic`` would refuse: a bad name, a
-    missing folder, a folder, or an existing file or link without ``force``.
-
-    Returns (path, its shown form, folder, file name).
-    """
+) -> tuple[str, str, str]:
+    """The checks :func:`write_text_atomic` makes before it writes, for a caller that must
+    refuse a path before long work: (path, its folder, its name) when it may be written."""
     raw = _check_name(path, what)
     where = shown_path(raw)
     folder, name = os.path.split(raw)
@@ -288,14 +273,27 @@ def check_writable(
     if not stat.S_ISDIR(folder_mode):
         raise MoecommError(f"{shown_path(folder)}: not a folder")
     _check_target(raw, where, force)
-    return raw, where, folder, name
+    return raw, folder, name
+
+
+def write_text_atomic(
+    path: StrPath, text: str, *, force: bool = False, what: str = "the output path"
+) -> None:
+    """Write UTF-8 text through a temporary file in the target folder, renamed into place.
+
+    An existing file, or a symbolic link (dangling or not), is replaced only with ``force``,
+    and then the link itself is replaced: its target is never written. Without ``force`` the
+    new file is linked into place, which fails if the name appeared meanwhile.
+    """
+    write_bytes_atomic(path, text.encode("utf-8"), force=force, what=what)
 
 
 def write_bytes_atomic(
     path: StrPath, data: bytes, *, force: bool = False, what: str = "the output path"
 ) -> None:
     """Write bytes (an image, a PDF) by the rules of :func:`write_text_atomic`."""
-    raw, where, folder, name = check_writable(path, force=force, what=what)
+    raw, folder, name = check_writable(path, force=force, what=what)
+    where = shown_path(raw)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{name[:40]}.", suffix=".tmp", dir=folder)
     except OSError as exc:

@@ -19,7 +19,7 @@ from moecomm.elementwise import SCALAR, Ops
 from moecomm.errors import MoecommError
 from moecomm.hardware import Links
 from moecomm.results import convention_field, quantity
-from moecomm.timing import Kind, ep_alltoall_time, ep_ranks_per_node, ring_time
+from moecomm.timing import Kind, ep_alltoall_time, ep_ranks_per_node, ring_time, timed
 from moecomm.units import Exact
 
 Number = Any
@@ -101,7 +101,7 @@ def _ring(
     """A ring collective over n ranks placed ``stride`` apart (Megatron order); 0 for n = 1."""
     per_node = ops.maximum(1, hw.gpus_per_node // stride)
     nodes = -(-n // per_node)
-    time = ring_time(ev, kind, buffer, n, ops.minimum(n, per_node), nodes, hw)
+    time = ring_time(ev, kind, buffer, n, ops.minimum(n, per_node), nodes, hw, ops)
     return ops.where(n > 1, time, 0)
 
 
@@ -280,13 +280,13 @@ def components(
     act_one = tokens * model.hidden_size * lay.activation_bytes
     remote = tp * dp >= hw.gpus_per_node
     values = {
-        **hw.values(),
+        **hw.values("send-recv", ops.where(remote, 2, 1), ops),
         "x_up": ops.where(remote, 0, act_one),
         "x_out": ops.where(remote, act_one, 0),
         "m_up": ops.where(remote, 0, 1),
         "m_out": ops.where(remote, 1, 0),
     }
-    hand_off = ev("pp_step_seconds", {"tau": tau, "t_pp": ev("collective_seconds", values)})
+    hand_off = ev("pp_step_seconds", {"tau": tau, "t_pp": timed(ev, values, hw)})
     pp_step = ops.where(pp > 1, hand_off, 0)
     compute_step = ev(
         "expert_compute_step_seconds", {"tau": tau, "t": compute, "L_moe": moe_layers, "pp": pp}

@@ -58,14 +58,42 @@ def placement(ranks: int, per_node: int) -> tuple[int, int]:
     return per_node, ranks // per_node
 
 
+Evaluate = Callable[[str, Mapping[str, Any]], Any]
+"""Evaluates a named formula: exactly (``F.value``), as floats, or over numpy arrays."""
+
+
+def timed(ev: Evaluate, values: Mapping[str, Any], hw: Links) -> Any:
+    """collective_seconds on ``values`` under the hardware's timing convention.
+
+    back-to-back is collective_seconds itself; per-op adds the launch and synchronisation cost
+    τ_op (per_op_seconds) that ``values`` carries from ``Links.values``.
+    """
+    seconds = ev("collective_seconds", values)
+    if hw.timing == "per-op":
+        return ev("per_op_seconds", {"t_comm": seconds, "tau_op": values["tau_op"]})
+    return seconds
+
+
 def link_time(
-    x_up: Exact, x_out: Exact, m_up: int, m_out: int, hw: Links, *, base: bool = True
+    x_up: Exact,
+    x_out: Exact,
+    m_up: int,
+    m_out: int,
+    hw: Links,
+    *,
+    kind: str,
+    ranks: int,
+    nodes: int = 1,
 ) -> float:
-    """collective_seconds for given bytes and messages on each link."""
-    values = {**hw.values(), "x_up": x_up, "x_out": x_out, "m_up": m_up, "m_out": m_out}
-    if not base:
-        values["alpha_0"] = 0
-    return float(F.value("collective_seconds", values))
+    """collective_seconds (per-op where chosen) for given bytes and messages on each link."""
+    values = {
+        **hw.values(kind, nodes, ranks=ranks),
+        "x_up": x_up,
+        "x_out": x_out,
+        "m_up": m_up,
+        "m_out": m_out,
+    }
+    return float(timed(F.value, values, hw))
 
 
 def alltoall_seconds(
@@ -83,21 +111,28 @@ def alltoall_seconds(
     links run at once and the slower sets the time (collective_seconds). With
     ``per_peer_latency`` (NCCL's all-to-all: one send/recv pair per peer) each peer costs one
     latency; without it (GPU-initiated kernels such as DeepEP, all messages in flight together)
-    each link costs one latency.
+    each link costs one latency. A fitted all-to-all (``Links.fits``) has one fixed latency.
     """
     if per_peer_latency:
         m_up, m_out = intra_peers, inter_peers
     else:
         m_up, m_out = min(intra_peers, 1), min(inter_peers, 1)
-    return link_time(intra_bytes, inter_bytes, m_up, m_out, hw)
-
-
-Evaluate = Callable[[str, Mapping[str, Any]], Any]
-"""Evaluates a named formula: exactly (``F.value``), as floats, or over numpy arrays."""
+    nodes = 2 if inter_peers else 1
+    ranks = intra_peers + inter_peers + 1
+    return link_time(
+        intra_bytes, inter_bytes, m_up, m_out, hw, kind="all-to-all", ranks=ranks, nodes=nodes
+    )
 
 
 def ring_time(
-    ev: Evaluate, kind: Kind, nbytes: Any, ranks: Any, g: Any, nodes: Any, hw: Links
+    ev: Evaluate,
+    kind: Kind,
+    nbytes: Any,
+    ranks: Any,
+    g: Any,
+    nodes: Any,
+    hw: Links,
+    ops: Ops = SCALAR,
 ) -> Any:
     """The one ring rule: a ring collective of an nccl-tests-size buffer over ``ranks`` ranks,
     ``g`` of them on each of ``nodes`` nodes. Works on numbers or arrays, through ``ev``."""
@@ -105,13 +140,40 @@ def ring_time(
     parts = {"X": ev(wire, {"X": nbytes, "n": ranks}), "g": g, "N": nodes}
     steps = {"r_p": passes, "n": ranks, "N": nodes}
     values = {
-        **hw.values(),
+        **hw.values(kind, nodes, ops, ranks),
         "x_up": ev("ring_intra_bytes", parts),
         "x_out": ev("ring_inter_bytes", parts),
         "m_up": ev("ring_messages_up", steps),
         "m_out": ev("ring_messages_out", steps),
     }
-    return ev("collective_seconds", values)
+    return timed(ev, values, hw)
+
+
+def link_bytes(
+    kind: str, nbytes: Exact, ranks: int, g: int, nodes: int
+) -> tuple[Exact, Exact, Exact, Exact]:
+    """(x_up, x_out, m_up, m_out): one rank's bytes and messages on each link in one operation.
+
+    ``nbytes`` is nccl-tests' size. Ring collectives follow ring_intra/inter_bytes and NCCL's
+    ring steps; the flat all-to-all sends X/n to each peer (one message per peer); send-recv
+    (sendrecv_perf: each rank sends its buffer to the next) crosses a NIC once the ranks span
+    nodes.
+    """
+    if kind == "send-recv":
+        return (nbytes, 0, 1, 0) if nodes == 1 else (0, nbytes, 0, 1)
+    v: dict[str, Exact] = {"X": nbytes, "n": ranks, "g": g, "N": nodes}
+    if kind == "all-to-all":
+        x_up, x_out = F.value("alltoall_intra_bytes", v), F.value("alltoall_inter_bytes", v)
+        return x_up, x_out, g - 1, ranks - g
+    wire, _, passes = _WIRE[kind]
+    parts = {"X": F.value(wire, {"X": nbytes, "n": ranks}), "g": g, "N": nodes}
+    steps = {"r_p": passes, "n": ranks, "N": nodes}
+    return (
+        F.value("ring_intra_bytes", parts),
+        F.value("ring_inter_bytes", parts),
+        F.value("ring_messages_up", steps),
+        F.value("ring_messages_out", steps),
+    )
 
 
 def ring_seconds(kind: Kind, nbytes: Exact, ranks: int, hw: Links, per_node: int) -> float:
@@ -159,15 +221,18 @@ def collective(
     factor = F.value(factor_name, {"n": ranks})
     v: dict[str, Exact] = {"X": nbytes, "n": ranks, "g": g, "N": nodes}
     if algo == "ring":
-        parts = {"X": wire, "g": g, "N": nodes}
-        x_up, x_out = F.value("ring_intra_bytes", parts), F.value("ring_inter_bytes", parts)
+        x_up, x_out, _, _ = link_bytes(kind, nbytes, ranks, g, nodes)
         seconds = ring_seconds(kind, nbytes, ranks, hw, hw.gpus_per_node)
     elif algo == "flat":
-        x_up, x_out = F.value("alltoall_intra_bytes", v), F.value("alltoall_inter_bytes", v)
+        x_up, x_out, _, _ = link_bytes(kind, nbytes, ranks, g, nodes)
         seconds = alltoall_seconds(x_up, x_out, hw, intra_peers=g - 1, inter_peers=ranks - g)
     else:
         x_up, x_out = F.value("alltoall_2dh_intra_bytes", v), F.value("alltoall_2dh_inter_bytes", v)
-        seconds = float(F.value("alltoall_2dh_seconds", {**hw.values(), **v}))
+        hv = hw.values(kind, nodes, ranks=ranks)
+        seconds = float(F.value("alltoall_2dh_seconds", {**hv, **v}))
+        if hw.timing == "per-op":
+            tau = hv["tau_op"]
+            seconds = float(F.value("per_op_seconds", {"t_comm": Fraction(seconds), "tau_op": tau}))
     return CollectiveResult(
         convention=f"{conventions.COLLECTIVE_PER_RANK}; {conventions.LINK_TIME}",
         kind=kind,
@@ -245,13 +310,13 @@ def ep_alltoall_time(
 ) -> Any:
     """ep_alltoall_seconds on numbers or arrays: one latency per link in use."""
     values = {
-        **hw.values(),
+        **hw.values("all-to-all", ops.where(ep > per_node, 2, 1), ops, ep),
         "x_up": intra_bytes,
         "x_out": inter_bytes,
         "m_up": ops.minimum(per_node - 1, 1),
         "m_out": ops.minimum(ep - per_node, 1),
     }
-    return ev("collective_seconds", values)
+    return timed(ev, values, hw)
 
 
 def ep_link_times(

@@ -23,6 +23,11 @@ COMMANDS = {
     "report": "One scenario as a LaTeX document: formulas, their values, tables and figures.",
     "plan": "Every valid layout (tp, dp, ep, edp, etp, pp) of --gpus, best first, with memory "
     "per GPU.",
+    "calibrate": "Fit the time model to nccl-tests logs or measurement files; write a hardware "
+    "TOML.",
+    "validate": "Predicted against measured times: every case, its error, medians and worst per "
+    "group.",
+    "measure": "Time collectives and MoE dispatch/combine on real ranks, run under torchrun.",
 }
 """Each command and the first line of its docstring: ``moecomm --help`` lists them without
 importing a single command module (tests/test_docs.py checks they match the docstrings)."""

@@ -70,6 +70,19 @@ _SAME = (
     "plot",
     "output",
     "pdf",
+    "timing",
+    "name",
+    "base",
+    "date",
+    "collectives",
+    "min_bytes",
+    "max_bytes",
+    "iters",
+    "warmup",
+    "moe_iters",
+    "backend",
+    "cuda_graph",
+    "save_routing_max_tokens",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}

@@ -208,6 +208,12 @@ hardware_options = stack(
     click.option("--latency-inter", type=float, help="Override scale-out latency, µs per message."),
     click.option("--efficiency", type=float, help="Override the link efficiency η in (0, 1]."),
     click.option(
+        "--timing",
+        type=click.Choice(["back-to-back", "per-op"]),
+        help="Timing convention of every time: back-to-back (default; as nccl-tests reports) or "
+        "per-op (one operation in place, with launch and synchronisation).",
+    ),
+    click.option(
         "--gpus-per-node",
         type=int,
         help="GPUs per node (scale-up domain): overrides the hardware's; on ep and traffic it "
@@ -215,7 +221,7 @@ hardware_options = stack(
     ),
 )
 
-LINK = ("bw_intra", "bw_inter", "latency_intra", "latency_inter", "efficiency")
+LINK = ("bw_intra", "bw_inter", "latency_intra", "latency_inter", "efficiency", "timing")
 
 
 def take(kw: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

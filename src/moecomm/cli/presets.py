@@ -226,6 +226,16 @@ def _text(value: Any, key: str = "") -> str:
                 return f"{value} ({value / scale:g} {unit})"
     if isinstance(value, float) and key.endswith("_seconds"):
         return f"{value:g} ({value * 10**6:g} µs)"
+    if key == "collectives" and isinstance(value, list):  # fitted time-model parameters
+        return (
+            "; ".join(
+                f"{c['kind']} {c['link']} {c['ranks'] or 'any'} ranks: α {c['latency_seconds'] * 1e6:g} µs, "
+                f"B {c['bytes_per_second'] / 1e9:g} GB/s, ν {c['ramp_bytes']} B, "
+                f"τ {c['per_op_seconds'] * 1e6:g} µs"
+                for c in value
+            )
+            or "none (the generic law)"
+        )
     if isinstance(value, list):
         return ", ".join(map(str, value)) if value else "none"
     if isinstance(value, dict):

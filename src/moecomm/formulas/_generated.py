@@ -230,19 +230,29 @@ def train_memory_bytes(*, E: Fraction, L: Fraction, L_moe: Fraction, R: Fraction
     return 3*L_moe*d_ff*h*(4 + 12/edp)*(E + R)/(ep*etp*pp) + (4 + 12/dp)*(L*d_h*h*(2*n_h + 2*n_kv) + 3*L_moe*d_s*h*n_s + 2*V*h + d_i*h*(3*L - 3*L_moe))/(pp*tp)
 
 
-def link_seconds(*, B: Fraction, alpha: Fraction, eta: Fraction, m: Fraction, x: Fraction) -> Fraction:
+def bandwidth_ramp(*, nu: Fraction, x: Fraction) -> Fraction:
+    """Share of the peak bandwidth a transfer of x bytes reaches: from 1/2 at small x to 1."""
+    return max(Fraction(1), Fraction(nu + x))/max(Fraction(1), Fraction(2*nu + x))
+
+
+def link_seconds(*, B: Fraction, alpha: Fraction, eta: Fraction, m: Fraction, nu: Fraction, x: Fraction) -> Fraction:
     """Time to push x bytes in m sequential messages over one link."""
-    return alpha*m + x/(B*eta)
+    return alpha*m + x*max(Fraction(1), Fraction(2*nu + x))/(B*eta*max(Fraction(1), Fraction(nu + x)))
 
 
-def collective_seconds(*, B_out: Fraction, B_up: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, m_out: Fraction, m_up: Fraction, x_out: Fraction, x_up: Fraction) -> Fraction:
+def collective_seconds(*, B_out: Fraction, B_up: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, m_out: Fraction, m_up: Fraction, nu_out: Fraction, nu_up: Fraction, x_out: Fraction, x_up: Fraction) -> Fraction:
     """Time of one collective: a fixed latency plus the slower of the scale-up and scale-out links."""
-    return alpha_0 + max(Fraction(alpha_out*m_out + x_out/(B_out*eta)), Fraction(alpha_up*m_up + x_up/(B_up*eta)))
+    return alpha_0 + max(Fraction(alpha_out*m_out + x_out*max(Fraction(1), Fraction(2*nu_out + x_out))/(B_out*eta*max(Fraction(1), Fraction(nu_out + x_out)))), Fraction(alpha_up*m_up + x_up*max(Fraction(1), Fraction(2*nu_up + x_up))/(B_up*eta*max(Fraction(1), Fraction(nu_up + x_up)))))
 
 
-def alltoall_2dh_seconds(*, B_out: Fraction, B_up: Fraction, N: Fraction, X: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, g: Fraction) -> Fraction:
+def per_op_seconds(*, t_comm: Fraction, tau_op: Fraction) -> Fraction:
+    """Time of one operation in place (per-op), from its back-to-back time t_comm."""
+    return t_comm + tau_op
+
+
+def alltoall_2dh_seconds(*, B_out: Fraction, B_up: Fraction, N: Fraction, X: Fraction, alpha_0: Fraction, alpha_out: Fraction, alpha_up: Fraction, eta: Fraction, g: Fraction, nu_out: Fraction, nu_up: Fraction) -> Fraction:
     """Time of a hierarchical 2D all-to-all: an intra-node phase, then an inter-node phase."""
-    return 2*alpha_0 + alpha_out*(N - 1) + alpha_up*(g - 1) + X*(g - 1)/(B_up*eta*g) + X*(N - 1)/(B_out*N*eta)
+    return 2*alpha_0 + alpha_out*(N - 1) + alpha_up*(g - 1) + X*(g - 1)*max(Fraction(1), Fraction(X*(g - 1)/g + 2*nu_up))/(B_up*eta*g*max(Fraction(1), Fraction(X*(g - 1)/g + nu_up))) + X*(N - 1)*max(Fraction(1), Fraction(2*nu_out + X*(N - 1)/N))/(B_out*N*eta*max(Fraction(1), Fraction(nu_out + X*(N - 1)/N)))
 
 
 def algbw(*, X: Fraction, t: Fraction) -> Fraction:

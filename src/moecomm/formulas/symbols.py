@@ -62,6 +62,10 @@ m_up = sp.Symbol("m_up", nonnegative=True)
 m_out = sp.Symbol("m_out", nonnegative=True)
 t = sp.Symbol("t", positive=True)
 t_comm = sp.Symbol("t_comm", nonnegative=True)
+nu = sp.Symbol("nu", nonnegative=True)
+nu_up = sp.Symbol("nu_up", nonnegative=True)
+nu_out = sp.Symbol("nu_out", nonnegative=True)
+tau_op = sp.Symbol("tau_op", nonnegative=True)
 
 # Compute and the whole step.
 T = sp.Symbol("T", positive=True)
@@ -150,6 +154,10 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     m_out: "messages over the scale-out link",
     t: "time, seconds",
     t_comm: "communication time, seconds",
+    nu: "bandwidth ramp length of one link, bytes (0: no ramp)",
+    nu_up: "bandwidth ramp length of the scale-up link, bytes",
+    nu_out: "bandwidth ramp length of the scale-out link, bytes",
+    tau_op: "launch and synchronisation cost of one operation in place, seconds",
     T: "tokens per rank",
     d_ff: "intermediate size of one routed expert",
     d_s: "intermediate size of one shared expert",
@@ -209,6 +217,10 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     m_out: r"m_{\mathrm{out}}",
     eta_c: r"\eta_{\mathrm{c}}",
     t_comm: r"t_{\mathrm{comm}}",
+    nu: r"\nu",
+    nu_up: r"\nu_{\mathrm{up}}",
+    nu_out: r"\nu_{\mathrm{out}}",
+    tau_op: r"\tau_{\mathrm{op}}",
     d_ff: r"d_{\mathrm{ff}}",
     d_s: r"d_{\mathrm{s}}",
     n_s: r"n_{\mathrm{s}}",
