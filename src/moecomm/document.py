@@ -340,7 +340,7 @@ def build(
             r"\section{Figures}",
             latex.text('No figures: matplotlib is not installed (pip install "moecomm[plot]").'),
         ]
-    lines += [r"\section{Sources}", r"\begin{itemize}"]
+    lines += [r"\clearpage", r"\section{Sources}", r"\begin{itemize}"]
     seen = dict(s.sources)
     for name in FORMULAS:
         seen.setdefault(f"formula {name}", F.get(name).source)
