@@ -44,6 +44,12 @@ from moecomm.cli import COMMANDS, cli
 SOFT_SECONDS = 5.0
 """A case running longer than this is a hang (interrupted by SIGALRM)."""
 
+SOFT_SECONDS_BY_COMMAND = {"report": 20.0}
+COMMAND_WEIGHTS = {"report": 0.1}
+"""Commands drawn less often than the others because each case costs seconds."""
+"""Commands that do more by design: a report runs five commands, draws three figures and may
+run pdflatex."""
+
 HARD_SECONDS = 60.0
 """A case not interrupted after this long (stuck in C code) ends the whole process."""
 
@@ -80,6 +86,13 @@ SIZES = [
     "2,4,8", "1", "0", "", ",", "2,,4", "-2", "2.5", "1e3", "9" * 5000, ",".join(["2"] * 10000),
     ",".join(str(2**i) for i in range(40)), "nan", "inf", "١,٢",
 ]
+SWEEPS = [
+    "8,16", "2:64:x2", "1:128:+1", "1:1000000:+1", "0:8:x2", "8:1:x2", "2:8:x1", "2:8:+0", "1:8",
+    "::", "1::x2", ":8:x2", "x2", "1:8:x", "1:8:x-2", "2,,4", ",", "1:2:+1," * 200, "8:" * 40,
+    "9" * 30 + ":" + "9" * 31 + ":x2", "1MiB:1GiB:x2", "1KiB:1TiB:x2", "1:9" + "9" * 300 + ":x2",
+    "-8,8", "+8", "٣:٨:x2", "8,16,32,64,128,256",
+]
+SWEPT = ("tokens", "batch", "seq", "ep", "tp", "ranks", "nbytes")
 ROUTINGS = [
     "uniform", "zipf:1.2", "zipf:0", "zipf:-1", "zipf:nan", "zipf:inf", "zipf:", "zipf:1e308",
     "zipf:1e-308", "zipf:x", "zipf", "foo", "",
@@ -303,6 +316,20 @@ BASES: dict[str, list[list[str]]] = {
             "memory",
         ],
     ],
+    "report": [
+        [
+            "--preset",
+            "deepseek-v3",
+            "--tokens",
+            "64",
+            "--ep",
+            "8",
+            "--hardware",
+            "h800",
+            "-o",
+            "out.tex",
+        ]
+    ],
     "calibrate": [
         ["all_gather_perf.txt", "-o", "out.toml"],
         ["all_reduce_perf.txt", "bench.json", "-o", "out.toml", "--base", "h800"],
@@ -392,7 +419,7 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         if name == "path" or rng.random() < 0.7:
             return pools.inputs(rng, good)
         return rng.choice(TEXTS + pools.models + pools.hardware + pools.deployments)
-    if name in ("export_matrix", "output"):  # never a path that names a place outside
+    if name in ("export_matrix", "output", "plot"):  # never a path that names a place outside
         return rng.choice(OUTPUTS + [t for t in TEXTS if ".." not in t])
     if name == "name" and command == "presets show":
         pool = pools.models + pools.hardware + pools.deployments
@@ -409,6 +436,13 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         return rng.choice(COLLECTIVE_LISTS)
     if name == "subs":
         return rng.choice(SUBS)
+    if name == "kind" and command == "collective":
+        kinds = ["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"]
+        pool = [*kinds, "all-reduce,all-to-all", ",".join(kinds), "all-reduce,", ",", *TEXTS]
+        return rng.choice(kinds if sane else pool)
+    if name in SWEPT and not isinstance(param.type, click.types.IntParamType):
+        pool = SANE_INTS if sane else BAD_INTS + NUMBER_TEXTS
+        return rng.choice(pool if rng.random() < 0.5 else SWEEPS)
     if name in ("bytes", "capacity_factor", "imbalance", "min_bytes"):
         return rng.choice(NUMBER_TEXTS)
     if isinstance(param.type, click.Choice):
@@ -434,7 +468,8 @@ def _words(rng: random.Random, param: click.Parameter, pools: Pools, command: st
 
 def make_case(rng: random.Random, pools: Pools, commands: list[Any]) -> list[str]:
     """One invocation: a valid base mutated by a few random parameters, or parameters alone."""
-    words, cmd = rng.choice(commands)
+    weights = [COMMAND_WEIGHTS.get(" ".join(w), 1.0) for w, _ in commands]
+    words, cmd = rng.choices(commands, weights)[0]
     command = " ".join(words)
     args = list(words)
     bases = BASES.get(command, [[]])
@@ -570,13 +605,14 @@ def run_case(args: list[str], scratch: Scratch) -> Outcome:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.monotonic()
     _Watchdog.start(args)
-    signal.setitimer(signal.ITIMER_REAL, SOFT_SECONDS)
+    limit = SOFT_SECONDS_BY_COMMAND.get(args[0] if args else "", SOFT_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         result = CliRunner().invoke(cli, args, prog_name="moecomm")
         signal.setitimer(signal.ITIMER_REAL, 0)
         outcome = classify(result)
     except CaseTimeout:
-        outcome = Outcome("hang", f"over {SOFT_SECONDS:g} s in {' '.join(args[:2])}")
+        outcome = Outcome("hang", f"over {limit:g} s in {' '.join(args[:2])}")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         _Watchdog.stop()
@@ -668,7 +704,8 @@ def warm() -> None:
         if not mod.name.endswith(("__main__", "codegen")):
             importlib.import_module(mod.name)
     lazy = ("csv", "encodings.latin_1", "encodings.utf_8_sig", "reprlib", "shlex", "tomllib")
-    for module in (*lazy, "unicodedata", "numpy", "numpy.lib.format", "sympy"):
+    drawing = ("matplotlib.backends.backend_svg", "matplotlib.backends.backend_pdf")
+    for module in (*lazy, *drawing, "unicodedata", "numpy", "numpy.lib.format", "sympy"):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     runner = CliRunner()
@@ -684,6 +721,11 @@ def warm() -> None:
         "tp --hidden 8 --tokens 8 --tp 2 --format nope",
     ):
         runner.invoke(cli, line.split())
+    with contextlib.suppress(ImportError):  # matplotlib (the plot extra) loads its backends late
+        from moecomm import api, plots
+
+        for fmt in ("png", "svg", "pdf"):
+            plots.render(api.compare(hidden_size=8, top_k=2, sizes=(2, 4)), fmt)
     Pools.load(False)
     for name in REPO_FILES:
         repo_text(name)

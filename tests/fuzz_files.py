@@ -57,7 +57,8 @@ INPUTS_GOOD = [
 OUTPUTS = [
     "out.json", "out.csv", "out.toml", "out.txt", "sub/out.json", "folder/out.json", "victim.json",
     "victim.toml", "passwd.json", "passwd.toml", "ghost.json", "fifo.json", "folder", "", ".",
-    "..", "x" * 300 + ".json", "\udcff.json", "é.csv",
+    "..", "x" * 300 + ".json", "\udcff.json", "é.csv", "out.png", "out.svg", "out.pdf",
+    "sub/out.svg", "out.tex", "victim.tex", "victim.svg", "passwd.svg", "ghost.pdf", "fifo.json.png", "out.PNG",
 ]
 # fmt: on
 
@@ -203,6 +204,10 @@ def _reset_outputs(scratch: Path) -> None:
     wanted: dict[str, Callable[[Path], object]] = {
         "victim.json": lambda p: p.write_text("victim\n"),
         "victim.toml": lambda p: p.write_text("victim\n"),
+        "victim.svg": lambda p: p.write_text("victim\n"),
+        "victim.tex": lambda p: p.write_text("victim\n"),
+        "passwd.svg": lambda p: os.symlink("../outside/passwd", p),
+        "ghost.pdf": lambda p: os.symlink("../outside/ghost.pdf", p),
         "passwd.json": lambda p: os.symlink("../outside/passwd", p),
         "passwd.toml": lambda p: os.symlink("../outside/passwd", p),
         "ghost.json": lambda p: os.symlink("../outside/ghost.json", p),
@@ -219,6 +224,10 @@ def _reset_outputs(scratch: Path) -> None:
 _EXPECTED = {
     "victim.json": "file:victim\n",
     "victim.toml": "file:victim\n",
+    "victim.svg": "file:victim\n",
+    "victim.tex": "file:victim\n",
+    "passwd.svg": "link:../outside/passwd",
+    "ghost.pdf": "link:../outside/ghost.pdf",
     "passwd.json": "link:../outside/passwd",
     "passwd.toml": "link:../outside/passwd",
     "ghost.json": "link:../outside/ghost.json",

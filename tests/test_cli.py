@@ -86,25 +86,25 @@ def test_ep_expectation_is_exact_fraction() -> None:
 
 
 EP_TABLE = """\
-              EP all-to-all per rank, one MoE layer
-┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━┓
-┃ quantity                            ┃       value ┃ GB (1e9 B) ┃
-┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━┩
-│ tokens on this rank (b·s)           │           1 │            │
-│ EP size                             │           3 │            │
-│ dispatch dtype                      │        bf16 │            │
-│ combine dtype                       │        bf16 │            │
-│ bytes per dispatched copy           │           2 │      0.000 │
-│ bytes per combined copy             │           2 │      0.000 │
-│ token copies sent (b·s·k·(ep−1)/ep) │ 2/3 ≈ 0.667 │            │
-│ dispatch bytes                      │ 4/3 ≈ 1.333 │      0.000 │
-│ combine bytes                       │ 4/3 ≈ 1.333 │      0.000 │
-│ dispatch + combine bytes            │ 8/3 ≈ 2.667 │      0.000 │
-│ approximation 4·b·s·k·h             │           4 │      0.000 │
-└─────────────────────────────────────┴─────────────┴────────────┘
-  Convention: per rank, per MoE layer; tokens b·s on this rank;
-balanced routing; bytes that leave the rank. GB = 1e9 B. Fractions
-          are exact expectations under balanced routing.
+                  EP all-to-all per rank, one MoE layer
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ quantity                            ┃   value ┃ decimal (1 kB = 1e3 B) ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ tokens on this rank (b·s)           │       1 │                        │
+│ EP size                             │       3 │                        │
+│ dispatch dtype                      │    bf16 │                        │
+│ combine dtype                       │    bf16 │                        │
+│ bytes per dispatched copy           │       2 │                    2 B │
+│ bytes per combined copy             │       2 │                    2 B │
+│ token copies sent (b·s·k·(ep−1)/ep) │ ≈ 0.667 │                        │
+│ dispatch bytes                      │ ≈ 1.333 │              ≈ 1.333 B │
+│ combine bytes                       │ ≈ 1.333 │              ≈ 1.333 B │
+│ dispatch + combine bytes            │ ≈ 2.667 │              ≈ 2.667 B │
+│ approximation 4·b·s·k·h             │       4 │                    4 B │
+└─────────────────────────────────────┴─────────┴────────────────────────┘
+  Convention: per rank, per MoE layer; tokens b·s on this rank; balanced
+ routing; bytes that leave the rank. GB = 1e9 B. ≈: an exact expectation
+       under balanced routing, rounded (exact p/q in JSON and CSV).
 """
 
 
@@ -121,24 +121,26 @@ def test_ep_csv_and_markdown() -> None:
     assert rows[0]["ep_bytes_per_rank_approx"] == "4"
     assert rows[0]["expectation"] == "true"
     md = ok(*args, "--format", "markdown")
-    assert "| quantity | value | GB (1e9 B) |" in md
-    assert "| dispatch + combine bytes | 8/3 ≈ 2.667 | 0.000 |" in md
-    assert md.rstrip().endswith("Fractions are exact expectations under balanced routing.")
+    assert "| quantity | value | decimal (1 kB = 1e3 B) |" in md
+    assert "| dispatch + combine bytes | ≈ 2.667 | ≈ 2.667 B |" in md
+    assert md.rstrip().endswith(
+        "≈: an exact expectation under balanced routing, rounded (exact p/q in JSON and CSV)."
+    )
 
 
 TP_TABLE = """\
-          TP all-reduce per rank, one layer
-┏━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━━━┓
-┃ quantity                  ┃     value ┃ GB (1e9 B) ┃
-┡━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━━━┩
-│ tokens on this rank (b·s) │      4096 │            │
-│ TP size                   │         8 │            │
-│ dtype                     │      bf16 │            │
-│ ring all-reduce bytes     │ 102760448 │      0.103 │
-│ bound 2·b·s·h·β           │ 117440512 │      0.117 │
-└───────────────────────────┴───────────┴────────────┘
-  Convention: per rank, per all-reduce of one layer
-     output; tokens b·s on this rank. GB = 1e9 B.
+                 TP all-reduce per rank, one layer
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ quantity                  ┃       value ┃ decimal (1 kB = 1e3 B) ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━┩
+│ tokens on this rank (b·s) │       4,096 │                        │
+│ TP size                   │           8 │                        │
+│ dtype                     │        bf16 │                        │
+│ ring all-reduce bytes     │ 102,760,448 │             102.760 MB │
+│ bound 2·b·s·h·β           │ 117,440,512 │             117.441 MB │
+└───────────────────────────┴─────────────┴────────────────────────┘
+Convention: per rank, per all-reduce of one layer output; tokens b·s
+                     on this rank. GB = 1e9 B.
 """
 
 
@@ -190,15 +192,15 @@ def test_compare_json_rows() -> None:
 
 
 COMPARE_TABLE = """\
-                              EP vs TP per GPU, one MoE layer
-┏━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
-┃    M ┃ EP tokens/GPU (S/M) ┃   EP bytes/GPU ┃ TP bytes/GPU ┃ EP/TP (K/M) ┃ EP moves less ┃
-┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
-│    2 │                  50 │            400 │          200 │           2 │            no │
-│ ▶ 16 │        25/4 ≈ 6.250 │ 375/4 ≈ 93.750 │          375 │        0.25 │           yes │
-└──────┴─────────────────────┴────────────────┴──────────────┴─────────────┴───────────────┘
-Convention: per GPU, per MoE layer; global batch S spread over M GPUs; S = 100, bf16. Bytes
-     exact; GB = 1e9 B. EP moves less once M > K = 4: from M = 5 (highlighted: M = 16).
+                             EP vs TP per GPU, one MoE layer
+┏━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃    M ┃ EP tokens/GPU (S/M) ┃ EP bytes/GPU ┃ TP bytes/GPU ┃ EP/TP (K/M) ┃ EP moves less ┃
+┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│    2 │                  50 │          400 │          200 │           2 │            no │
+│ ▶ 16 │             ≈ 6.250 │     ≈ 93.750 │          375 │        0.25 │           yes │
+└──────┴─────────────────────┴──────────────┴──────────────┴─────────────┴───────────────┘
+  Convention: per GPU, per MoE layer; global batch S spread over M GPUs; S = 100, bf16.
+ Bytes exact; GB = 1e9 B. EP moves less once M > K = 4: from M = 5 (highlighted: M = 16).
 """
 
 
@@ -209,16 +211,16 @@ def test_compare_table_highlights_crossover() -> None:
 
 
 COMPARE_ONE_GPU = """\
-                              EP vs TP per GPU, one MoE layer
-┏━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
-┃    M ┃ EP tokens/GPU (S/M) ┃   EP bytes/GPU ┃ TP bytes/GPU ┃ EP/TP (K/M) ┃ EP moves less ┃
-┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
-│    1 │                 100 │              0 │            0 │             │            no │
-│ ▶ 16 │        25/4 ≈ 6.250 │ 375/4 ≈ 93.750 │          375 │        0.25 │           yes │
-└──────┴─────────────────────┴────────────────┴──────────────┴─────────────┴───────────────┘
-Convention: per GPU, per MoE layer; global batch S spread over M GPUs; S = 100, bf16; M = 1
-moves no bytes, so it has no EP/TP ratio. Bytes exact; GB = 1e9 B. EP moves less once M > K
-                           = 4: from M = 5 (highlighted: M = 16).
+                             EP vs TP per GPU, one MoE layer
+┏━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃    M ┃ EP tokens/GPU (S/M) ┃ EP bytes/GPU ┃ TP bytes/GPU ┃ EP/TP (K/M) ┃ EP moves less ┃
+┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│    1 │                 100 │            0 │            0 │             │            no │
+│ ▶ 16 │             ≈ 6.250 │     ≈ 93.750 │          375 │        0.25 │           yes │
+└──────┴─────────────────────┴──────────────┴──────────────┴─────────────┴───────────────┘
+Convention: per GPU, per MoE layer; global batch S spread over M GPUs; S = 100, bf16; M =
+1 moves no bytes, so it has no EP/TP ratio. Bytes exact; GB = 1e9 B. EP moves less once M
+                        > K = 4: from M = 5 (highlighted: M = 16).
 """
 
 

@@ -59,7 +59,7 @@ def test_documented_examples_run(
 def test_readme_states_the_two_setup_commands() -> None:
     text = (ROOT / "README.md").read_text()
     assert "pip install . && moecomm compare --preset deepseek-v3" in text
-    command = 'pip install torch==2.13.0 ".[test]" && python -m pytest'
+    command = 'pip install torch==2.13.0 ".[test,plot]" && python -m pytest'
     assert command in text
     assert f"python -m {command}" in (ROOT / ".ci" / "run").read_text()
 
@@ -71,7 +71,10 @@ def test_formula_reference_is_current() -> None:
     assert (ROOT / "docs" / "formulas.md").read_text(encoding="utf-8") == markdown()
 
 
-def test_readme_python_example_prints_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_python_example_prints_what_it_says(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the figure it draws lands here
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks

@@ -42,11 +42,33 @@ def test_normal_numbers_display_as_before() -> None:
     assert units.decimal_text(Fraction(1792, 3)) == "597.333"
     assert units.gb_text(37810432) == "0.038"
     assert units.gib_text(2**31) == "2.000"
-    assert render.cell(Fraction(1792, 3), "bytes") == "1792/3 ≈ 597.333"
-    assert render.cell(10**29, "bytes") == str(10**29)
+    assert render.cell(Fraction(1792, 3), "bytes") == "≈ 597.333"
+    assert render.cell(10**29, "bytes") == f"{10**29:,}"
+    assert render.cell(462422016, "bytes") == "462,422,016"
+    assert render.cell(462422016, "text") == "462422016"
     assert render.cell(900 * 10**9, "bytes_per_second") == "900"
     assert render.cell(1.5e-6, "seconds") == "1.5"
     assert units.json_value(Fraction(1792, 3)) == "1792/3"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (Fraction(4, 3), "≈ 1.333 B"),
+        (1000, "1.000 kB"),
+        (14336, "14.336 kB"),
+        (462422016, "462.422 MB"),
+        (1_129_170_954, "1.129 GB"),
+        (Fraction(2_258_341_909, 2), "1.129 GB"),
+        (3 * 10**12, "3.000 TB"),
+        (10**30, "1.000e+18 TB"),
+    ],
+)
+def test_scaled_bytes_are_decimal_and_labelled(value: units.Exact, text: str) -> None:
+    """The scaled column beside bytes: kB/MB/GB/TB, each 1000 times the last, never 0.000."""
+    assert units.scaled_bytes_text(value) == text
 
 
 def test_huge_numbers_in_tables() -> None:
@@ -79,9 +101,13 @@ def test_json_is_exact_up_to_the_digit_limit_then_refuses() -> None:
 def test_commands_refuse_sizes_beyond_their_bounds_before_any_arithmetic() -> None:
     """Sizes have stated bounds (docs/limits.md), so no command result grows beyond them."""
     tokens = "9" * 4000
-    result = run("tp", "--hidden", tokens, "--tokens", tokens, "--tp", "8")
+    result = run(
+        "step", "--deployment", "deepseek-v3-decode", "--hidden", tokens, "--tokens", tokens
+    )
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: --hidden must be at most 1048576; got <an integer of about 4000 digits>; "
-        "--tokens must be at most 1099511627776; got <an integer of about 4000 digits>\n"
+        "Error: --hidden must be at most 1048576; got <an integer of about 4000 digits>\n"
     )
+    # Options that sweep (tp --tokens) refuse long text before reading a number from it.
+    result = run("tp", "--hidden", tokens, "--tokens", tokens, "--tp", "8")
+    assert result.stderr == "Error: --tokens must have at most 1000 characters; got 4000\n"

@@ -60,9 +60,11 @@ def test_deepseek_estimate_rows_say_whose_figures() -> None:
     # 32 tokens · 9 selections · (7408 + 14336) B / 40 GB/s = 156.5568 µs
     assert out["decode_layer_seconds_estimate"] == pytest.approx(156.5568e-6, rel=1e-12)
     assert out["decode_layer_seconds_published"] == pytest.approx(120.96e-6, rel=1e-12)
-    text = ok("step", "--deployment", "deepseek-v3-decode", "--tokens", "32")
-    assert "DeepSeek's published figure per layer" in text
-    assert "at this step's" in text
+    text = ok(
+        "step", "--deployment", "deepseek-v3-decode", "--tokens", "32", "--format", "markdown"
+    )
+    assert "DeepSeek's published figure per layer (1+2 B, T 32, k 9, h 7K, 50 GB/s)" in text
+    assert "DeepSeek's formula (β_d+β_c)·T·k·h/B_out per layer, at this step's inputs" in text
 
 
 def test_megatron_flags() -> None:

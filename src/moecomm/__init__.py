@@ -6,8 +6,9 @@ The library, one function per job (each returns a ``Report``; see ``moecomm.api`
     moecomm.ep(preset="deepseek-v3", tokens=4096, ep=64).result.ep_bytes_per_rank
 
 ``moecomm.ep``, ``tp``, ``compare``, ``groups``, ``traffic``, ``collective``, ``step``, ``plan``,
-``calibrate``, ``validate``, ``formula``, ``measure`` (under torchrun) and the ``presets`` module are imported on first use, so that ``import moecomm``
-(and the CLI's ``--help``) stays cheap.
+``calibrate``, ``validate``, ``sweep``, ``report``, ``formula``, ``measure`` (under torchrun) and
+the ``presets`` and ``plots`` modules are imported on first use, so that ``import moecomm`` (and
+the CLI's ``--help``) stays cheap.
 """
 
 from __future__ import annotations
@@ -30,18 +31,22 @@ API = (
     "plan",
     "calibrate",
     "validate",
+    "sweep",
+    "report",
     "formula",
     "measure",
 )
 
-__all__ = [*API, "presets"]
+MODULES = ("presets", "plots")
+
+__all__ = [*API, *MODULES]
 
 
 def __getattr__(name: str) -> Any:
     if name in API:
         return getattr(importlib.import_module("moecomm.api"), name)
-    if name == "presets":
-        return importlib.import_module("moecomm.presets")
+    if name in MODULES:
+        return importlib.import_module(f"moecomm.{name}")
     raise AttributeError(f"module 'moecomm' has no attribute {name!r}")
 
 
@@ -50,7 +55,7 @@ class _Package(types.ModuleType):
 
     Some jobs share their name with the module that holds their model (``moecomm.step`` the
     function, ``moecomm/step.py`` the step model; likewise ``plan``, ``groups``, ``traffic``,
-    ``measure``).
+    ``sweep``, ``report`` and ``measure``).
     Importing such a module sets a package attribute of that name; the API keeps it. Code
     inside the package imports those modules by their full name (``from moecomm.step import``).
     """

@@ -194,7 +194,9 @@ def ep(
     out: Any = ep_traffic(cfg, wire)
     caption = f"Convention: {out.convention}. GB = 1e9 B."
     if out.expectation:
-        caption += " Fractions are exact expectations under balanced routing."
+        caption += (
+            " ≈: an exact expectation under balanced routing, rounded (exact p/q in JSON and CSV)."
+        )
     if hw is not None:
         from moecomm.timing import EP_TIME, ep_times
 
@@ -208,7 +210,9 @@ def ep(
         )
         out = merge(out, times)
         caption += f" {EP_TIME}. {hw.caption()}"
-    return Report(out, "EP all-to-all per rank, one MoE layer", caption, skip_none=True)
+    return Report(
+        out, "EP all-to-all per rank, one MoE layer", caption, skip_none=True, figure="ep"
+    )
 
 
 def tp(
@@ -250,7 +254,7 @@ def tp(
         buffer = cfg.workload.tokens_per_rank * cfg.hidden_size * cfg.dtype.bytes
         out = merge(out, tp_times(buffer, cfg.tp, hw))
         caption += " " + hw.caption()
-    return Report(out, "TP all-reduce per rank, one layer", caption)
+    return Report(out, "TP all-reduce per rank, one layer", caption, figure="tp")
 
 
 def compare(
@@ -303,7 +307,15 @@ def compare(
             for r in result.rows
         ]
         caption += " " + hw.caption()
-    return Report(rows, "EP vs TP per GPU, one MoE layer", caption, "rows", highlight=first)
+    return Report(
+        rows,
+        "EP vs TP per GPU, one MoE layer",
+        caption,
+        "rows",
+        highlight=first,
+        figure="compare",
+        facts={"top_k": cfg.top_k, "tokens": cfg.tokens},
+    )
 
 
 GROUP_FIELDS = ("tp_groups", "cp_groups", "dp_groups", "pp_groups", "ep_groups", "etp_groups")
@@ -373,11 +385,11 @@ def collective(
         raise MoecommError(f"{f('ranks')} must lie in 2..{MAX_RANKS}; got {ranks}")
     result = one(kind, size, ranks, hw, algorithm=algorithm)  # type: ignore[arg-type]
     caption = (
-        f"{f('bytes')} counts {result.buffer}. busbw = algbw × {result.busbw_factor} "
+        f"The size (nccl-tests') counts {result.buffer}. busbw = algbw × {result.busbw_factor} "
         f"(nccl-tests). {hw.caption()}"
     )
     title = f"{kind} of {result.bytes} B over {ranks} ranks ({result.algorithm})"
-    return Report(result, title, caption)
+    return Report(result, title, caption, figure="collective")
 
 
 def traffic(
@@ -1044,6 +1056,155 @@ def memory_caption(shape: MoEModel, phase: str, mem: Any) -> str:
         )
     cached = f"{mem.context} tokens per request" if phase == "decode" else "the prompt tokens"
     return f"{weights}; bf16 KV cache of {cached}; one layer's activations"
+
+
+_JOBS: dict[str, Callable[..., Report]] = {
+    "ep": ep,
+    "tp": tp,
+    "traffic": traffic,
+    "collective": collective,
+}
+
+SWEEPS = {
+    "ep": ("tokens", "batch", "seq", "ep"),
+    "tp": ("tokens", "batch", "seq", "tp"),
+    "traffic": ("tokens", "batch", "seq", "ep"),
+    "collective": ("kind", "nbytes", "ranks"),
+}
+"""The options each job sweeps: a comma list or a range (``moecomm.sweep``)."""
+
+
+def sweep(job: str, *, progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Report:
+    """``ep``, ``tp``, ``traffic`` or ``collective`` over comma lists or ranges of its sizes.
+
+    ``sweep("ep", preset="deepseek-v3", tokens="128:8192:x2", ep="8,64")`` runs ``ep`` at every
+    point and returns one row per point (one value each: exactly the job's own report).
+    """
+    from moecomm.sweep import run
+
+    swept = {name: kwargs.pop(name, None) for name in SWEEPS[job]}
+    return run(_JOBS[job], job, swept, kwargs, progress=progress)
+
+
+def report(
+    *,
+    model: MoEModel | None = None,
+    preset: str | None = None,
+    hf_config: str | None = None,
+    deployment: str | None = None,
+    tokens: int = 4096,
+    ep: int | None = None,
+    tp: int | None = None,
+    phase: str | None = None,
+    hardware: str | None = None,
+    link: dict[str, Any] | None = None,
+    stem: str = "report",
+    figures: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
+    """One scenario as a LaTeX document (``moecomm report``): a ``document.Document``.
+
+    Runs ep, tp, compare (S = tokens × ep), traffic (uniform routing) and step on the same
+    inputs, typesets the formulas with their values, and draws the figures as PDF when
+    matplotlib is installed (``figures``: None draws them when it is). ``stem`` names the
+    figure files (STEM-compare.pdf, …). ``Document.write(path, pdf=True)`` writes it.
+    """
+    from fractions import Fraction
+
+    from moecomm import document as D
+    from moecomm import presets as P
+    from moecomm.dtypes import DType
+
+    dep = R.deployment(deployment)
+    ep_size = R.first(ep, None if dep is None else dep.ep)
+    if ep_size is None:
+        raise MoecommError(f"{f('ep')} is required (or {f('deployment')})")
+    tp_size = R.first(tp, None if dep is None else dep.tp, 1)
+    hw = R.first(hardware, None if dep is None else dep.hardware)
+    if hw is None:
+        raise MoecommError(f"{f('hardware')} is required (or {f('deployment')})")
+    if figures is None:
+        from moecomm.plots import available
+
+        figures = available()
+    src: dict[str, Any] = {
+        "model": model,
+        "preset": preset,
+        "hf_config": hf_config,
+        "deployment": deployment,
+    }
+    on: dict[str, Any] = {"hardware": hw, "link": link}
+    shape = R.model(model, preset=preset, hf_config=hf_config, dep=dep)
+    sizes = sorted({2**i for i in range(7)} | {ep_size})
+    jobs: dict[str, Callable[[], Report]] = {
+        "ep": lambda: _JOBS["ep"](**src, tokens=tokens, ep=ep_size, **on),
+        "tp": lambda: _JOBS["tp"](**src, tokens=tokens, tp=tp_size, **on),
+        "compare": lambda: compare(**src, tokens=tokens * ep_size, sizes=sizes, **on),
+        "traffic": lambda: traffic(**src, tokens=tokens, ep=ep_size, **on),
+        "step": lambda: step(**src, tokens=tokens, ep=ep_size, tp=tp_size, phase=phase, **on),
+    }
+    notes: list[str] = []
+    if dep is not None and dep.redundant_experts:
+        # Placing redundant experts needs routing data (moecomm traffic --expert-counts).
+        del jobs["traffic"]
+        notes.append(
+            f"No traffic table or matrix: the deployment's {dep.redundant_experts} redundant "
+            "experts are placed from routing data (moecomm traffic --expert-counts or "
+            "--topk-ids), which a report does not have."
+        )
+    total = len(jobs) + (3 if figures else 0)
+    reports: dict[str, Report] = {}
+    for name, job in jobs.items():
+        reports[name] = job()
+        if progress is not None:
+            progress(len(reports), total)
+    pictures: dict[str, bytes] = {}
+    if figures:
+        from moecomm import plots
+
+        top = max(8192, tokens)
+        sweep_tokens = ",".join(str(t) for t in sorted({*(2**i for i in range(7, 14)), top}))
+        drawn: dict[str, Report] = {k: reports[k] for k in ("compare", "traffic") if k in reports}
+        eps = ",".join(map(str, sorted({8, ep_size})))
+        drawn["sweep"] = sweep("ep", **src, tokens=sweep_tokens, ep=eps, **on)
+        done = len(jobs)
+
+        def render(r: Report) -> bytes:
+            nonlocal done
+            data = plots.render(r, "pdf")
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            return data
+
+        pictures = D.figure_files(drawn, render, stem)
+    e = reports["ep"].result
+    element = (
+        Fraction(e.dispatch_copy_bytes, shape.hidden_size),
+        Fraction(e.combine_copy_bytes, shape.hidden_size),
+    )
+    sources: list[tuple[str, str]] = []
+    if preset is not None or dep is not None:
+        name = preset or (dep.model if dep is not None else "")
+        sources.append((f"model {name}", P.load(P.MODELS, name).source))
+    if isinstance(hw, str):
+        spec = P.load(P.HARDWARE, hw)
+        sources.append((f"hardware {hw}", spec.source))
+        sources += [(f"hardware {hw}: {k}", v) for k, v in spec.sources.items()]
+    scenario = D.Scenario(
+        model=preset or hf_config or (dep.model if dep is not None else "the model"),
+        hardware=str(hw),
+        tokens=tokens,
+        ep=ep_size,
+        tp=tp_size,
+        hidden_size=shape.hidden_size,
+        top_k=shape.top_k,
+        num_experts=shape.num_experts,
+        tp_element_bytes=DType(reports["tp"].result.dtype).bytes,
+        sources=tuple(sources),
+        notes=tuple(notes),
+    )
+    return D.build(scenario, reports, pictures, element)
 
 
 def calibrate(

@@ -21,17 +21,16 @@ from moecomm.units import (
     GB,
     LONG,
     decimal_text,
-    exact_text,
-    gb_text,
-    is_long,
     json_value,
     rate_text,
+    scaled_bytes_text,
     sci_text,
     seconds_text,
 )
 
 FORMATS = ("table", "json", "csv", "markdown")
-GB_HEADER = "GB (1e9 B)"
+SCALED_HEADER = "decimal (1 kB = 1e3 B)"
+"""Header of the scaled column beside bytes in record tables: kB, MB, GB, TB, each 1e3 apart."""
 MAX_GROUPS_SHOWN = 8
 """Tables list this many groups of one kind; JSON and CSV list them all."""
 _MAX_RANKS_SHOWN = 8
@@ -108,11 +107,12 @@ def cell(value: Any, field_unit: str) -> str:
     if _big(value):
         return sci_text(value)
     if isinstance(value, Fraction) and value.denominator != 1:
-        if is_long(value):  # a long numerator or denominator: the decimal view alone
-            return f"≈ {decimal_text(value)}"
-        return f"{exact_text(value)} ≈ {decimal_text(value)}"
+        # The decimal view only; JSON and CSV carry the exact p/q.
+        return f"≈ {decimal_text(value)}"
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, int) and field_unit != "text":
+        return f"{value:,}"
     return str(value)
 
 
@@ -162,7 +162,8 @@ def _rich(table: Table, width: int | None) -> str:
 
 
 def record_cells(obj: Any, *, skip_none: bool = False) -> list[tuple[str, str, str]]:
-    """(label, value, GB) for each shown field of one result (``skip_none``: only those set)."""
+    """(label, value, scaled) for each shown field of one result (``skip_none``: only those
+    set); scaled is the bytes in kB/MB/GB (units.scaled_bytes_text), else empty."""
     out = []
     for f in _fields(obj):
         if not shown(f):
@@ -170,7 +171,7 @@ def record_cells(obj: Any, *, skip_none: bool = False) -> list[tuple[str, str, s
         value = getattr(obj, f.name)
         if skip_none and value is None:
             continue
-        gb = gb_text(value) if unit(f) == "bytes" and value is not None else ""
+        gb = scaled_bytes_text(value) if unit(f) == "bytes" and value is not None else ""
         out.append((label(f), cell(value, unit(f)), gb))
     return out
 
@@ -184,7 +185,7 @@ def render_record(
     width: int | None = None,
     skip_none: bool = False,
 ) -> str:
-    """One result: a two-column table (with GB beside bytes), or one JSON object / CSV row.
+    """One result: a two-column table (with kB/MB/GB beside bytes), or one JSON object / CSV row.
 
     ``skip_none`` keeps fields whose value is None (options not used) out of tables and
     Markdown; JSON and CSV always carry every field.
@@ -199,7 +200,7 @@ def render_record(
         return buf.getvalue()
     cells = record_cells(obj, skip_none=skip_none)
     has_bytes = any(gb for _, _, gb in cells)
-    header = ["quantity", "value"] + ([GB_HEADER] if has_bytes else [])
+    header = ["quantity", "value"] + ([SCALED_HEADER] if has_bytes else [])
     rows = [[lab, val, gb][: len(header)] for lab, val, gb in cells]
     if fmt == "markdown":
         return f"**{title}**\n\n" + _markdown(header, rows) + f"\n{caption}\n"
@@ -219,8 +220,14 @@ def render_rows(
     caption: str,
     highlight: int | None = None,
     width: int | None = None,
+    skip_none: bool = False,
+    constant_columns: bool = False,
 ) -> str:
-    """Several results of one type: a table with one row each, a JSON list, or CSV rows."""
+    """Several results of one type: a table with one row each, a JSON list, or CSV rows.
+
+    ``skip_none`` keeps columns that are None in every row out of tables and Markdown;
+    ``constant_columns`` moves a column equal in every row into the caption, once.
+    """
     if fmt == "json":
         return dumps(list(rows)) + "\n"
     fields = _fields(rows[0]) if rows else []
@@ -231,7 +238,19 @@ def render_rows(
         for r in rows:
             writer.writerow([_csv_cell(getattr(r, f.name)) for f in fields])
         return buf.getvalue()
-    visible = [f for f in fields if shown(f)]
+    visible = [
+        f
+        for f in fields
+        if shown(f) and not (skip_none and all(getattr(r, f.name) is None for r in rows))
+    ]
+    if constant_columns and len(rows) > 1:
+        same = [f for f in visible if len({repr(getattr(r, f.name)) for r in rows}) == 1]
+        if len(same) < len(visible):
+            visible = [f for f in visible if f not in same]
+            caption += " Same at every point: " + "; ".join(
+                f"{label(f)} {cell(getattr(rows[0], f.name), unit(f))}" for f in same
+            )
+            caption += "."
     header = [label(f) for f in visible]
     body = [[cell(getattr(r, f.name), unit(f)) for f in visible] for r in rows]
     if fmt == "markdown":
@@ -241,7 +260,10 @@ def render_rows(
         return f"**{title}**\n\n" + _markdown(header, marked) + f"\n{caption}\n"
     table = Table(title=title, caption=caption)
     for f in visible:
-        table.add_column(label(f), justify="left" if unit(f) == "text" else "right")
+        # fold, never "…": a cut number would no longer be exact
+        table.add_column(
+            label(f), justify="left" if unit(f) == "text" else "right", overflow="fold"
+        )
     for i, row in enumerate(body):
         if i == highlight:
             # Marked in text too, so the highlight survives without colour.

@@ -7,7 +7,7 @@ Jupyter (``_repr_markdown_``) and gives the exact JSON (``to_json()``) that the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,12 @@ class Report:
     table_rows: int | None = None
     envelope: dict[str, Any] | None = None
     """JSON of a rows report: these keys first (inputs, conventions), the rows as "candidates"."""
+    figure: str | None = None
+    """Which figure ``moecomm.plots`` draws of it (compare, traffic, tp, collective, sweep)."""
+    constant_columns: bool = False
+    """Rows tables list a column equal in every row once, in the caption (sweeps)."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """Inputs a figure names besides the result (K of compare, the swept options of a sweep)."""
 
     def render(self, fmt: str = "table", *, width: int | None = None) -> str:
         """The report as a rich table, JSON, CSV or Markdown."""
@@ -53,6 +59,8 @@ class Report:
                 caption=self.caption,
                 highlight=self.highlight,
                 width=width,
+                skip_none=self.skip_none,
+                constant_columns=self.constant_columns,
             )
         return render_record(
             self.result,
@@ -68,8 +76,15 @@ class Report:
 
         An existing file or link is replaced only with ``force``, and never written through.
         """
+        from moecomm.errors import MoecommError
+        from moecomm.errors import field as flag
         from moecomm.traffic.files import write_matrices
 
+        if self.figure == "sweep":
+            raise MoecommError(
+                f"{flag('export_matrix')} writes the matrices of one point; this is a sweep of "
+                f"{len(self.result)} points"
+            )
         results = self.result if isinstance(self.result, list) else [self.result]
         write_matrices(
             path,
@@ -96,7 +111,7 @@ def traffic_caption(r: Any, links_caption: str | None = None) -> str:
         not isinstance(v, int)
         for v in (r.dispatch_bytes_per_rank, r.combine_bytes_per_rank, r.busiest_rank_recv_bytes)
     ):
-        text += " Fractions are exact expectations."
+        text += " ≈: an exact expectation, rounded (exact p/q in JSON and CSV)."
     if links_caption is not None:
         text += f" {EP_TIME}; {r.gpus_per_node} EP ranks per node. {links_caption}"
     return text
@@ -111,6 +126,7 @@ def traffic_report(results: Sequence[Any], links_caption: str | None = None) -> 
         caption=links_caption or "",
         layout="traffic",
         skip_none=True,
+        figure="traffic",
     )
 
 

@@ -285,6 +285,13 @@ def write_text_atomic(
     and then the link itself is replaced: its target is never written. Without ``force`` the
     new file is linked into place, which fails if the name appeared meanwhile.
     """
+    write_bytes_atomic(path, text.encode("utf-8"), force=force, what=what)
+
+
+def write_bytes_atomic(
+    path: StrPath, data: bytes, *, force: bool = False, what: str = "the output path"
+) -> None:
+    """Write bytes (an image, a PDF) by the rules of :func:`write_text_atomic`."""
     raw, folder, name = check_writable(path, force=force, what=what)
     where = shown_path(raw)
     try:
@@ -292,9 +299,9 @@ def write_text_atomic(
     except OSError as exc:
         raise MoecommError(f"{where}: cannot be written ({_reason(exc)})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), 0o666 & ~_umask())  # as an ordinary new file, not 0600
-            out.write(text)
+            out.write(data)
         _place(tmp, raw, where, force)
     except OSError as exc:
         raise MoecommError(f"{where}: cannot be written ({_reason(exc)})") from None

@@ -151,6 +151,24 @@ def gb_text(value: Exact, digits: int = 3) -> str:
     return f"{float(gb):,.{digits}f}" if -LONG < value < LONG else sci_text(gb)
 
 
+SCALES = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB"))
+"""Decimal byte scales of the scaled table column (1 kB = 1e3 B, never 1024)."""
+
+
+def scaled_bytes_text(value: Exact, digits: int = 3) -> str:
+    """Bytes in the largest decimal unit (kB/MB/GB/TB = 1e3/1e6/1e9/1e12 B) that keeps the
+    value at least 1: ``924.844 MB``; below 1 kB in bytes. Labelled, so never mistaken for GiB."""
+    value = normalize(value)
+    if not -LONG < value < LONG:
+        return f"{sci_text(Fraction(value) / 10**12)} TB"
+    for scale, name in SCALES:
+        if abs(Fraction(value)) >= scale:
+            return f"{float(Fraction(value) / scale):,.{digits}f} {name}"
+    if isinstance(value, int):
+        return f"{value} B"
+    return f"≈ {float(value):,.{digits}f} B"
+
+
 def gib_text(value: Exact, digits: int = 3) -> str:
     """Bytes in binary gibibytes (1 GiB = 2^30 B)."""
     gib = Fraction(value) / GIB

@@ -20,6 +20,7 @@ COMMANDS = {
     "substituted.",
     "collective": "Time, algbw and busbw of one collective, under nccl-tests' conventions.",
     "step": "Whole-model step: EP, TP and gradient collectives beside the expert GEMMs, per rank.",
+    "report": "One scenario as a LaTeX document: formulas, their values, tables and figures.",
     "plan": "Every valid layout (tp, dp, ep, edp, etp, pp) of --gpus, best first, with memory "
     "per GPU.",
     "calibrate": "Fit the time model to nccl-tests logs or measurement files; write a hardware "

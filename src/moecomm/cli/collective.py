@@ -7,33 +7,58 @@ from typing import Any
 import click
 
 from moecomm.cli.base import emit
-from moecomm.cli.options import format_option, hardware_options, link
-from moecomm.timing import KINDS
+from moecomm.cli.options import (
+    SWEEP_HELP,
+    force_option,
+    format_option,
+    hardware_options,
+    link,
+    plot_option,
+    progress,
+    save_plot,
+)
 
 
 @click.command("collective")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", metavar="KIND[,KIND…]")
 @click.option(
-    "--bytes", "nbytes", required=True, help="Buffer size as nccl-tests counts it (e.g. 16MiB)."
+    "--bytes",
+    "nbytes",
+    required=True,
+    metavar="SIZE|LIST|A:B:xF",
+    help="Buffer size as nccl-tests counts it (e.g. 16MiB)." + SWEEP_HELP,
 )
-@click.option("--ranks", "-n", type=int, required=True, help="Ranks n taking part.")
+@click.option(
+    "--ranks", "-n", required=True, metavar="N|LIST", help="Ranks n taking part." + SWEEP_HELP
+)
 @click.option(
     "--algorithm",
     type=click.Choice(["ring", "flat", "2dh"]),
     help="ring (all but all-to-all), flat or 2dh (Tutel's hierarchical all-to-all).",
 )
 @hardware_options
+@plot_option
+@force_option
 @format_option
-def command(kind: str, fmt: str, **kw: Any) -> None:
+def command(kind: str, fmt: str, plot: str | None, force: bool, **kw: Any) -> None:
     """Time, algbw and busbw of one collective, under nccl-tests' conventions.
 
     --bytes counts what nccl-tests' size column counts: the buffer of all-reduce and broadcast,
     the total output of all-gather, the total input of reduce-scatter, each rank's send buffer
     of all-to-all. Time = fixed latency + the slower of the scale-up and scale-out links, each
     latency × messages + bytes / (bandwidth × efficiency). Ranks fill nodes of --gpus-per-node.
+    --plot FILE draws time and busbw against the size (docs/plots.md).
+
+    KIND is all-reduce, all-gather, reduce-scatter, all-to-all or broadcast. Sweeps: a comma
+    list of kinds, --bytes 1KiB:1GiB:x2 or --ranks 8,16,32 give one row per point, and --plot
+    one line per kind (or ranks value).
 
     Example: moecomm collective all-reduce --bytes 1GiB --ranks 8 --hardware h100-sxm
     """
     from moecomm import api
 
-    emit(api.collective(kind, link=link(kw), **kw).render(fmt))
+    report = api.sweep(
+        "collective", kind=kind, link=link(kw), progress=progress(fmt, "collective sweep"), **kw
+    )
+    save_plot(report, plot, force)
+    emit(report.render(fmt))

@@ -9,10 +9,13 @@ import click
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
     dtype_option,
+    force_option,
     format_option,
     hardware_options,
     hidden_option,
     link,
+    plot_option,
+    save_plot,
     source_options,
 )
 
@@ -34,8 +37,10 @@ from moecomm.cli.options import (
 )
 @dtype_option
 @hardware_options
+@plot_option
+@force_option
 @format_option
-def command(fmt: str, **kw: Any) -> None:
+def command(fmt: str, plot: str | None, force: bool, **kw: Any) -> None:
     """EP against TP bytes per GPU for one batch of S tokens over M GPUs.
 
     Under EP each GPU holds S/M tokens and moves 2·K·(S/M)·D·β·(M−1)/M; under TP every GPU holds
@@ -44,9 +49,12 @@ def command(fmt: str, **kw: Any) -> None:
     A --deployment fills the model; explicit flags override it.
 
     With --hardware, adds dispatch_seconds, combine_seconds and allreduce_seconds per size.
+    --plot FILE draws bytes (and times) against M on log axes, M = K marked (docs/plots.md).
 
     Example: moecomm compare --preset deepseek-v3 --tokens 8192 --sizes 4,8,16,32,64
     """
     from moecomm import api
 
-    emit(api.compare(link=link(kw), **kw).render(fmt))
+    report = api.compare(link=link(kw), **kw)
+    save_plot(report, plot, force)
+    emit(report.render(fmt))

@@ -10,6 +10,7 @@ _SPELT = {
     "moe_intermediate_size": "--moe-intermediate",
     "sequence_parallel": "--sp",
     "nbytes": "--bytes",
+    "kind": "KIND",
 }
 _SAME = (
     "preset",
@@ -80,11 +81,13 @@ _SAME = (
     "algorithm",
     "export_matrix",
     "force",
+    "plot",
+    "output",
+    "pdf",
     "timing",
     "name",
     "base",
     "date",
-    "output",
     "collectives",
     "min_bytes",
     "max_bytes",

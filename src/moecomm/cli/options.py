@@ -66,6 +66,21 @@ workload_options = stack(
     click.option("--tokens", "-t", type=int, help="Tokens b·s per rank (instead of -b and -s)."),
 )
 
+SWEEP = "N|LIST|A:B:xF"
+SWEEP_HELP = " A comma list or a range A:B:xF / A:B:+S sweeps it (docs/plots.md)."
+
+sweep_workload_options = stack(
+    click.option("--batch", "-b", metavar=SWEEP, help="Micro-batch b per rank." + SWEEP_HELP),
+    click.option("--seq", "-s", metavar=SWEEP, help="Sequence length s." + SWEEP_HELP),
+    click.option(
+        "--tokens",
+        "-t",
+        metavar=SWEEP,
+        help="Tokens b·s per rank (instead of -b and -s)." + SWEEP_HELP,
+    ),
+)
+"""-b, -s and -t of the commands that sweep (ep, tp, traffic): parsed by moecomm.sweep."""
+
 dtype_choice = click.Choice(DTYPE_NAMES)
 dtype_option = click.option("--dtype", type=dtype_choice, help="Element type [default: bf16].")
 wire_options = stack(
@@ -135,10 +150,56 @@ routing_options = stack(
     click.option(
         "--force",
         is_flag=True,
-        help="Let --export-matrix replace an existing file or link (never writing through it).",
+        help="Let --export-matrix or --plot replace an existing file or link (never writing "
+        "through it).",
     ),
 )
 """Options of routing-aware traffic, shared by ``ep`` and ``traffic`` (docs/traffic.md)."""
+
+plot_option = click.option(
+    "--plot",
+    metavar="FILE",
+    help="Also draw the figure to FILE (.png, .svg or .pdf); needs pip install 'moecomm[plot]'.",
+)
+force_option = click.option(
+    "--force", is_flag=True, help="Let --plot replace an existing file or link (never through it)."
+)
+
+
+def progress(fmt: str, what: str) -> Any:
+    """A rich progress bar on a terminal (stderr) for long work: sweeps, layout searches,
+    report builds. None (silent) when stderr is piped or with --format json.
+
+    The callback takes (done, total): total None while unknown; the bar goes once done
+    reaches total.
+    """
+    import sys
+
+    if fmt == "json" or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task(what, total=None)
+
+    def update(done: int, total: int | None = None) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+        if total is not None and done >= total:
+            bar.stop()
+
+    return update
+
+
+def save_plot(report: Any, plot: str | None, force: bool) -> None:
+    """Draw a report's figure when --plot was given (moecomm.plots, matplotlib loaded only then)."""
+    if plot is not None:
+        from moecomm import plots
+
+        plots.save(report, plot, force=force)
+
 
 ROUTING = ("dedup", "count", "n_group", "topk_group", "capacity_factor", "pad", "imbalance")
 

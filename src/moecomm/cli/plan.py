@@ -1,8 +1,7 @@
-"""``moecomm plan``: rank every valid parallel layout of a GPU count by communication time."""
+"""``moecomm plan``: rank every valid parallel layout of a GPU count by the chosen objective."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -13,6 +12,7 @@ from moecomm.cli.options import (
     hardware_options,
     link,
     memory_options,
+    progress,
     schedule_options,
     source_options,
     wire_options,
@@ -93,9 +93,9 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
 def command(fmt: str, **kw: Any) -> None:
     """Every valid layout (tp, dp, ep, edp, etp, pp) of --gpus, best first, with memory per GPU.
 
-    Drops nothing silently: layouts whose weights (and optimizer state in training) do not fit
-    are listed after those that do. Ranked by communication time per token by default (--rank-by
-    step: per step of one pipeline stage). With numpy (pip install 'moecomm[plan]') all layouts
+    Drops nothing silently: layouts whose memory (weights, optimizer state, activations or KV
+    cache, headroom) does not fit are listed after those that do. Ranked by --objective:
+    tokens/s per GPU of the end-to-end step by default. With numpy (pip install 'moecomm[plan]') all layouts
     are evaluated at once over arrays; without it, one at a time (same results, about 30x slower
     on 10^4 layouts).
 
@@ -103,17 +103,5 @@ def command(fmt: str, **kw: Any) -> None:
     """
     from moecomm import api
 
-    emit(api.plan(link=link(kw), progress=_progress(fmt), **kw).render(fmt))
-
-
-def _progress(fmt: str) -> Any:
-    """A progress bar on a terminal; silent when piped or with --format json."""
-    if fmt == "json" or not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(console=Console(stderr=True), transient=True)
-    bar.start()
-    task = bar.add_task("evaluating layouts", total=None)
-    return lambda i: bar.update(task, completed=i)
+    bar = progress(fmt, "evaluating layouts")
+    emit(api.plan(link=link(kw), progress=bar, **kw).render(fmt))
