@@ -359,3 +359,30 @@ def test_a_large_scatter_is_one_raster_image_and_the_same_every_run() -> None:
     assert runs[0] == runs[1]
     assert runs[0].count(b"<image") == 1
     assert runs[0].count(b"<use ") < 100  # markers are not drawn one by one
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plan", "--preset", "deepseek-v3", "--gpus", "7", "--hardware", "h800"],  # no layout
+        ["validate", "missing.txt", "--hardware", "h100-sxm"],  # no such file
+    ],
+    ids=["plan", "validate"],
+)
+def test_plot_path_is_refused_before_the_work(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan's search and validate's files can take seconds: a bad --plot stops first."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exists.svg").write_text("keep\n")
+    result = run(*command, "--plot", "fig.txt")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: --plot must end in .png, .svg or .pdf; got 'fig.txt'\n",
+    )
+    result = run(*command, "--plot", "exists.svg")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "Error: exists.svg: exists; pass --force to replace it\n",
+    )
+    assert (tmp_path / "exists.svg").read_text() == "keep\n"

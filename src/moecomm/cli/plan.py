@@ -8,6 +8,7 @@ import click
 
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
+    check_plot,
     force_option,
     format_option,
     hardware_options,
@@ -109,6 +110,7 @@ def command(fmt: str, plot: str | None, force: bool, **kw: Any) -> None:
     """
     from moecomm import api
 
+    check_plot(plot, force)
     bar = progress(fmt, "evaluating layouts")
     report = api.plan(link=link(kw), progress=bar, **kw)
     save_plot(report, plot, force)

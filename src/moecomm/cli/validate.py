@@ -8,6 +8,7 @@ import click
 
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
+    check_plot,
     force_option,
     format_option,
     hardware_options,
@@ -44,6 +45,7 @@ def command(
     """
     from moecomm import api
 
+    check_plot(plot, force)
     report = api.validate(measurements, link=link(kw), **kw)
     save_plot(report, plot, force)
     emit(report.render(fmt))

@@ -81,6 +81,15 @@ def figure_spec(report: Report, measured: Sequence[str] = ()) -> FigureSpec:
     return drawn
 
 
+def check(path: str | Path, *, force: bool = False, name: str = "plot") -> str:
+    """Everything a figure needs before it is drawn: the suffix, a writable place (an existing
+    file only with ``force``) and matplotlib. Returns the format; raises one line otherwise."""
+    fmt = check_path(path, name)
+    safe_io.check_writable(path, force=force, what=field(name))
+    require(name)
+    return fmt
+
+
 def save(
     report: Report,
     path: str | Path,
@@ -92,8 +101,6 @@ def save(
     """Write the figure of a report to ``path`` (.png, .svg or .pdf) through safe_io: an
     existing file or symbolic link is replaced only with ``force``, never written through.
     ``measured``: files of measured cases to draw on a collective's figure."""
-    fmt = check_path(path, name)
-    safe_io.check_writable(path, force=force, what=field(name))
-    require(name)
+    fmt = check(path, force=force, name=name)
     data = render(report, fmt, measured)
     safe_io.write_bytes_atomic(path, data, force=force, what=field(name))
