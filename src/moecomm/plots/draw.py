@@ -128,11 +128,13 @@ def _series(ax: Any, s: Series) -> None:
             color=s.color,
             label=s.label,
             rasterized=len(s.x) > _MAX_VECTOR_POINTS,
+            zorder=1.8,  # under the model's lines, the diagonal and the front
         )
     elif s.style == "dashed":
         ax.plot(s.x, s.y, linestyle="--", linewidth=1, color=s.color, label=s.label)
     else:
-        ax.plot(s.x, s.y, marker=s.marker, markersize=3, color=s.color, label=s.label)
+        size = 3 if len(s.x) > 1 else 7  # one point alone (a single collective) must show
+        ax.plot(s.x, s.y, marker=s.marker, markersize=size, color=s.color, label=s.label)
 
 
 def figure(spec: FigureSpec) -> Figure:
