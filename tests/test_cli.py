@@ -375,3 +375,17 @@ def test_numeric_commands_do_not_import_sympy() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_rows_tables_show_bytes_in_decimal_units_too() -> None:
+    """Below each byte count of 1 kB and more in a table, beside it in Markdown; JSON exact."""
+    args = ("compare", "--preset", "deepseek-v3", "--sizes", "1,2,16")
+    md = ok(*args, "--format", "markdown")
+    assert "| 1 | 4,096 | 0 | 0 |  | no |" in md
+    assert "| 2 | 2,048 | 234,881,024 (234.881 MB) | 58,720,256 (58.720 MB) | 4 | no |" in md
+    assert "Bytes of 1 kB and more also in decimal units (1 kB = 1e3 B, 1 MB = 1e6 B" in md
+    table = ok(*args).splitlines()
+    at = next(i for i, line in enumerate(table) if "234,881,024" in line)
+    assert "234.881 MB" in table[at + 1] and "58.720 MB" in table[at + 1]
+    rows = ok_json(*args)
+    assert (rows[1]["ep_bytes_per_rank"], rows[1]["tp_bytes_per_rank"]) == (234881024, 58720256)

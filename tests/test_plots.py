@@ -55,7 +55,8 @@ def _figure(report: Any) -> Any:
 
 
 def _ints(cell: str) -> int:
-    return int(cell.replace(",", "").strip("* "))
+    """The exact count of a Markdown cell: '469,762,048 (469.762 MB)' → 469762048."""
+    return int(cell.split(" (")[0].replace(",", "").strip("* "))
 
 
 def _markdown_rows(text: str) -> list[list[str]]:

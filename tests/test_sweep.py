@@ -143,7 +143,10 @@ def test_cli_sweep_gives_one_row_per_point_in_every_format() -> None:
     md = ok(*args, "--format", "markdown")
     body = [ln for ln in md.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
     assert len(body) == 28
-    assert "| 2,048 | 32 | 15,872 | 227,540,992 | 227,540,992 | 455,081,984 | 469,762,048 |" in body
+    assert (
+        "| 2,048 | 32 | 15,872 | 227,540,992 (227.541 MB) | 227,540,992 (227.541 MB) "
+        "| 455,081,984 (455.082 MB) | 469,762,048 (469.762 MB) |"
+    ) in body
     assert "Same at every point: dispatch dtype bf16; combine dtype bf16" in md
     text = ok(*args)
     assert text.count("│") >= 28 * 2

@@ -79,6 +79,16 @@ def _scaled(value: Any, num: int, den: int) -> str:
     return f"{float(value) * num / den:g}"
 
 
+SCALED_NOTE = "1 kB = 1e3 B, 1 MB = 1e6 B, 1 GB = 1e9 B"
+
+
+def _scalable(value: Any) -> bool:
+    """A byte count that a decimal unit shortens: a number of 1 kB or more."""
+    if isinstance(value, bool) or not isinstance(value, int | Fraction):
+        return False
+    return not -1000 < value < 1000
+
+
 def cell(value: Any, field_unit: str) -> str:
     """Display text of one value in a table cell."""
     if isinstance(value, bool):
@@ -253,6 +263,19 @@ def render_rows(
             caption += "."
     header = [label(f) for f in visible]
     body = [[cell(getattr(r, f.name), unit(f)) for f in visible] for r in rows]
+    # Byte counts of 1 kB and more carry their decimal value too: below them in a table, beside
+    # them in Markdown (units.scaled_bytes_text, labelled kB/MB/GB/TB).
+    join = " (" if fmt == "markdown" else "\n"
+    close = ")" if fmt == "markdown" else ""
+    scaled = False
+    for r, row in zip(rows, body, strict=True):
+        for i, f in enumerate(visible):
+            value = getattr(r, f.name)
+            if unit(f) == "bytes" and _scalable(value):
+                row[i] += join + scaled_bytes_text(value) + close
+                scaled = True
+    if scaled:
+        caption += f" Bytes of 1 kB and more also in decimal units ({SCALED_NOTE})."
     if fmt == "markdown":
         marked = [
             [f"**{c}**" for c in row] if i == highlight else row for i, row in enumerate(body)
