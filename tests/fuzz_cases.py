@@ -146,7 +146,22 @@ BASES: dict[str, list[list[str]]] = {
     "presets show": [["deepseek-v3"], ["h800"], ["--hf-config", "cfg"], ["model.toml"]],
     "presets import": [["cfg/config.json", "--name", "mine", "-o", "out.toml"]],
     "formula": [[], ["ep_dispatch_bytes", "--subs", "b=1"], ["expected_distinct_units"]],
-    "collective": [["all-to-all", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"]],
+    "collective": [
+        ["all-to-all", "--bytes", "1MiB", "--ranks", "8", "--hardware", "h800"],
+        [
+            "all-reduce",
+            "--bytes",
+            "1MiB:64MiB:x4",
+            "--ranks",
+            "16",
+            "--hardware",
+            "h100-sxm",
+            "--plot",
+            "out.svg",
+            "--measured",
+            "all_reduce_perf.txt",
+        ],
+    ],
     "step": [
         ["--preset", "mixtral-8x7b", "--hardware", "h100-sxm", "--tp", "2", "--micro-batch", "1"],
         ["--deployment", "megatron-bridge-qwen3-235b-train", "--tokens", "512", "--cp", "2"],
@@ -224,6 +239,7 @@ BASES: dict[str, list[list[str]]] = {
         ["--deployment", "nemo-mixtral-8x7b-train", "--schedule", "interleaved", "--vpp", "8"],
         ["--deployment", "deepseek-v3-prefill", "--dedup", "node", "--top", "3"],
         ["--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "16", "--top", "3"],
+        ["--preset", "deepseek-v3", "--hardware", "h800", "--gpus", "16", "--plot", "out.png"],
         [
             "--preset",
             "gpt-oss-120b",
@@ -337,6 +353,7 @@ BASES: dict[str, list[list[str]]] = {
     "validate": [
         ["all_gather_perf.txt", "--hardware", "h100-sxm"],
         ["bench.json", "all_reduce_perf.txt", "--hardware", "hardware.toml", "--timing", "per-op"],
+        ["all_reduce_perf.txt", "--hardware", "h100-sxm", "--plot", "out.svg"],
     ],
     # Outside torchrun every case must stop at once (one line, exit 2), never wait for a rendezvous.
     "measure": [
@@ -410,6 +427,7 @@ def _value(rng: random.Random, param: click.Parameter, pools: Pools, command: st
         "placement": (["placement.json"], []),
         "logs": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
         "measurements": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
+        "measured": (["all_gather_perf.txt", "all_reduce_perf.txt", "bench.json"], []),
         "base": (["hardware.toml", "hardware_nan.toml"], pools.hardware),
     }
     if name in files:

@@ -947,6 +947,7 @@ def plan(
         highlight=0,
         table_rows=cfg.top,
         envelope=envelope,
+        figure="plan",
     )
 
 
@@ -1300,7 +1301,7 @@ def validate(
         f"{hw.caption(timing=False)}"
     )
     title = f"Time model against {len(found)} measured cases ({hw.name})"
-    return Report(rows, title, caption, "rows")
+    return Report(rows, title, caption, "rows", figure="validate")
 
 
 def measure(**options: Any) -> Report | None:

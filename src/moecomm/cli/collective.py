@@ -17,6 +17,7 @@ from moecomm.cli.options import (
     progress,
     save_plot,
 )
+from moecomm.errors import MoecommError, field
 
 
 @click.command("collective")
@@ -38,16 +39,26 @@ from moecomm.cli.options import (
 )
 @hardware_options
 @plot_option
+@click.option(
+    "--measured",
+    multiple=True,
+    metavar="FILE",
+    help="With --plot: draw the measured cases of FILE (an nccl-tests log or a moecomm-bench/1 "
+    "file; repeatable) of the same collectives, ranks and nodes.",
+)
 @force_option
 @format_option
-def command(kind: str, fmt: str, plot: str | None, force: bool, **kw: Any) -> None:
+def command(
+    kind: str, fmt: str, plot: str | None, force: bool, measured: tuple[str, ...], **kw: Any
+) -> None:
     """Time, algbw and busbw of one collective, under nccl-tests' conventions.
 
     --bytes counts what nccl-tests' size column counts: the buffer of all-reduce and broadcast,
     the total output of all-gather, the total input of reduce-scatter, each rank's send buffer
     of all-to-all. Time = fixed latency + the slower of the scale-up and scale-out links, each
     latency × messages + bytes / (bandwidth × efficiency). Ranks fill nodes of --gpus-per-node.
-    --plot FILE draws time and busbw against the size (docs/plots.md).
+    --plot FILE draws time and busbw against the size (docs/plots.md); --measured LOG adds the
+    measured points of an nccl-tests log or moecomm measure file.
 
     KIND is all-reduce, all-gather, reduce-scatter, all-to-all or broadcast. Sweeps: a comma
     list of kinds, --bytes 1KiB:1GiB:x2 or --ranks 8,16,32 give one row per point, and --plot
@@ -57,8 +68,12 @@ def command(kind: str, fmt: str, plot: str | None, force: bool, **kw: Any) -> No
     """
     from moecomm import api
 
+    if measured and plot is None:
+        raise MoecommError(
+            f"{field('measured')} is drawn on a figure: it needs {field('plot')} FILE"
+        )
     report = api.sweep(
         "collective", kind=kind, link=link(kw), progress=progress(fmt, "collective sweep"), **kw
     )
-    save_plot(report, plot, force)
+    save_plot(report, plot, force, measured)
     emit(report.render(fmt))

@@ -97,6 +97,8 @@ _SAME = (
     "backend",
     "cuda_graph",
     "save_routing_max_tokens",
+    "summary_only",
+    "measured",
 )
 
 FLAGS: dict[str, str] = {**{name: "--" + name.replace("_", "-") for name in _SAME}, **_SPELT}

@@ -193,12 +193,21 @@ def progress(fmt: str, what: str) -> Any:
     return update
 
 
-def save_plot(report: Any, plot: str | None, force: bool) -> None:
-    """Draw a report's figure when --plot was given (moecomm.plots, matplotlib loaded only then)."""
+def check_plot(plot: str | None, force: bool) -> None:
+    """Refuse a bad --plot before long work (plan's search, validate's files), not after it."""
     if plot is not None:
         from moecomm import plots
 
-        plots.save(report, plot, force=force)
+        plots.check(plot, force=force)
+
+
+def save_plot(report: Any, plot: str | None, force: bool, measured: tuple[str, ...] = ()) -> None:
+    """Draw a report's figure when --plot was given (moecomm.plots, matplotlib loaded only then),
+    with the cases of the --measured files where given."""
+    if plot is not None:
+        from moecomm import plots
+
+        plots.save(report, plot, force=force, measured=measured)
 
 
 ROUTING = ("dedup", "count", "n_group", "topk_group", "capacity_factor", "pad", "imbalance")

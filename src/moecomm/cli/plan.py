@@ -8,11 +8,15 @@ import click
 
 from moecomm.cli.base import emit
 from moecomm.cli.options import (
+    check_plot,
+    force_option,
     format_option,
     hardware_options,
     link,
     memory_options,
+    plot_option,
     progress,
+    save_plot,
     schedule_options,
     source_options,
     wire_options,
@@ -89,19 +93,25 @@ from moecomm.config import DEEPGEMM_EFFICIENCY
     "network, forwarded over NVLink (DeepEP normal kernels) [default: the deployment's].",
 )
 @hardware_options
+@plot_option
+@force_option
 @format_option
-def command(fmt: str, **kw: Any) -> None:
+def command(fmt: str, plot: str | None, force: bool, **kw: Any) -> None:
     """Every valid layout (tp, dp, ep, edp, etp, pp) of --gpus, best first, with memory per GPU.
 
     Drops nothing silently: layouts whose memory (weights, optimizer state, activations or KV
     cache, headroom) does not fit are listed after those that do. Ranked by --objective:
     tokens/s per GPU of the end-to-end step by default. With numpy (pip install 'moecomm[plan]') all layouts
     are evaluated at once over arrays; without it, one at a time (same results, about 30x slower
-    on 10^4 layouts).
+    on 10^4 layouts). --plot FILE draws memory per GPU against the objective's quantity for every
+    layout, with the Pareto front, the memory limit and the top picks (docs/plots.md).
 
     Example: moecomm plan --preset deepseek-v3 --gpus 64 --hardware h800 --phase prefill
     """
     from moecomm import api
 
+    check_plot(plot, force)
     bar = progress(fmt, "evaluating layouts")
-    emit(api.plan(link=link(kw), progress=bar, **kw).render(fmt))
+    report = api.plan(link=link(kw), progress=bar, **kw)
+    save_plot(report, plot, force)
+    emit(report.render(fmt))

@@ -7,7 +7,15 @@ from typing import Any
 import click
 
 from moecomm.cli.base import emit
-from moecomm.cli.options import format_option, hardware_options, link
+from moecomm.cli.options import (
+    check_plot,
+    force_option,
+    format_option,
+    hardware_options,
+    link,
+    plot_option,
+    save_plot,
+)
 
 
 @click.command("validate")
@@ -20,16 +28,24 @@ from moecomm.cli.options import format_option, hardware_options, link
 )
 @click.option("--summary-only", is_flag=True, help="Only the medians and worst cases.")
 @hardware_options
+@plot_option
+@force_option
 @format_option
-def command(measurements: tuple[str, ...], fmt: str, **kw: Any) -> None:
+def command(
+    measurements: tuple[str, ...], fmt: str, plot: str | None, force: bool, **kw: Any
+) -> None:
     """Predicted against measured times: every case, its error, medians and worst per group.
 
     MEASUREMENTS are nccl-tests logs or moecomm-bench/1 files, as moecomm calibrate reads them.
     Groups: each collective (and MoE dispatch/combine), each size band, all cases; in each
-    timing convention measured (one with --timing).
+    timing convention measured (one with --timing). --plot FILE draws the model's time against
+    the measured one for every case, log–log, with the ±10% and ±25% bands (docs/plots.md).
 
     Example: moecomm validate benchmarks/results/h100x2host_nccl.json --hardware h100-sxm
     """
     from moecomm import api
 
-    emit(api.validate(measurements, link=link(kw), **kw).render(fmt))
+    check_plot(plot, force)
+    report = api.validate(measurements, link=link(kw), **kw)
+    save_plot(report, plot, force)
+    emit(report.render(fmt))

@@ -7,6 +7,7 @@ drawing (``plots.draw``) is deterministic, so the same input gives the same SVG.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from moecomm import safe_io
@@ -46,27 +47,60 @@ def require(name: str = "plot") -> None:
         raise MoecommError(f"{field(name)} needs matplotlib: {EXTRA}") from None
 
 
-def render(report: Report, fmt: str) -> bytes:
+def render(report: Report, fmt: str, measured: Sequence[str] = ()) -> bytes:
     """The figure of a report as PNG, SVG or PDF bytes."""
     require()
     from moecomm.plots.draw import render as draw
 
-    return draw(figure_spec(report), fmt)
+    return draw(figure_spec(report, measured), fmt)
 
 
-def figure_spec(report: Report) -> FigureSpec:
-    """What the figure of a report shows: its numbers, labels and convention (no matplotlib)."""
+def figure_spec(report: Report, measured: Sequence[str] = ()) -> FigureSpec:
+    """What the figure of a report shows: its numbers, labels and convention (no matplotlib).
+
+    ``measured``: nccl-tests logs or moecomm-bench/1 files whose cases are drawn on a
+    collective's figure (``plots.measured``)."""
     if report.figure == "sweep":
         from moecomm.plots.sweeps import figure
 
-        return figure(report)
-    return spec(report)
+        drawn = figure(report)
+    elif report.figure == "plan":
+        from moecomm.plots.layouts import figure as layouts
+
+        drawn = layouts(report)
+    elif report.figure == "validate":
+        from moecomm.plots.checks import figure as checks
+
+        drawn = checks(report)
+    else:
+        drawn = spec(report)
+    if measured:
+        from moecomm.plots.measured import overlay
+
+        drawn = overlay(drawn, report, measured)
+    return drawn
 
 
-def save(report: Report, path: str | Path, *, force: bool = False, name: str = "plot") -> None:
-    """Write the figure of a report to ``path`` (.png, .svg or .pdf) through safe_io: an
-    existing file or symbolic link is replaced only with ``force``, never written through."""
+def check(path: str | Path, *, force: bool = False, name: str = "plot") -> str:
+    """Everything a figure needs before it is drawn: the suffix, a writable place (an existing
+    file only with ``force``) and matplotlib. Returns the format; raises one line otherwise."""
     fmt = check_path(path, name)
     safe_io.check_writable(path, force=force, what=field(name))
     require(name)
-    safe_io.write_bytes_atomic(path, render(report, fmt), force=force, what=field(name))
+    return fmt
+
+
+def save(
+    report: Report,
+    path: str | Path,
+    *,
+    force: bool = False,
+    name: str = "plot",
+    measured: Sequence[str] = (),
+) -> None:
+    """Write the figure of a report to ``path`` (.png, .svg or .pdf) through safe_io: an
+    existing file or symbolic link is replaced only with ``force``, never written through.
+    ``measured``: files of measured cases to draw on a collective's figure."""
+    fmt = check(path, force=force, name=name)
+    data = render(report, fmt, measured)
+    safe_io.write_bytes_atomic(path, data, force=force, what=field(name))

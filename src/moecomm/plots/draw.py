@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from moecomm.plots.spec import FigureSpec, Panel
+from moecomm.plots.spec import FigureSpec, Panel, Series
 
 STYLE: Any = {
     "font.family": "DejaVu Sans",  # shipped with matplotlib: the same glyphs on every machine
@@ -33,6 +33,8 @@ _WIDTH_IN = 11.0
 _MAX_BARS = 128
 """Bar panels with more categories (ranks) are drawn as steps."""
 _WRAP = 150
+_MAX_VECTOR_POINTS = 2000
+"""Scatters of more points are drawn as one raster image in SVG and PDF."""
 
 
 def _panel(fig: Figure, ax: Any, p: Panel) -> None:
@@ -61,26 +63,78 @@ def _panel(fig: Figure, ax: Any, p: Panel) -> None:
         ax.set_xticks(range(0, n, step), p.categories[::step])
         ax.margins(y=0.15)  # room for the busiest-rank mark
     else:
+        for band in p.bands:
+            ax.fill_between(band.x, band.low, band.high, alpha=band.alpha, color="C7", lw=0)
+            ax.plot([], [], color="C7", alpha=min(1.0, 3 * band.alpha), lw=6, label=band.label)
         for s in p.series:
-            ax.plot(s.x, s.y, marker="o", markersize=3, label=s.label)
+            _series(ax, s)
     if p.xlog:
-        ax.set_xscale("log", base=2)
+        ax.set_xscale("log", base=p.xbase)
     if p.ylog:
         ax.set_yscale("log")
     for x, label in p.vlines:
         ax.axvline(x, color="grey", linestyle="--", linewidth=1, label=label)
     for y, label in p.hlines:
         ax.axhline(y, color="black", linestyle=":", linewidth=1, label=label)
-    for x, y, label in p.marks:
+    if p.plain_ticks:
+        _plain(ax.xaxis if p.xlog else None, ax.yaxis if p.ylog else None)
+    if p.note:
+        ax.text(
+            0.99,
+            0.02,
+            p.note,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            multialignment="left",
+            fontsize=7,
+            family="DejaVu Sans Mono",
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85},
+        )
+    for i, (x, y, label) in enumerate(p.marks):
         ax.annotate(
             label,
             (x, y),
-            xytext=(0, 12),
+            xytext=(0 if i == 0 else 10 * (-1) ** i, 12 + 11 * i),  # several: staggered
             textcoords="offset points",
             ha="center",
             arrowprops={"arrowstyle": "->"},
         )
     ax.legend(fontsize=7)
+
+
+def _plain(*axes: Any) -> None:
+    """Log axes labelled as plain numbers, at 1, 2 and 5 times each power of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(value: float, _: Any) -> str:
+        return f"{value:g}" if f"{value:.0e}"[0] in "125" else ""
+
+    for axis in axes:
+        if axis is not None:
+            axis.set_major_formatter(FuncFormatter(label))
+            axis.set_minor_formatter(FuncFormatter(label))
+
+
+def _series(ax: Any, s: Series) -> None:
+    if s.style == "points":
+        # Thousands of layouts: one raster image inside an SVG or PDF, not thousands of paths.
+        ax.plot(
+            s.x,
+            s.y,
+            linestyle="none",
+            marker=s.marker,
+            markersize=4 if len(s.x) < 1000 else 2,
+            color=s.color,
+            label=s.label,
+            rasterized=len(s.x) > _MAX_VECTOR_POINTS,
+            zorder=1.8,  # under the model's lines, the diagonal and the front
+        )
+    elif s.style == "dashed":
+        ax.plot(s.x, s.y, linestyle="--", linewidth=1, color=s.color, label=s.label)
+    else:
+        size = 3 if len(s.x) > 1 else 7  # one point alone (a single collective) must show
+        ax.plot(s.x, s.y, marker=s.marker, markersize=size, color=s.color, label=s.label)
 
 
 def figure(spec: FigureSpec) -> Figure:

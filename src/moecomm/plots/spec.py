@@ -26,6 +26,22 @@ class Series:
     label: str
     x: tuple[float, ...]
     y: tuple[float, ...]
+    style: Literal["line", "points", "dashed"] = "line"
+    """A line with markers, markers alone (a scatter of cases or layouts), or a dashed line."""
+    color: str | None = None
+    """A matplotlib colour ("C0" … "C9", "black"); None: the next of the axes' cycle."""
+    marker: str = "o"
+
+
+@dataclass(frozen=True)
+class Band:
+    """A shaded region between two lines over the same x (the ±10% band of y = x)."""
+
+    label: str
+    x: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    alpha: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,13 @@ class Panel:
     """Annotated points (x, y, text): the busiest rank, a crossover."""
     node_size: int | None = None
     """Heatmap: ranks per node, drawn as boundaries."""
+    bands: tuple[Band, ...] = ()
+    xbase: int = 2
+    """The base of a log x-axis: 2 for sizes and ranks, 10 for times."""
+    plain_ticks: bool = False
+    """Log axes labelled 20, 50, 100, … instead of powers of ten."""
+    note: str = ""
+    """A text box in the lower right corner (plan's top picks, by number)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +100,8 @@ def byte_unit(values: Sequence[Any]) -> tuple[int, str]:
 
 
 def spec(report: Report) -> FigureSpec:
-    """The figure of one report, chosen by ``report.figure`` (sweeps: ``plots.sweeps``)."""
+    """The figure of one report, chosen by ``report.figure`` (sweeps: ``plots.sweeps``, plan:
+    ``plots.layouts``, validate: ``plots.checks``)."""
     kinds = {
         "compare": _compare,
         "traffic": _traffic,
@@ -286,8 +310,9 @@ def collective_panels(
                 label,
                 tuple(float(getattr(r, x)) for r in part),
                 tuple(num(getattr(r, attr), scale) for r in part),
+                color=f"C{i % 10}",  # measured points of the same line take its colour
             )
-            for label, part in lines.items()
+            for i, (label, part) in enumerate(lines.items())
         )
 
     return (

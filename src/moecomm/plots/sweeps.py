@@ -46,6 +46,11 @@ def _groups(report: Report) -> dict[str, list[tuple[int, Any]]]:
     return groups
 
 
+def collective_lines(report: Report) -> dict[str, list[Any]]:
+    """A collective sweep's lines: the rows of each value of the line option."""
+    return {label or "time": [row for _, row in part] for label, part in _groups(report).items()}
+
+
 def figure(report: Report) -> FigureSpec:
     facts = report.facts
     command, x = facts["command"], facts["x"]
@@ -53,8 +58,7 @@ def figure(report: Report) -> FigureSpec:
     xs = [p[x] for p in facts["points"]]
     xlog = len(set(xs)) > 2 and max(xs) >= 4 * min(xs)
     if command == "collective":
-        lines = {label or "time": [row for _, row in part] for label, part in groups.items()}
-        panels = collective_panels(lines, {"nbytes": "bytes"}.get(x, x), AXES[x])
+        panels = collective_panels(collective_lines(report), {"nbytes": "bytes"}.get(x, x), AXES[x])
     else:
         field, ylabel = BYTES[command]
         panels = (
