@@ -20,6 +20,19 @@ def test_attention_and_dense_flops_by_hand() -> None:
     assert F.value("dense_mlp_flops", {"h": 2048, "d_i": 6144, "T": 10}) == 6 * 2048 * 6144 * 10
 
 
+def test_attention_scores_run_at_the_bf16_rate() -> None:
+    """DeepSeek-V3 §3.3: FP8 GEMMs for the projections, BF16 attention operators for the scores.
+    P_attn 10, T 3, 2 heads, d_qk 4, d_v 2, 5 keys: projections 2·10·3 = 60 FLOPs, scores
+    2·3·2·(4 + 2)·5 = 360; at P 100, P_s 50, η 1/2: 60/50 + 360/25 = 15.6 s."""
+    v = {"P_attn": 10, "T": 3, "n_h": 2, "d_qk": 4, "d_v": 2, "n_att": 5}
+    assert F.value("attention_score_flops", v) == 360
+    rate = {"P": 100, "P_s": 50, "eta_c": Fraction(1, 2)}
+    assert F.value("attention_seconds", v | rate) == Fraction(156, 10)
+    # one rate for both where the GEMMs are bf16 too: the FLOPs over the rate
+    same = F.value("attention_seconds", v | rate | {"P_s": 100})
+    assert same == Fraction(F.value("attention_flops", v), 50)
+
+
 def test_decode_step_is_the_roofline_plus_exposed_communication() -> None:
     out = ok_json(*STEP, "--phase", "decode", "--tokens", "64", "--ep", "8", "--dp", "8")
     hbm = (out["weight_bytes"] + out["kv_cache_bytes"]) / 3.35e12  # H100 SXM HBM3
@@ -114,8 +127,8 @@ def test_tpot_limit_and_min_ep() -> None:
 #   node averages 73.7k input tokens/s in prefill (cache hits included) and 14.8k output
 #   tokens/s in decode: 9.2k and 1.85k per GPU.
 PUBLISHED = [
-    # Training lands 1.8x above: every GEMM (attention too) at DeepGEMM's best FP8 rate, and
-    # neither the MTP module nor DeepSeek's partial recomputation is counted.
+    # Training lands 1.7x above: every GEMM at DeepGEMM's best FP8 rate (attention scores at
+    # BF16), and neither the MTP module nor DeepSeek's partial recomputation is counted.
     (("--deployment", "deepseek-v3-train", "--schedule", "dualpipe", "--tokens", "4096"),
      10**12 / (180e3 * 3600), 2.0),
     (("--deployment", "deepseek-v3-prefill"), 73.7e3 / 8, 1.25),

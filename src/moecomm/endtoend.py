@@ -100,17 +100,15 @@ def end_to_end(
     else:
         d_qk = d_v = head_dim(model)
     attended = context if phase == "decode" else seq / 2
-    flops_attn = ev(
-        "attention_flops",
-        {"P_attn": attention_params(model), "T": tokens, "n_h": heads, "d_qk": d_qk,
-         "d_v": d_v, "n_att": attended},
-    )  # fmt: skip
+    attn = {"P_attn": attention_params(model), "T": tokens, "n_h": heads, "d_qk": d_qk,
+            "d_v": d_v, "n_att": attended}  # fmt: skip
     flops_mlp = ev(
         "dense_mlp_flops",
         {"h": model.hidden_size, "d_i": model.intermediate_size or 0, "T": tokens},
     )
     rate = {"P": peak_flops, "eta_c": compute_efficiency}
-    t_ac = ev("compute_seconds", {"F": flops_attn} | rate)
+    # The scores run at the bf16 rate (DeepSeek-V3 §3.3: attention operators stay in BF16).
+    t_ac = ev("attention_seconds", attn | rate | {"P_s": min(peak_flops, hw.bf16_flops)})
     t_dc = ev("compute_seconds", {"F": flops_mlp} | rate)
     tau = 1 if phase == "train" else 0
     compute = ev(

@@ -210,6 +210,16 @@ def attention_flops(*, P_attn: Fraction, T: Fraction, d_qk: Fraction, d_v: Fract
     return 2*P_attn*T + 2*T*n_att*n_h*(d_qk + d_v)
 
 
+def attention_score_flops(*, T: Fraction, d_qk: Fraction, d_v: Fraction, n_att: Fraction, n_h: Fraction) -> Fraction:
+    """The scores and weighted sum of attention_flops: 2·n_h·(d_qk + d_v) per query and key."""
+    return 2*T*n_att*n_h*(d_qk + d_v)
+
+
+def attention_seconds(*, P: Fraction, P_attn: Fraction, P_s: Fraction, T: Fraction, d_qk: Fraction, d_v: Fraction, eta_c: Fraction, n_att: Fraction, n_h: Fraction) -> Fraction:
+    """Attention compute: the projections at the GEMM rate P, the scores at the bf16 rate P_s."""
+    return 2*T*n_att*n_h*(d_qk + d_v)/(P_s*eta_c) + 2*P_attn*T/(P*eta_c)
+
+
 def dense_mlp_flops(*, T: Fraction, d_i: Fraction, h: Fraction) -> Fraction:
     """FLOPs of one rank in a dense (gated) MLP layer's forward pass: 2·3·h·d_i per token."""
     return 6*T*d_i*h

@@ -74,6 +74,7 @@ d_s = sp.Symbol("d_s", nonnegative=True, integer=True)
 n_s = sp.Symbol("n_s", nonnegative=True, integer=True)
 F_ops = sp.Symbol("F", nonnegative=True)
 P_peak = sp.Symbol("P", positive=True)
+P_s = sp.Symbol("P_s", positive=True)
 eta_c = sp.Symbol("eta_c", positive=True)
 L = sp.Symbol("L", **_pos)
 mu = sp.Symbol("mu", **_pos)
@@ -204,6 +205,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     n_s: "shared experts",
     F_ops: "floating-point operations",
     P_peak: "peak FLOP/s",
+    P_s: "peak FLOP/s of the attention scores (bf16)",
     eta_c: "compute efficiency (achieved / peak)",
     L: "layers",
     mu: "micro-batches overlapped",
@@ -292,6 +294,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     m_up: r"m_{\mathrm{up}}",
     m_out: r"m_{\mathrm{out}}",
     eta_c: r"\eta_{\mathrm{c}}",
+    P_s: r"P_{\mathrm{s}}",
     t_comm: r"t_{\mathrm{comm}}",
     nu: r"\nu",
     nu_up: r"\nu_{\mathrm{up}}",
