@@ -142,4 +142,6 @@ def test_planning_page_states_what_the_code_gives() -> None:
     assert place(decode, {"tp": 4, "ep": 320}) in text
     train = {"deployment": "deepseek-v3-train", "schedule": "dualpipe"}
     assert place(train, {"tp": 1, "ep": 64, "pp": 16}) in text
+    slower = train | {"compute_efficiency": 0.375}
+    assert f"ranks {place(slower, {'tp': 1, 'ep': 64, 'pp': 16})}, 2.5% behind" in text
     assert "70,272 B per token" in text and "65,168,179,200 B" in text

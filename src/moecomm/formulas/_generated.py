@@ -577,7 +577,7 @@ def stage_compute_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, t: Frac
 
 def exposed_ep_step_seconds(*, L_moe: Fraction, o_v: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_c: Fraction, t_d: Fraction, tau: Fraction) -> Fraction:
     """EP all-to-all left exposed over the stage's MoE layers."""
-    return L_moe*(tau + 1)*max(Fraction(0), Fraction(-o_v*(t + t_ac) + t_c + t_d))/pp
+    return L_moe*max(Fraction(0), Fraction(-o_v*(t + t_ac)*(2*tau + 1) + (t_c + t_d)*(tau + 1)))/pp
 
 
 def pipeline_step_seconds(*, n_b: Fraction, n_m: Fraction, t_mb: Fraction) -> Fraction:

@@ -147,11 +147,16 @@ def exposed_ep_step_seconds() -> sp.Expr:
 
     Source: with overlap (o_v = 1) the dispatch and combine of one micro-batch run under the
     attention and expert compute of the other (DeepSeek-V3 tech report §3.4 two-micro-batch
-    overlap in prefill and decode; DualPipe §3.2.1 in training): only max(0, comm − compute)
-    shows; without (o_v = 0, 1F1B) all of it does.
+    overlap in prefill and decode): only max(0, comm − compute) shows; without (o_v = 0, 1F1B)
+    all of it does. In training DualPipe overlaps "the computation and communication within a
+    pair of individual forward and backward chunks" (§3.2.1, Figure 4; deepseek-ai/profile-data:
+    one forward and one backward chunk per overlapped cell): the forward and backward all-to-alls
+    (comm_passes = 2 of them) run under the forward and backward compute (compute_passes = 3
+    forward equivalents, the backward costing twice the forward), so per layer
+    max(0, 2·comm − 3·compute) shows.
     """
-    per_layer = sp.Max(0, t_d + t_c - o_v * (t_ac + t))
-    return comm_passes() * per_layer * L_moe / pp
+    per_layer = sp.Max(0, comm_passes() * (t_d + t_c) - o_v * compute_passes() * (t_ac + t))
+    return per_layer * L_moe / pp
 
 
 @formula(unit="seconds", convention="per rank, one step of n_m micro-batches")
