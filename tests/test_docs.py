@@ -138,6 +138,8 @@ def test_planning_page_states_what_the_code_gives() -> None:
         return f"{n}{suffix} of {len(rows)}"
 
     assert place({"deployment": "deepseek-v3-prefill"}, {"tp": 4, "ep": 32}) in text
+    slow_prefill = {"deployment": "deepseek-v3-prefill", "compute_efficiency": 0.375}
+    assert f"ranks {place(slow_prefill, {'tp': 4, 'ep': 32})}, tied with 18 others" in text
     decode = {"deployment": "deepseek-v3-decode", "tokens_per_gpu": 64, "context": 2048}
     assert place(decode, {"tp": 4, "ep": 320}) in text
     train = {"deployment": "deepseek-v3-train", "schedule": "dualpipe"}

@@ -69,6 +69,33 @@ def test_dualpipe_overlaps_a_forward_and_a_backward_chunk() -> None:
     assert F.value("exposed_ep_step_seconds", v | {"tau": 1, "o_v": 1, "t": 4}) == 0
 
 
+def test_prefill_hides_tp_beside_the_all_to_all() -> None:
+    """DeepSeek-V3 §3.4.1: prefill's two micro-batches hide 'all-to-all and TP communication'.
+    5 layers, 4 of them MoE, pp 1; t_attn 1, t_moe 1/2, t_mlp 1; compute t_ac 1, t 1, t_dc 2.
+    Without the overlap all TP shows: 1·5 + 1·1 + 1/2·4 = 8. With it, a MoE layer shows what TP
+    adds beyond the all-to-all that outlasts its compute: t_d 3, t_c 4: max(0, 7 + 3/2 − 2)
+    − max(0, 7 − 2) = 3/2, ×4 = 6; the dense layer's 1 + 1 hides under 1 + 2."""
+    v = {"tau": 0, "t_d": 3, "t_c": 4, "t_ac": 1, "t": 1, "t_dc": 2, "t_attn": 1,
+         "t_moe": Fraction(1, 2), "t_mlp": 1, "L": 5, "L_moe": 4, "pp": 1}  # fmt: skip
+    assert F.value("exposed_tp_step_seconds", v | {"o_t": 0}) == 8
+    assert F.value("exposed_tp_step_seconds", v | {"o_t": 1}) == 6
+    # the all-to-all hidden (t_d = t_c = 1/2): 1 + 3/2 − 2 = 1/2 per MoE layer, ×4 = 2; a dense
+    # layer with t_mlp 3 shows 1 + 3 − 3 = 1
+    quick = v | {"t_d": Fraction(1, 2), "t_c": Fraction(1, 2), "t_mlp": 3, "o_t": 1}
+    assert F.value("exposed_tp_step_seconds", quick) == 3
+
+
+def test_prefill_step_adds_the_tp_left_exposed() -> None:
+    args = (*STEP, "--phase", "prefill", "--tokens", "4096", "--tp", "2", "--ep", "4", "--dp", "2")
+    out = ok_json(*args)
+    work = max(out["stage_compute_seconds"], out["hbm_seconds"])
+    shown = out["exposed_ep_seconds_per_step"] + out["exposed_tp_seconds_per_step"]
+    assert out["micro_batch_seconds"] == pytest.approx(work + shown + out["pp_seconds_per_step"])
+    assert out["exposed_tp_seconds_per_step"] < out["tp_seconds_per_step"]
+    off = ok_json(*args, "--no-overlap")
+    assert off["exposed_tp_seconds_per_step"] == off["tp_seconds_per_step"]
+
+
 @pytest.mark.parametrize(
     ("schedule", "bubble"),
     [("1f1b", 3), ("interleaved", Fraction(3, 2)), ("dualpipe", 1)],

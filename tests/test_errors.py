@@ -240,7 +240,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies, "
         "compute_passes, comm_passes, ep_step_seconds, tp_step_seconds, "
         "expert_compute_step_seconds, pp_step_seconds, ring_messages_out, ring_messages_up, "
-        "ep_tp_time_ratio, stage_compute_seconds, exposed_ep_step_seconds, "
+        "ep_tp_time_ratio, stage_compute_seconds, exposed_ep_step_seconds, exposed_tp_step_seconds, "
         "pipeline_step_seconds, train_step_seconds, tokens_per_second_per_gpu; "
         "got 'no-such-formula'",
     ),

@@ -659,6 +659,7 @@ def step(
         stage_compute_seconds=float(e2e.compute_seconds),
         hbm_seconds=float(e2e.hbm_seconds) if not training else None,
         exposed_ep_seconds_per_step=float(e2e.exposed_ep_seconds),
+        exposed_tp_seconds_per_step=float(e2e.tp_seconds),
         micro_batch_seconds=float(e2e.micro_batch_seconds),
         micro_batches=int(e2e.micro_batches),
         pipeline_bubble=e2e.bubble if training else None,

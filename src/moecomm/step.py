@@ -110,6 +110,7 @@ class StepResult:
         "device-memory reads per step (weights + KV at HBM bandwidth)", "duration"
     )
     exposed_ep_seconds_per_step: float | None = quantity("EP left exposed per step", "duration")
+    exposed_tp_seconds_per_step: float | None = quantity("TP left exposed per step", "duration")
     micro_batch_seconds: float | None = quantity(
         "one micro-batch on the stage (roofline compute + exposed comm)", "duration"
     )
@@ -497,6 +498,7 @@ def step_times(
         stage_compute_seconds=None,
         hbm_seconds=None,
         exposed_ep_seconds_per_step=None,
+        exposed_tp_seconds_per_step=None,
         micro_batch_seconds=None,
         micro_batches=None,
         pipeline_bubble=None,

@@ -580,6 +580,11 @@ def exposed_ep_step_seconds(*, L_moe: Fraction, o_v: Fraction, pp: Fraction, t: 
     return L_moe*max(Fraction(0), Fraction(-o_v*(t + t_ac)*(2*tau + 1) + (t_c + t_d)*(tau + 1)))/pp
 
 
+def exposed_tp_step_seconds(*, L: Fraction, L_moe: Fraction, o_t: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_attn: Fraction, t_c: Fraction, t_d: Fraction, t_dc: Fraction, t_mlp: Fraction, t_moe: Fraction, tau: Fraction) -> Fraction:
+    """TP collectives left exposed over the stage's layers: all of them (o_t = 0), or what they"""
+    return o_t*(L_moe*(-max(Fraction(0), Fraction(-(t + t_ac)*(2*tau + 1) + (t_c + t_d)*(tau + 1))) + max(Fraction(0), Fraction(-(t + t_ac)*(2*tau + 1) + (t_attn + t_moe)*(tau + 1) + (t_c + t_d)*(tau + 1)))) + (L - L_moe)*max(Fraction(0), Fraction(-(t_ac + t_dc)*(2*tau + 1) + (t_attn + t_mlp)*(tau + 1))))/pp + (1 - o_t)*(tau + 1)*(L*t_attn + L_moe*t_moe + t_mlp*(L - L_moe))/pp
+
+
 def pipeline_step_seconds(*, n_b: Fraction, n_m: Fraction, t_mb: Fraction) -> Fraction:
     """A step of n_m micro-batches of t_mb each through the pipeline, with its bubble."""
     return t_mb*(n_b + n_m)

@@ -17,6 +17,7 @@ from moecomm.formulas.symbols import (
     n,
     n_b,
     n_m,
+    o_t,
     o_v,
     pp,
     r_p,
@@ -157,6 +158,26 @@ def exposed_ep_step_seconds() -> sp.Expr:
     """
     per_layer = sp.Max(0, comm_passes() * (t_d + t_c) - o_v * compute_passes() * (t_ac + t))
     return per_layer * L_moe / pp
+
+
+@formula(unit="seconds", convention=STEP_PER_RANK + "; TP left exposed")
+def exposed_tp_step_seconds() -> sp.Expr:
+    """TP collectives left exposed over the stage's layers: all of them (o_t = 0), or what they
+    add to the communication that outlasts the other micro-batch's compute (o_t = 1).
+
+    Source: DeepSeek-V3 tech report arXiv 2412.19437 §3.4.1: 'in the prefilling stage, to improve
+    the throughput and hide the overhead of all-to-all and TP communication, we simultaneously
+    process two micro-batches ... overlapping the attention and MoE of one micro-batch with the
+    dispatch and combine of another'. A MoE layer's TP (t_attn + t_moe) joins its all-to-all
+    under the attention and expert compute; what shows beyond exposed_ep_step_seconds is TP's.
+    A dense layer's TP (t_attn + t_mlp) runs under its attention and MLP compute.
+    """
+    comm = comm_passes() * (t_d + t_c)
+    work = compute_passes() * (t_ac + t)
+    moe = sp.Max(0, comm + comm_passes() * (t_attn + t_moe) - work) - sp.Max(0, comm - work)
+    dense = sp.Max(0, comm_passes() * (t_attn + t_mlp) - compute_passes() * (t_ac + t_dc))
+    hidden = (moe * L_moe + dense * (L - L_moe)) / pp
+    return (1 - o_t) * tp_step_seconds() + o_t * hidden
 
 
 @formula(unit="seconds", convention="per rank, one step of n_m micro-batches")

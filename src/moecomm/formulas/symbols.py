@@ -132,6 +132,7 @@ t_ex = sp.Symbol("t_ex", nonnegative=True)
 t_mb = sp.Symbol("t_mb", nonnegative=True)
 t_g = sp.Symbol("t_g", nonnegative=True)
 o_v = sp.Symbol("o_v", **_nonneg)
+o_t = sp.Symbol("o_t", **_nonneg)
 n_m = sp.Symbol("n_m", **_pos)
 n_b = sp.Symbol("n_b", nonnegative=True)
 
@@ -257,6 +258,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     t_mb: "time of one micro-batch on one stage, seconds",
     t_g: "gradient reduction of one step, seconds",
     o_v: "1 when communication overlaps computation (two micro-batches, DualPipe), else 0",
+    o_t: "1 when TP collectives overlap computation too (two micro-batches in prefill), else 0",
     n_m: "micro-batches per step",
     n_b: "pipeline bubble in micro-batch times",
     tau: "1 for a training step (with a backward pass), 0 for inference",
@@ -349,6 +351,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     t_mb: r"t_{\mathrm{mb}}",
     t_g: r"t_{\mathrm{g}}",
     o_v: r"o_{\mathrm{v}}",
+    o_t: r"o_{\mathrm{t}}",
     n_m: r"n_{\mathrm{m}}",
     n_b: r"n_{\mathrm{b}}",
     tau: r"\tau",
