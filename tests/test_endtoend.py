@@ -205,6 +205,27 @@ def test_megatron_bridge_qwen3_recipe_fits_and_launches_as_published() -> None:
     assert out["tokens_per_second_per_gpu"] == pytest.approx(32 * 4096 / 128 / out["step_seconds"])
 
 
+def test_context_parallel_exchange_by_hand() -> None:
+    """Megatron-Core CP: a rank sends the K and V of its chunk round the CP ring. Qwen3-235B
+    (4 kv heads of 128) at tp 4, 512 tokens per GPU: a chunk of 512·4 tokens, one kv head per
+    rank: 2·2048·1·128·2 B = 1,048,576 B. Forward once, training three times (KV all-gather
+    forward; KV all-gather and dKV reduce-scatter backward), each under its attention compute:
+    t_cp 5, t_ac 2, 4 layers over pp 2: 3·(5 − 2)·4/2 = 18; inference 6; hidden when t_cp ≤ t_ac.
+    """
+    v = {"T": 512, "tp": 4, "n_kv": 1, "d_h": 128, "beta": 2}
+    assert F.value("cp_kv_chunk_bytes", v) == 1_048_576
+    t = {"t_cp": 5, "t_ac": 2, "L": 4, "pp": 2}
+    assert F.value("cp_step_seconds", t | {"tau": 1}) == 18
+    assert F.value("cp_step_seconds", t | {"tau": 0}) == 6
+    assert F.value("cp_step_seconds", t | {"tau": 1, "t_cp": 2}) == 0
+    out = ok_json(
+        "step", "--deployment", "megatron-bridge-qwen3-235b-train", "--tokens", "512",
+        "--micro-batches", "32",
+    )  # fmt: skip
+    assert out["cp_seconds_per_step"] == 0.0  # 1 MiB per rank over NVLink, under 139 µs
+    assert ok_json(*STEP, "--phase", "train", "--ep", "8")["cp_seconds_per_step"] is None
+
+
 def test_nemo_mixtral_recipe_fits_and_ranks_first_with_its_own_batch() -> None:
     """NVIDIA's Mixtral-8x7B recipe: TP1 PP4 VPP8 EP8 on 64 H100, micro-batch 1 × 4096, global
     batch 256 sequences (16 micro-batches per DP rank)."""

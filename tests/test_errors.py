@@ -241,6 +241,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "compute_passes, comm_passes, ep_step_seconds, tp_step_seconds, "
         "expert_compute_step_seconds, pp_step_seconds, ring_messages_out, ring_messages_up, "
         "ep_tp_time_ratio, stage_compute_seconds, exposed_ep_step_seconds, exposed_tp_step_seconds, "
+        "cp_kv_chunk_bytes, cp_step_seconds, "
         "pipeline_step_seconds, train_step_seconds, tokens_per_second_per_gpu; "
         "got 'no-such-formula'",
     ),

@@ -576,6 +576,7 @@ def step(
         redundant_experts=cfg.redundant_experts,
         shared_as_routed=cfg.shared_as_routed,
         dedup=_dedup(dedup, dep),
+        cp=cfg.cp,
     )
     peak = hw.peak_flops(d is DType.FP8)
     ce = cfg.compute_efficiency
@@ -660,6 +661,7 @@ def step(
         hbm_seconds=float(e2e.hbm_seconds) if not training else None,
         exposed_ep_seconds_per_step=float(e2e.exposed_ep_seconds),
         exposed_tp_seconds_per_step=float(e2e.tp_seconds),
+        cp_seconds_per_step=float(e2e.cp_seconds) if cfg.cp > 1 else None,
         micro_batch_seconds=float(e2e.micro_batch_seconds),
         micro_batches=int(e2e.micro_batches),
         pipeline_bubble=e2e.bubble if training else None,

@@ -55,6 +55,8 @@ class EndToEnd:
     """TP collectives of one micro-batch left exposed (all of them but in prefill's overlap)."""
     pp_seconds: Number
     """Pipeline hand-offs of one micro-batch."""
+    cp_seconds: Number = 0
+    """Context-parallel KV exchange of one micro-batch left exposed (0 at cp 1)."""
 
 
 def bubble(sched: ScheduleOptions, pp: Number, ops: Ops = SCALAR) -> Number:
@@ -139,7 +141,10 @@ def end_to_end(
          "t_dc": t_dc, "t_attn": comps.tp_attn, "t_mlp": comps.tp_mlp, "t_moe": comps.tp_moe,
          "o_t": tp_hidden, "L": layers, "L_moe": moe_layers, "pp": pp},
     )  # fmt: skip
-    t_mb = work + exposed + tp_shown + comps.pp_step
+    # Context parallelism's ring exchange of K and V, under the attention compute (0 at cp 1).
+    cp_shown = ev("cp_step_seconds", {"tau": tau, "t_cp": comps.cp_exchange, "t_ac": t_ac,
+                                      "L": layers, "pp": pp})  # fmt: skip
+    t_mb = work + exposed + tp_shown + cp_shown + comps.pp_step
     if phase == "train":
         m = micro_batches if micro_batches is not None else sched.micro_batches
         if m is None:
@@ -157,5 +162,5 @@ def end_to_end(
     rate_tokens = ev("tokens_per_second_per_gpu", {"n_m": m, "T": tokens, "pp": pp, "t": step})
     return EndToEnd(
         t_ac, t_dc, compute, hbm, exposed, t_mb, m, idle, step, rate_tokens, latency, work,
-        tp_shown, comps.pp_step,
+        tp_shown, comps.pp_step, cp_shown,
     )  # fmt: skip

@@ -55,6 +55,8 @@ class StepLayout:
     redundant_experts: int = 0
     shared_as_routed: bool = False
     """DeepSeek decode: the shared expert is one more routed selection (top-k + 1)."""
+    cp: int = 1
+    """Context-parallel size (``step --cp``); plan lays out cp = 1."""
     dedup: str = "copies"
     """copies: one copy per (token, expert); node: DeepEP's normal kernels, one copy per
     destination node over the network, forwarded over NVLink to each chosen rank."""
@@ -111,6 +113,9 @@ class StepResult:
     )
     exposed_ep_seconds_per_step: float | None = quantity("EP left exposed per step", "duration")
     exposed_tp_seconds_per_step: float | None = quantity("TP left exposed per step", "duration")
+    cp_seconds_per_step: float | None = quantity(
+        "CP exchange of keys and values left exposed per step", "duration"
+    )
     micro_batch_seconds: float | None = quantity(
         "one micro-batch on the stage (roofline compute + exposed comm)", "duration"
     )
@@ -303,6 +308,8 @@ class Components(NamedTuple):
     grad: Number
     pp_step: Number
     compute_step: Number
+    cp_exchange: Number = 0
+    """Context-parallel ring all-gather of the keys and values per layer (forward); 0 at cp 1."""
 
     @property
     def comm_step(self) -> Number:
@@ -407,10 +414,28 @@ def components(
     compute_step = ev(
         "expert_compute_step_seconds", {"tau": tau, "t": compute, "L_moe": moe_layers, "pp": pp}
     )
+    cp_exchange: Number = 0
+    if lay.cp > 1:
+        chunk = ev("cp_kv_chunk_bytes", _kv_shape(model, tp) | {"T": tokens, "tp": tp,
+                   "beta": lay.activation_bytes})  # fmt: skip
+        # CP ranks sit tp apart (Megatron's order tp-cp-ep-dp-pp); all-gather of cp chunks.
+        cp_exchange = _ring(ev, "all-gather", chunk * lay.cp, lay.cp, tp, hw, ops)
     return Components(
         g, dispatch, combine, tp_attn, tp_mlp, tp_moe, flops, compute,
-        ep_step, tp_step, grad, pp_step, compute_step,
+        ep_step, tp_step, grad, pp_step, compute_step, cp_exchange,
     )  # fmt: skip
+
+
+def _kv_shape(model: MoEModel, tp: int) -> dict[str, Exact]:
+    """kv heads on one tp rank (n_kv/tp, or one replicated) and their mean K/V head width."""
+    heads = model.num_attention_heads or 1
+    if model.mla:
+        n_kv, width = heads, Fraction((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim
+                                        or 0) + (model.v_head_dim or 0), 2)  # fmt: skip
+    else:
+        n_kv = model.num_key_value_heads or heads
+        width = Fraction(model.head_dim or max(1, model.hidden_size // heads))
+    return {"n_kv": max(Fraction(1), Fraction(n_kv, int(tp))), "d_h": width}
 
 
 def step_times(
@@ -499,6 +524,7 @@ def step_times(
         hbm_seconds=None,
         exposed_ep_seconds_per_step=None,
         exposed_tp_seconds_per_step=None,
+        cp_seconds_per_step=None,
         micro_batch_seconds=None,
         micro_batches=None,
         pipeline_bubble=None,

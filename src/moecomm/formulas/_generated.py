@@ -585,6 +585,16 @@ def exposed_tp_step_seconds(*, L: Fraction, L_moe: Fraction, o_t: Fraction, pp: 
     return o_t*(L_moe*(-max(Fraction(0), Fraction(-(t + t_ac)*(2*tau + 1) + (t_c + t_d)*(tau + 1))) + max(Fraction(0), Fraction(-(t + t_ac)*(2*tau + 1) + (t_attn + t_moe)*(tau + 1) + (t_c + t_d)*(tau + 1)))) + (L - L_moe)*max(Fraction(0), Fraction(-(t_ac + t_dc)*(2*tau + 1) + (t_attn + t_mlp)*(tau + 1))))/pp + (1 - o_t)*(tau + 1)*(L*t_attn + L_moe*t_moe + t_mlp*(L - L_moe))/pp
 
 
+def cp_kv_chunk_bytes(*, T: Fraction, beta: Fraction, d_h: Fraction, n_kv: Fraction, tp: Fraction) -> Fraction:
+    """Keys and values one context-parallel rank holds for its chunk of the sequence and sends"""
+    return 2*T*beta*d_h*n_kv*tp
+
+
+def cp_step_seconds(*, L: Fraction, pp: Fraction, t_ac: Fraction, t_cp: Fraction, tau: Fraction) -> Fraction:
+    """Context-parallel KV exchange left exposed over the stage's layers."""
+    return L*(2*tau + 1)*max(Fraction(0), Fraction(-t_ac + t_cp))/pp
+
+
 def pipeline_step_seconds(*, n_b: Fraction, n_m: Fraction, t_mb: Fraction) -> Fraction:
     """A step of n_m micro-batches of t_mb each through the pipeline, with its bubble."""
     return t_mb*(n_b + n_m)

@@ -14,8 +14,11 @@ from moecomm.formulas.symbols import (
     L_moe,
     N,
     T,
+    beta,
+    d_h,
     n,
     n_b,
+    n_kv,
     n_m,
     o_t,
     o_v,
@@ -27,6 +30,7 @@ from moecomm.formulas.symbols import (
     t_ar,
     t_attn,
     t_c,
+    t_cp,
     t_d,
     t_dc,
     t_ex,
@@ -36,6 +40,7 @@ from moecomm.formulas.symbols import (
     t_moe,
     t_pp,
     tau,
+    tp,
 )
 
 STEP_PER_RANK = "per rank, one step; totals over the layers / pp of one pipeline stage"
@@ -178,6 +183,33 @@ def exposed_tp_step_seconds() -> sp.Expr:
     dense = sp.Max(0, comm_passes() * (t_attn + t_mlp) - compute_passes() * (t_ac + t_dc))
     hidden = (moe * L_moe + dense * (L - L_moe)) / pp
     return (1 - o_t) * tp_step_seconds() + o_t * hidden
+
+
+@formula(unit="bytes", convention="per rank, one layer; the keys and values of its sequence chunk")
+def cp_kv_chunk_bytes() -> sp.Expr:
+    """Keys and values one context-parallel rank holds for its chunk of the sequence and sends
+    round the CP ring: T·tp tokens (its chunk, before sequence parallelism splits it over tp)
+    × n_kv kv heads of this rank × d_h × 2 (K and V) × β bytes.
+
+    Source: Megatron-Core context parallelism (docs/source/api-guide/context_parallel.rst): each
+    GPU computes attention for its chunk and exchanges K and V with the others in a ring of
+    point-to-point transfers, an all-gather of KV forward and, backward, an all-gather of KV and
+    a reduce-scatter of its gradients.
+    """
+    return 2 * T * tp * n_kv * d_h * beta
+
+
+@formula(unit="seconds", convention=STEP_PER_RANK + "; CP left exposed")
+def cp_step_seconds() -> sp.Expr:
+    """Context-parallel KV exchange left exposed over the stage's layers.
+
+    Source: Megatron-Core context_parallel.rst: forward all-gathers KV, backward all-gathers KV
+    and reduce-scatters dKV (compute_passes = 1 or 3 of t_cp, the ring all-gather of
+    cp_kv_chunk_bytes per rank); TransformerEngine's ring attention sends the next chunk while
+    computing attention on the current one, so each pass shows only what outlasts its attention
+    compute (forward t_ac, backward twice that).
+    """
+    return compute_passes() * sp.Max(0, t_cp - t_ac) * L / pp
 
 
 @formula(unit="seconds", convention="per rank, one step of n_m micro-batches")

@@ -133,6 +133,7 @@ t_mb = sp.Symbol("t_mb", nonnegative=True)
 t_g = sp.Symbol("t_g", nonnegative=True)
 o_v = sp.Symbol("o_v", **_nonneg)
 o_t = sp.Symbol("o_t", **_nonneg)
+t_cp = sp.Symbol("t_cp", **_nonneg)
 n_m = sp.Symbol("n_m", **_pos)
 n_b = sp.Symbol("n_b", nonnegative=True)
 
@@ -259,6 +260,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     t_g: "gradient reduction of one step, seconds",
     o_v: "1 when communication overlaps computation (two micro-batches, DualPipe), else 0",
     o_t: "1 when TP collectives overlap computation too (two micro-batches in prefill), else 0",
+    t_cp: "context-parallel exchange of keys and values per layer (forward), seconds",
     n_m: "micro-batches per step",
     n_b: "pipeline bubble in micro-batch times",
     tau: "1 for a training step (with a backward pass), 0 for inference",
@@ -352,6 +354,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     t_g: r"t_{\mathrm{g}}",
     o_v: r"o_{\mathrm{v}}",
     o_t: r"o_{\mathrm{t}}",
+    t_cp: r"t_{\mathrm{cp}}",
     n_m: r"n_{\mathrm{m}}",
     n_b: r"n_{\mathrm{b}}",
     tau: r"\tau",
