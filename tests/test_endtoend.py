@@ -69,6 +69,23 @@ def test_dualpipe_overlaps_a_forward_and_a_backward_chunk() -> None:
     assert F.value("exposed_ep_step_seconds", v | {"tau": 1, "o_v": 1, "t": 4}) == 0
 
 
+def test_training_dispatch_is_node_limited() -> None:
+    """DeepSeek-V3 §3.2.2: each token reaches at most 4 nodes (n_group 8, topk_group 4; EP64 on
+    8 nodes puts one group of 32 experts on each node). The 8 experts fall in the 4 chosen
+    groups, so a node is hit with probability 4/8 · (1 − C(96, 8)/C(128, 8)); each rank sends
+    one FP8 copy (7168 · 33/32 B) per token and remote node hit, over 40 GB/s."""
+    from math import comb
+
+    p = Fraction(4, 8) * (1 - Fraction(comb(96, 8), comb(128, 8)))
+    inter = 4096 * 7 * p * 7168 * Fraction(33, 32)
+    out = ok_json("step", "--deployment", "deepseek-v3-train", "--schedule", "dualpipe")
+    assert out["tokens_per_rank"] == 4096
+    # the wire time, plus a few latencies of µs (NVLink forwarding runs beside it)
+    assert float(inter) / 40e9 < out["dispatch_seconds_per_layer"] < float(inter) / 40e9 + 20e-6
+    unlimited = 1 - Fraction(comb(224, 8), comb(256, 8))  # 8 experts anywhere: 0.66 > 0.45
+    assert p < Fraction(1, 2) < unlimited
+
+
 def test_prefill_hides_tp_beside_the_all_to_all() -> None:
     """DeepSeek-V3 §3.4.1: prefill's two micro-batches hide 'all-to-all and TP communication'.
     5 layers, 4 of them MoE, pp 1; t_attn 1, t_moe 1/2, t_mlp 1; compute t_ac 1, t 1, t_dc 2.
