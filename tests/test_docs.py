@@ -151,4 +151,8 @@ def test_planning_page_states_what_the_code_gives() -> None:
     assert place(train, {"tp": 1, "ep": 64, "pp": 16}) in text
     slower = train | {"compute_efficiency": 0.375}
     assert f"ranks {place(slower, {'tp': 1, 'ep': 64, 'pp': 16})}, 2.5% behind" in text
+    qwen = {"deployment": "megatron-bridge-qwen3-235b-train", "micro_batch": 1, "seq": 4096,
+            "global_batch": 32 * 4096}  # fmt: skip
+    recipe = {"tp": 4, "cp": 2, "pp": 16, "ep": 8, "etp": 1}
+    assert f"ranks it {place(qwen, recipe)} under throughput" in text
     assert "70,272 B per token" in text and "65,168,179,200 B" in text

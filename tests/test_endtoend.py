@@ -269,8 +269,10 @@ def test_micro_batch_sets_tokens_per_gpu_and_micro_batches() -> None:
         "plan", "--preset", "mixtral-8x7b", "--hardware", "h100-sxm", "--gpus", "16",
         "--phase", "train", "--micro-batch", "2", "--seq", "2048", "--global-batch", "262144",
     )["candidates"]  # fmt: skip
+    assert {r["cp"] for r in rows} == {1, 2, 4, 8, 16}  # cp·2 divides the sequence
     for r in rows:
-        tokens = Fraction(2 * 2048, r["tp"])
+        assert r["tp"] * r["cp"] * r["dp"] * r["pp"] == 16
+        tokens = Fraction(2 * 2048, r["tp"] * r["cp"])
         m = Fraction(262144, 2 * 2048 * r["dp"])
         if r["fits"]:
             assert r["tokens_per_second_per_gpu"] == pytest.approx(

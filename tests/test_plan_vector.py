@@ -67,7 +67,7 @@ def _check_against_exact(
     phase: Phase,
     base: StepLayout,
     tokens: int,
-    found: list[tuple[int, int, int, int, int, int]],
+    found: list[tuple[int, int, int, int, int, int, int]],
 ) -> None:
     """Every layout's vectorised parts within 1e-9 of step_times (exact); memory equal exactly."""
     kw: dict[str, Any] = {"compute_efficiency": 0.5, "peak_flops": H800.bf16_flops}
@@ -79,7 +79,7 @@ def _check_against_exact(
     } | {"pp_step": vector.column(c.pp_step, n), "comm": vector.column(c.comm_step, n)}
     opts = MemoryOptions()
     mem = _memory(model, phase, tokens, tuple(vector.sizes(found)), base.redundant_experts, opts)
-    for i, (tp, dp, ep, edp, etp, pp) in enumerate(found):
+    for i, (tp, dp, ep, edp, etp, pp, _) in enumerate(found):
         lay = StepLayout(
             tp=tp,
             dp=dp,

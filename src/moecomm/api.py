@@ -620,7 +620,7 @@ def step(
         cfg.model,
         cfg.phase,
         cfg.tokens,
-        Sizes(*sizes6),
+        Sizes(*sizes6, cfg.cp),
         lay,
         hw,
         compute_efficiency=ce,
@@ -779,7 +779,8 @@ def plan(
             "redundant_experts": R.first(
                 redundant_experts, None if dep is None else dep.redundant_experts
             ),
-            "sequence_parallel": sequence_parallel,
+            # a deployment's sequence parallelism holds for every layout, as in step
+            "sequence_parallel": sequence_parallel or (dep is not None and dep.sequence_parallel),
             "allow_tp_across_nodes": allow_tp_across_nodes,
             "max_pp": max_pp,
             "rank_by": rank_by,
@@ -954,6 +955,7 @@ def _launch_row(x: Any, shape: MoEModel, phase: Any, per_node: int, cfg: Any, la
         redundant=cfg.redundant_experts,
         recompute=x.recompute if phase == "train" else None,
         vpp=cfg.run.vpp,
+        cp=x.cp,
     )
     return LaunchRow(
         x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework

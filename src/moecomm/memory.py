@@ -132,7 +132,7 @@ def memory(
     KV cache (decode: T·tp requests of ``context`` tokens; prefill: the T·tp tokens in flight)
     and one layer's activations.
     """
-    tp, dp, ep, edp, etp, pp = sizes
+    tp, dp, ep, edp, etp, pp = tuple(sizes)[:6]
     layers, moe_layers = model.num_layers or 1, model.num_moe_layers or 0
     _, most, _ = stage_layers(layers, pp)
     stage_moe = ops.minimum(most, moe_layers)

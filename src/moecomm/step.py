@@ -290,6 +290,7 @@ class Sizes(NamedTuple):
     edp: Number
     etp: Number
     pp: Number
+    cp: Number = 1
 
 
 class Components(NamedTuple):
@@ -339,7 +340,7 @@ def components(
     layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
     if model.moe_intermediate_size is None:
         raise MoecommError("moe_intermediate_size is required for expert FLOPs")
-    tp, dp, ep, edp, etp, pp = sizes
+    tp, dp, ep, edp, etp, pp, cp = sizes
     k = _selections(model, lay)
     g = ep_ranks_per_node(ep, hw.gpus_per_node, etp, ops)
     wire: dict[str, Any] = {"dedup": lay.dedup, "redundant": lay.redundant_experts}
@@ -395,7 +396,9 @@ def components(
             "expert_params_per_gpu",
             shape | {"R": lay.redundant_experts, "ep": ep, "etp": etp, "pp": pp},
         )
-        grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, dp, tp, hw, ops) + _ring(
+        # Dense gradients reduce over the data- and context-parallel ranks (Megatron-Core's
+        # dp-cp group), tp apart.
+        grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, dp * cp, tp, hw, ops) + _ring(
             ev, "all-reduce", experts * lay.grad_bytes, edp, etp * ep, hw, ops
         )
     # One stage hands its T·h activations to the next (and gradients back in training); stages
@@ -414,19 +417,17 @@ def components(
     compute_step = ev(
         "expert_compute_step_seconds", {"tau": tau, "t": compute, "L_moe": moe_layers, "pp": pp}
     )
-    cp_exchange: Number = 0
-    if lay.cp > 1:
-        chunk = ev("cp_kv_chunk_bytes", _kv_shape(model, tp) | {"T": tokens, "tp": tp,
-                   "beta": lay.activation_bytes})  # fmt: skip
-        # CP ranks sit tp apart (Megatron's order tp-cp-ep-dp-pp); all-gather of cp chunks.
-        cp_exchange = _ring(ev, "all-gather", chunk * lay.cp, lay.cp, tp, hw, ops)
+    chunk = ev("cp_kv_chunk_bytes", _kv_shape(model, tp, ops) | {"T": tokens, "tp": tp,
+               "beta": lay.activation_bytes})  # fmt: skip
+    # CP ranks sit tp apart (Megatron's order tp-cp-ep-dp-pp); all-gather of cp chunks; 0 at cp 1.
+    cp_exchange = _ring(ev, "all-gather", chunk * cp, cp, tp, hw, ops)
     return Components(
         g, dispatch, combine, tp_attn, tp_mlp, tp_moe, flops, compute,
         ep_step, tp_step, grad, pp_step, compute_step, cp_exchange,
     )  # fmt: skip
 
 
-def _kv_shape(model: MoEModel, tp: int) -> dict[str, Exact]:
+def _kv_shape(model: MoEModel, tp: Number, ops: Ops) -> dict[str, Number]:
     """kv heads on one tp rank (n_kv/tp, or one replicated) and their mean K/V head width."""
     heads = model.num_attention_heads or 1
     if model.mla:
@@ -435,7 +436,8 @@ def _kv_shape(model: MoEModel, tp: int) -> dict[str, Exact]:
     else:
         n_kv = model.num_key_value_heads or heads
         width = Fraction(model.head_dim or max(1, model.hidden_size // heads))
-    return {"n_kv": max(Fraction(1), Fraction(n_kv, int(tp))), "d_h": width}
+    per_rank = n_kv / tp if hasattr(tp, "shape") else Fraction(n_kv) / tp
+    return {"n_kv": ops.maximum(1, per_rank), "d_h": width}
 
 
 def step_times(
@@ -454,7 +456,7 @@ def step_times(
     layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
     g = ep_ranks_per_node(lay.ep, hw.gpus_per_node, lay.etp)
     check_ep_nodes(lay.ep, g)
-    sizes = Sizes(lay.tp, lay.dp, lay.ep, lay.edp, lay.etp, lay.pp)
+    sizes = Sizes(lay.tp, lay.dp, lay.ep, lay.edp, lay.etp, lay.pp, lay.cp)
     c = components(
         model,
         phase,
