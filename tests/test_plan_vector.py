@@ -288,6 +288,32 @@ def models(draw: st.DrawFn) -> MoEModel:
     )
 
 
+def test_context_parallel_layouts_vectorised_equal_scalar() -> None:
+    """cp > 1 with a micro-batch: b·seq/(tp·cp) tokens per GPU, the same rows either way, and
+    memory as one layout's exact memory at those tokens."""
+    from moecomm.plan import MicroBatch
+
+    hw = resolve.hardware("h100-sxm")
+    model = P.load(P.MODELS, "qwen3-30b-a3b").model
+    kw: dict[str, Any] = {
+        "base": StepLayout(sequence_parallel=True),
+        "compute_efficiency": 0.6,
+        "peak_flops": hw.bf16_flops,
+        "memory_inputs": MemoryOptions(seq=8192),
+        "micro_batch": MicroBatch(1, 8192, 1 << 20),
+    }
+    scalar = plan(model, 32, hw, "train", vectorised=False, **kw)
+    vectorised = plan(model, 32, hw, "train", vectorised=True, **kw)
+    assert vectorised == scalar
+    assert {c.cp for c in scalar} == {1, 2, 4, 8, 16, 32}
+    for c in scalar:
+        assert c.tp * c.cp * c.dp * c.pp == 32 == c.ep * c.etp * c.edp * c.pp
+        lay = (c.tp, c.dp, c.ep, c.edp, c.etp, c.pp)
+        tokens = Fraction(8192, c.tp * c.cp)
+        one = _memory(model, "train", tokens, lay, 0, kw["memory_inputs"], hw.memory_bytes)
+        assert c.memory_bytes_per_gpu == one.total
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     models(),

@@ -958,7 +958,7 @@ def _launch_row(x: Any, shape: MoEModel, phase: Any, per_node: int, cfg: Any, la
         cp=x.cp,
     )
     return LaunchRow(
-        x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework
+        x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework, cp=x.cp
     )
 
 

@@ -74,6 +74,7 @@ class LaunchRow:
     edp: int = quantity("edp", "ranks")
     etp: int = quantity("etp", "ranks")
     pp: int = quantity("pp", "ranks")
+    cp: int = quantity("cp", "ranks", show=False)
     fits: bool = quantity("fits", "flag")
     flags: str = quantity("launch flags", "text")
     launch: dict[str, str] = quantity("launch flags by framework", "text", show=False)
