@@ -155,4 +155,7 @@ def test_planning_page_states_what_the_code_gives() -> None:
             "global_batch": 32 * 4096}  # fmt: skip
     recipe = {"tp": 4, "cp": 2, "pp": 16, "ep": 8, "etp": 1}
     assert f"ranks it {place(qwen, recipe)} under throughput" in text
+    mixtral = {"deployment": "nemo-mixtral-8x7b-train", "micro_batch": 1, "seq": 4096,
+               "global_batch": 256 * 4096, "schedule": "interleaved", "vpp": 8}  # fmt: skip
+    assert f"ranks {place(mixtral, {'tp': 1, 'cp': 1, 'pp': 4, 'ep': 8})} under" in text
     assert "70,272 B per token" in text and "65,168,179,200 B" in text

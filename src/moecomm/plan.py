@@ -240,9 +240,8 @@ class MicroBatch:
         return Fraction(self.sequences * self.seq, tp * cp)
 
     def context_parallel(self, phase: str) -> list[int]:
-        """The cp sizes plan lays out: 1, and in training and prefill every cp > 1 that splits
-        the sequence into 2·cp equal chunks (Megatron's load-balanced causal CP) of whole tokens
-        per tp·cp rank left to the layout rules."""
+        """The cp sizes plan lays out: 1, and (a micro-batch is a training input) every cp > 1
+        that splits the sequence into 2·cp equal chunks (Megatron's load-balanced causal CP)."""
         if phase == "decode":
             return [1]
         return [c for c in divisors(self.seq) if c == 1 or self.seq % (2 * c) == 0]

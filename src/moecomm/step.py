@@ -56,7 +56,7 @@ class StepLayout:
     shared_as_routed: bool = False
     """DeepSeek decode: the shared expert is one more routed selection (top-k + 1)."""
     cp: int = 1
-    """Context-parallel size (``step --cp``); plan lays out cp = 1."""
+    """Context-parallel size (``step --cp``; ``plan`` passes each layout's in ``Sizes``)."""
     dedup: str = "copies"
     """copies: one copy per (token, expert); node: DeepEP's normal kernels, one copy per
     destination node over the network, forwarded over NVLink to each chosen rank."""
