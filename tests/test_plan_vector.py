@@ -308,10 +308,25 @@ def test_context_parallel_layouts_vectorised_equal_scalar() -> None:
     assert {c.cp for c in scalar} == {1, 2, 4, 8, 16, 32}
     for c in scalar:
         assert c.tp * c.cp * c.dp * c.pp == 32 == c.ep * c.etp * c.edp * c.pp
-        lay = (c.tp, c.dp, c.ep, c.edp, c.etp, c.pp)
+        lay = (c.tp, c.dp, c.ep, c.edp, c.etp, c.pp, c.cp)
         tokens = Fraction(8192, c.tp * c.cp)
         one = _memory(model, "train", tokens, lay, 0, kw["memory_inputs"], hw.memory_bytes)
         assert c.memory_bytes_per_gpu == one.total
+
+
+def test_optimizer_state_shards_over_dp_and_cp() -> None:
+    """Megatron-Core's distributed optimizer shards the dense state over the data-parallel group
+    with context parallelism: tp 4, cp 2, dp 1 holds what tp 4, dp 2 holds; the experts' state
+    stays over edp, and the weights do not change."""
+    model = P.load(P.MODELS, "qwen3-235b-a22b").model
+    opts = MemoryOptions()
+    with_cp = _memory(model, "train", 512, (4, 1, 8, 2, 1, 16, 2), 0, opts)
+    with_dp = _memory(model, "train", 512, (4, 2, 8, 2, 1, 16), 0, opts)
+    without = _memory(model, "train", 512, (4, 1, 8, 2, 1, 16), 0, opts)
+    assert with_cp.items["optimizer"] == with_dp.items["optimizer"]
+    assert with_cp.items["weights"] == without.items["weights"]
+    dense = without.items["optimizer"] - with_cp.items["optimizer"]  # 12·W/1 − 12·W/2
+    assert dense > 0 and without.items["optimizer"] - 2 * dense > 0  # the experts' part remains
 
 
 @settings(max_examples=25, deadline=None)

@@ -604,7 +604,7 @@ def step(
         cfg.model,
         cfg.phase,
         cfg.tokens,
-        (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+        (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp, cfg.cp),
         cfg.memory,
         redundant=cfg.redundant_experts,
         device_bytes=hw.memory_bytes,
