@@ -314,6 +314,27 @@ def test_context_parallel_layouts_vectorised_equal_scalar() -> None:
         assert c.memory_bytes_per_gpu == one.total
 
 
+def test_step_parts_add_up_with_context_parallel() -> None:
+    """Seconds per token of each part of the step, the CP exchange among them, add up to
+    1/(tokens/s) for every layout; some layouts here leave part of the exchange exposed."""
+    from moecomm.config import ScheduleOptions
+    from moecomm.plan import MicroBatch, evaluate_vector
+
+    hw = resolve.hardware("h100-sxm")
+    model = P.load(P.MODELS, "qwen3-30b-a3b").model
+    mb = MicroBatch(1, 32768, None)
+    found = layouts(64, model, 8, allow_tp_across_nodes=True, cps=mb.context_parallel("train"))
+    ev = evaluate_vector(
+        model, 64, hw, "train", found, None, None, StepLayout(sequence_parallel=True),
+        compute_efficiency=0.6, peak_flops=hw.bf16_flops,
+        memory_inputs=MemoryOptions(seq=32768), schedule=ScheduleOptions(), micro_batch=mb,
+    )  # fmt: skip
+    costs = plan_module.COSTS
+    for i, rate in enumerate(ev.tokens_per_second):
+        assert sum(ev.costs[name][i] for name in costs) == pytest.approx(1 / rate, rel=1e-9)
+    assert max(ev.costs["cp"]) > 0 and min(ev.costs["cp"]) == 0
+
+
 def test_optimizer_state_shards_over_dp_and_cp() -> None:
     """Megatron-Core's distributed optimizer shards the dense state over the data-parallel group
     with context parallelism: tp 4, cp 2, dp 1 holds what tp 4, dp 2 holds; the experts' state

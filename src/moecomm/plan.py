@@ -185,13 +185,14 @@ def _valid(
 PARTS = ("tp", "ep", "grad", "pp")
 """Parts of the communication per step, in the order a row's reason names them on a tie."""
 
-COSTS = ("work", "exposed_ep", "tp", "pp", "bubble", "grad")
+COSTS = ("work", "exposed_ep", "tp", "cp", "pp", "bubble", "grad")
 """Parts of the end-to-end step, as seconds per token per GPU; they add up to 1/(tokens/s)."""
 
 COST_LABELS = {
     "work": "compute",
     "exposed_ep": "EP all-to-all left exposed",
     "tp": "TP collectives",
+    "cp": "CP exchange of keys and values",
     "pp": "pipeline send/recv",
     "bubble": "pipeline bubble",
     "grad": "gradient reduction left exposed",
@@ -353,6 +354,7 @@ def _costs(e: EndToEnd, tokens: Any, pp: Any) -> dict[str, Any]:
         "work": e.work_seconds * steps * per,
         "exposed_ep": e.exposed_ep_seconds * steps * per,
         "tp": e.tp_seconds * steps * per,
+        "cp": e.cp_seconds * steps * per,
         "pp": e.pp_seconds * steps * per,
         "bubble": e.micro_batch_seconds * e.bubble * per,
         "grad": (e.step_seconds - pipelined) * per,
