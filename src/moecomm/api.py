@@ -1043,7 +1043,7 @@ def memory_caption(shape: MoEModel, phase: str, mem: Any) -> str:
     if phase == "train":
         recompute = mem.recompute or "cheapest that fits"
         return (
-            f"{weights}; fp32 grads 4 B; distributed-optimizer state 12 B over dp (edp for "
+            f"{weights}; fp32 grads 4 B; distributed-optimizer state 12 B over dp·cp (edp for "
             f"experts); 1F1B activations of pp micro-batches, seq {mem.seq}, recompute "
             f"{recompute}"
         )
