@@ -141,8 +141,24 @@ def test_planning_page_states_what_the_code_gives() -> None:
         return f"{n}{suffix} of {len(rows)}"
 
     assert place({"deployment": "deepseek-v3-prefill"}, {"tp": 4, "ep": 32}) in text
+    slow_prefill = {"deployment": "deepseek-v3-prefill", "compute_efficiency": 0.375}
+    assert f"ranks {place(slow_prefill, {'tp': 4, 'ep': 32})}, tied with 18 others" in text
     decode = {"deployment": "deepseek-v3-decode", "tokens_per_gpu": 64, "context": 2048}
     assert place(decode, {"tp": 4, "ep": 320}) in text
+    long = moecomm.plan(**(decode | {"context": 4989})).result
+    tp4 = next(c for c in long if (c.tp, c.ep) == (4, 320))
+    assert not tp4.fits and f"needs {tp4.memory_bytes_per_gpu / 1e9:.1f} GB of" in text
+    assert f"gives {long[0].tokens_per_second_per_gpu:.0f} tokens/s" in text and long[0].tp == 1
+    assert f"{4 * 64 * 4989 * 70272:,} B" in text
     train = {"deployment": "deepseek-v3-train", "schedule": "dualpipe"}
     assert place(train, {"tp": 1, "ep": 64, "pp": 16}) in text
+    slower = train | {"compute_efficiency": 0.375}
+    assert f"ranks {place(slower, {'tp': 1, 'ep': 64, 'pp': 16})}, 2.5% behind" in text
+    qwen = {"deployment": "megatron-bridge-qwen3-235b-train", "micro_batch": 1, "seq": 4096,
+            "global_batch": 32 * 4096}  # fmt: skip
+    recipe = {"tp": 4, "cp": 2, "pp": 16, "ep": 8, "etp": 1}
+    assert f"ranks it {place(qwen, recipe)} under throughput" in text
+    mixtral = {"deployment": "nemo-mixtral-8x7b-train", "micro_batch": 1, "seq": 4096,
+               "global_batch": 256 * 4096, "schedule": "interleaved", "vpp": 8}  # fmt: skip
+    assert f"ranks {place(mixtral, {'tp': 1, 'cp': 1, 'pp': 4, 'ep': 8})} under" in text
     assert "70,272 B per token" in text and "65,168,179,200 B" in text

@@ -217,7 +217,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "ep_phase_intra_bytes, ep_phase_inter_bytes, "
         "ep_intra_bytes, ep_inter_bytes, expert_flops, compute_seconds, overlap_exposed_seconds, "
         "ep_decode_layer_seconds_estimate, ep_decode_token_seconds_estimate, attention_flops, "
-        "dense_mlp_flops, hbm_seconds, dense_params, "
+        "attention_score_flops, attention_seconds, dense_mlp_flops, hbm_seconds, dense_params, "
         "expert_params_per_gpu, dense_params_per_gpu, weight_element_bytes, "
         "gqa_attention_params, mla_attention_params, mla_direct_q_attention_params, "
         "stage_expert_params, stage_dense_params, stage_vocab_params, weight_bytes, "
@@ -240,7 +240,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "dropped_pair_copies, imbalance_other_load, imbalance_busiest_recv_copies, "
         "compute_passes, comm_passes, ep_step_seconds, tp_step_seconds, "
         "expert_compute_step_seconds, pp_step_seconds, ring_messages_out, ring_messages_up, "
-        "ep_tp_time_ratio, stage_compute_seconds, exposed_ep_step_seconds, "
+        "ep_tp_time_ratio, stage_compute_seconds, exposed_ep_step_seconds, exposed_tp_step_seconds, "
+        "cp_kv_chunk_bytes, cp_step_seconds, "
         "pipeline_step_seconds, train_step_seconds, tokens_per_second_per_gpu; "
         "got 'no-such-formula'",
     ),

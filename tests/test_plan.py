@@ -86,7 +86,7 @@ def test_reason_over_ib() -> None:
 def test_fast_evaluation_matches_exact(phase: str) -> None:
     hw = resolve.hardware("h800")
     for lay in list(layouts(256, V3, 8))[::17]:
-        tp, dp, ep, edp, etp, pp = lay
+        tp, dp, ep, edp, etp, pp, _ = lay
         layout = StepLayout(
             tp=tp,
             pp=pp,

@@ -67,7 +67,7 @@ def _check_against_exact(
     phase: Phase,
     base: StepLayout,
     tokens: int,
-    found: list[tuple[int, int, int, int, int, int]],
+    found: list[tuple[int, int, int, int, int, int, int]],
 ) -> None:
     """Every layout's vectorised parts within 1e-9 of step_times (exact); memory equal exactly."""
     kw: dict[str, Any] = {"compute_efficiency": 0.5, "peak_flops": H800.bf16_flops}
@@ -79,7 +79,7 @@ def _check_against_exact(
     } | {"pp_step": vector.column(c.pp_step, n), "comm": vector.column(c.comm_step, n)}
     opts = MemoryOptions()
     mem = _memory(model, phase, tokens, tuple(vector.sizes(found)), base.redundant_experts, opts)
-    for i, (tp, dp, ep, edp, etp, pp) in enumerate(found):
+    for i, (tp, dp, ep, edp, etp, pp, _) in enumerate(found):
         lay = StepLayout(
             tp=tp,
             dp=dp,
@@ -286,6 +286,68 @@ def models(draw: st.DrawFn) -> MoEModel:
         num_attention_heads=heads,
         num_key_value_heads=draw(st.sampled_from([heads, 8])),
     )
+
+
+def test_context_parallel_layouts_vectorised_equal_scalar() -> None:
+    """cp > 1 with a micro-batch: b·seq/(tp·cp) tokens per GPU, the same rows either way, and
+    memory as one layout's exact memory at those tokens."""
+    from moecomm.plan import MicroBatch
+
+    hw = resolve.hardware("h100-sxm")
+    model = P.load(P.MODELS, "qwen3-30b-a3b").model
+    kw: dict[str, Any] = {
+        "base": StepLayout(sequence_parallel=True),
+        "compute_efficiency": 0.6,
+        "peak_flops": hw.bf16_flops,
+        "memory_inputs": MemoryOptions(seq=8192),
+        "micro_batch": MicroBatch(1, 8192, 1 << 20),
+    }
+    scalar = plan(model, 32, hw, "train", vectorised=False, **kw)
+    vectorised = plan(model, 32, hw, "train", vectorised=True, **kw)
+    assert vectorised == scalar
+    assert {c.cp for c in scalar} == {1, 2, 4, 8, 16, 32}
+    for c in scalar:
+        assert c.tp * c.cp * c.dp * c.pp == 32 == c.ep * c.etp * c.edp * c.pp
+        lay = (c.tp, c.dp, c.ep, c.edp, c.etp, c.pp, c.cp)
+        tokens = Fraction(8192, c.tp * c.cp)
+        one = _memory(model, "train", tokens, lay, 0, kw["memory_inputs"], hw.memory_bytes)
+        assert c.memory_bytes_per_gpu == one.total
+
+
+def test_step_parts_add_up_with_context_parallel() -> None:
+    """Seconds per token of each part of the step, the CP exchange among them, add up to
+    1/(tokens/s) for every layout; some layouts here leave part of the exchange exposed."""
+    from moecomm.config import ScheduleOptions
+    from moecomm.plan import MicroBatch, evaluate_vector
+
+    hw = resolve.hardware("h100-sxm")
+    model = P.load(P.MODELS, "qwen3-30b-a3b").model
+    mb = MicroBatch(1, 32768, None)
+    found = layouts(64, model, 8, allow_tp_across_nodes=True, cps=mb.context_parallel("train"))
+    ev = evaluate_vector(
+        model, 64, hw, "train", found, None, None, StepLayout(sequence_parallel=True),
+        compute_efficiency=0.6, peak_flops=hw.bf16_flops,
+        memory_inputs=MemoryOptions(seq=32768), schedule=ScheduleOptions(), micro_batch=mb,
+    )  # fmt: skip
+    costs = plan_module.COSTS
+    for i, rate in enumerate(ev.tokens_per_second):
+        assert sum(ev.costs[name][i] for name in costs) == pytest.approx(1 / rate, rel=1e-9)
+    assert max(ev.costs["cp"]) > 0 and min(ev.costs["cp"]) == 0
+
+
+def test_optimizer_state_shards_over_dp_and_cp() -> None:
+    """Megatron-Core's distributed optimizer shards the dense state over the data-parallel group
+    with context parallelism: tp 4, cp 2, dp 1 holds what tp 4, dp 2 holds; the experts' state
+    stays over edp, and the weights do not change."""
+    model = P.load(P.MODELS, "qwen3-235b-a22b").model
+    opts = MemoryOptions()
+    with_cp = _memory(model, "train", 512, (4, 1, 8, 2, 1, 16, 2), 0, opts)
+    with_dp = _memory(model, "train", 512, (4, 2, 8, 2, 1, 16), 0, opts)
+    without = _memory(model, "train", 512, (4, 1, 8, 2, 1, 16), 0, opts)
+    assert with_cp.items["optimizer"] == with_dp.items["optimizer"]
+    assert with_cp.items["weights"] == without.items["weights"]
+    dense = without.items["optimizer"] - with_cp.items["optimizer"]  # 12·W/1 − 12·W/2
+    assert dense > 0 and without.items["optimizer"] - 2 * dense > 0  # the experts' part remains
 
 
 @settings(max_examples=25, deadline=None)

@@ -588,6 +588,7 @@ def step(
         redundant_experts=cfg.redundant_experts,
         shared_as_routed=cfg.shared_as_routed,
         dedup=_dedup(dedup, dep),
+        cp=cfg.cp,
     )
     peak = hw.peak_flops(d is DType.FP8)
     ce = cfg.compute_efficiency
@@ -615,7 +616,7 @@ def step(
         cfg.model,
         cfg.phase,
         cfg.tokens,
-        (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp),
+        (cfg.tp, cfg.dp, cfg.ep, cfg.edp, cfg.etp, cfg.pp, cfg.cp),
         cfg.memory,
         redundant=cfg.redundant_experts,
         device_bytes=hw.memory_bytes,
@@ -631,7 +632,7 @@ def step(
         cfg.model,
         cfg.phase,
         cfg.tokens,
-        Sizes(*sizes6),
+        Sizes(*sizes6, cfg.cp),
         lay,
         hw,
         compute_efficiency=ce,
@@ -671,6 +672,8 @@ def step(
         stage_compute_seconds=float(e2e.compute_seconds),
         hbm_seconds=float(e2e.hbm_seconds) if not training else None,
         exposed_ep_seconds_per_step=float(e2e.exposed_ep_seconds),
+        exposed_tp_seconds_per_step=float(e2e.tp_seconds),
+        cp_seconds_per_step=float(e2e.cp_seconds) if cfg.cp > 1 else None,
         micro_batch_seconds=float(e2e.micro_batch_seconds),
         micro_batches=int(e2e.micro_batches),
         pipeline_bubble=e2e.bubble if training else None,
@@ -788,7 +791,8 @@ def plan(
             "redundant_experts": R.first(
                 redundant_experts, None if dep is None else dep.redundant_experts
             ),
-            "sequence_parallel": sequence_parallel,
+            # a deployment's sequence parallelism holds for every layout, as in step
+            "sequence_parallel": sequence_parallel or (dep is not None and dep.sequence_parallel),
             "allow_tp_across_nodes": allow_tp_across_nodes,
             "max_pp": max_pp,
             "rank_by": rank_by,
@@ -964,9 +968,10 @@ def _launch_row(x: Any, shape: MoEModel, phase: Any, per_node: int, cfg: Any, la
         redundant=cfg.redundant_experts,
         recompute=x.recompute if phase == "train" else None,
         vpp=cfg.run.vpp,
+        cp=x.cp,
     )
     return LaunchRow(
-        x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework
+        x.rank, *sizes[:6], fits=x.fits, flags=by_framework[launch], launch=by_framework, cp=x.cp
     )
 
 
@@ -1051,7 +1056,7 @@ def memory_caption(shape: MoEModel, phase: str, mem: Any) -> str:
     if phase == "train":
         recompute = mem.recompute or "cheapest that fits"
         return (
-            f"{weights}; fp32 grads 4 B; distributed-optimizer state 12 B over dp (edp for "
+            f"{weights}; fp32 grads 4 B; distributed-optimizer state 12 B over dp·cp (edp for "
             f"experts); 1F1B activations of pp micro-batches, seq {mem.seq}, recompute "
             f"{recompute}"
         )

@@ -24,7 +24,8 @@ Evaluate = Callable[[str, Mapping[str, Number]], Number]
 
 OVERLAP = (
     "EP overlaps computation in prefill and decode (two micro-batches, DeepSeek-V3 §3.4) and "
-    "under DualPipe in training; not under 1F1B or interleaved; TP collectives never overlap"
+    "under DualPipe in training; not under 1F1B or interleaved; TP collectives overlap only in "
+    "prefill (DeepSeek-V3 §3.4.1)"
 )
 """The overlap rules, stated in captions."""
 
@@ -51,9 +52,11 @@ class EndToEnd:
     work_seconds: Number
     """Compute of one micro-batch, or the device-memory reads where those take longer."""
     tp_seconds: Number
-    """TP collectives of one micro-batch (never overlapped)."""
+    """TP collectives of one micro-batch left exposed (all of them but in prefill's overlap)."""
     pp_seconds: Number
     """Pipeline hand-offs of one micro-batch."""
+    cp_seconds: Number = 0
+    """Context-parallel KV exchange of one micro-batch left exposed (0 at cp 1)."""
 
 
 def bubble(sched: ScheduleOptions, pp: Number, ops: Ops = SCALAR) -> Number:
@@ -100,17 +103,15 @@ def end_to_end(
     else:
         d_qk = d_v = head_dim(model)
     attended = context if phase == "decode" else seq / 2
-    flops_attn = ev(
-        "attention_flops",
-        {"P_attn": attention_params(model), "T": tokens, "n_h": heads, "d_qk": d_qk,
-         "d_v": d_v, "n_att": attended},
-    )  # fmt: skip
+    attn = {"P_attn": attention_params(model), "T": tokens, "n_h": heads, "d_qk": d_qk,
+            "d_v": d_v, "n_att": attended}  # fmt: skip
     flops_mlp = ev(
         "dense_mlp_flops",
         {"h": model.hidden_size, "d_i": model.intermediate_size or 0, "T": tokens},
     )
     rate = {"P": peak_flops, "eta_c": compute_efficiency}
-    t_ac = ev("compute_seconds", {"F": flops_attn} | rate)
+    # The scores run at the bf16 rate (DeepSeek-V3 §3.3: attention operators stay in BF16).
+    t_ac = ev("attention_seconds", attn | rate | {"P_s": min(peak_flops, hw.bf16_flops)})
     t_dc = ev("compute_seconds", {"F": flops_mlp} | rate)
     tau = 1 if phase == "train" else 0
     compute = ev(
@@ -132,7 +133,18 @@ def end_to_end(
         {"tau": tau, "t_d": comps.dispatch, "t_c": comps.combine, "t_ac": t_ac, "t": comps.compute,
          "o_v": 1 if sched.overlaps(phase) else 0, "L_moe": moe_layers, "pp": pp},
     )  # fmt: skip
-    t_mb = work + exposed + comps.tp_step + comps.pp_step
+    # Prefill's two micro-batches hide TP beside the all-to-all (DeepSeek-V3 §3.4.1).
+    tp_hidden = 1 if phase == "prefill" and sched.overlaps(phase) else 0
+    tp_shown = ev(
+        "exposed_tp_step_seconds",
+        {"tau": tau, "t_d": comps.dispatch, "t_c": comps.combine, "t_ac": t_ac, "t": comps.compute,
+         "t_dc": t_dc, "t_attn": comps.tp_attn, "t_mlp": comps.tp_mlp, "t_moe": comps.tp_moe,
+         "o_t": tp_hidden, "L": layers, "L_moe": moe_layers, "pp": pp},
+    )  # fmt: skip
+    # Context parallelism's ring exchange of K and V, under the attention compute (0 at cp 1).
+    cp_shown = ev("cp_step_seconds", {"tau": tau, "t_cp": comps.cp_exchange, "t_ac": t_ac,
+                                      "L": layers, "pp": pp})  # fmt: skip
+    t_mb = work + exposed + tp_shown + cp_shown + comps.pp_step
     if phase == "train":
         m = micro_batches if micro_batches is not None else sched.micro_batches
         if m is None:
@@ -150,5 +162,5 @@ def end_to_end(
     rate_tokens = ev("tokens_per_second_per_gpu", {"n_m": m, "T": tokens, "pp": pp, "t": step})
     return EndToEnd(
         t_ac, t_dc, compute, hbm, exposed, t_mb, m, idle, step, rate_tokens, latency, work,
-        comps.tp_step, comps.pp_step,
+        tp_shown, comps.pp_step, cp_shown,
     )  # fmt: skip

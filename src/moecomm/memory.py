@@ -109,7 +109,7 @@ def memory(
     model: MoEModel,
     phase: Phase,
     tokens: Number,
-    sizes: tuple[Number, Number, Number, Number, Number, Number],
+    sizes: tuple[Number, ...],
     inputs: MemoryOptions,
     *,
     redundant: int,
@@ -120,6 +120,9 @@ def memory(
     vpp: int = 1,
 ) -> Memory:
     """Every memory item of one GPU of the largest pipeline stage, for one layout or many.
+
+    ``sizes`` is (tp, dp, ep, edp, etp, pp), or with cp seventh: the dense optimizer state is
+    sharded over dp·cp ranks.
 
     Under ``schedule`` dualpipe each GPU keeps two copies of its parameters (weights and
     gradients) and PP + 1 micro-batches of activations (DeepSeek-V3 tech report Table 2); under
@@ -132,7 +135,8 @@ def memory(
     KV cache (decode: T·tp requests of ``context`` tokens; prefill: the T·tp tokens in flight)
     and one layer's activations.
     """
-    tp, dp, ep, edp, etp, pp = sizes
+    tp, dp, ep, edp, etp, pp = tuple(sizes)[:6]
+    cp = tuple(sizes)[6] if len(sizes) > 6 else 1
     layers, moe_layers = model.num_layers or 1, model.num_moe_layers or 0
     _, most, _ = stage_layers(layers, pp)
     stage_moe = ops.minimum(most, moe_layers)
@@ -187,7 +191,9 @@ def memory(
         if schedule == "dualpipe":
             items["weights"] = 2 * items["weights"]
             items["gradients"] = 2 * items["gradients"]
-        items["optimizer"] = ev("optimizer_bytes", params | {"dp": dp, "edp": edp})
+        # Megatron-Core shards the dense optimizer over the data-parallel group with context
+        # parallelism (optimizer/__init__.py: get_data_parallel_group(with_context_parallel=True)).
+        items["optimizer"] = ev("optimizer_bytes", params | {"dp": dp * cp, "edp": edp})
         in_flight = pp + 1 if schedule == "dualpipe" else pp
         if schedule == "interleaved" and vpp > 1:
             in_flight = ev("interleaved_in_flight", {"pp": pp, "v_pp": vpp})

@@ -41,6 +41,7 @@ class Candidate:
     edp: int = quantity("edp", "ranks")
     etp: int = quantity("etp", "ranks")
     pp: int = quantity("pp", "ranks")
+    cp: int = quantity("cp", "ranks")
     tokens_per_second_per_gpu: float = quantity("tok/s/GPU", "ratio")
     latency_seconds: float = quantity("latency", "duration")
     step_seconds: float = quantity("step", "duration", show=False)
@@ -73,12 +74,14 @@ class LaunchRow:
     edp: int = quantity("edp", "ranks")
     etp: int = quantity("etp", "ranks")
     pp: int = quantity("pp", "ranks")
+    cp: int = quantity("cp", "ranks")
     fits: bool = quantity("fits", "flag")
     flags: str = quantity("launch flags", "text")
     launch: dict[str, str] = quantity("launch flags by framework", "text", show=False)
 
 
-Layout = tuple[int, int, int, int, int, int]
+Layout = tuple[int, int, int, int, int, int, int]
+"""(tp, dp, ep, edp, etp, pp, cp)."""
 """(tp, dp, ep, edp, etp, pp)."""
 
 
@@ -95,20 +98,25 @@ def divisors(n: int) -> list[int]:
     return small + [n // d for d in reversed(small) if d * d != n]
 
 
-def _raw(gpus: int, per_node: int, across: bool, max_pp: int | None) -> Iterator[Layout]:
-    """Every split of ``gpus`` into pp stages of tp·dp = etp·ep·edp ranks, before the rules."""
+def _raw(
+    gpus: int, per_node: int, across: bool, max_pp: int | None, cps: Sequence[int] = (1,)
+) -> Iterator[Layout]:
+    """Every split of ``gpus`` into pp stages of tp·cp·dp = etp·ep·edp ranks, before the rules."""
     for pp in divisors(gpus):
         if max_pp is not None and pp > max_pp:
             continue
         stage = gpus // pp
-        for tp in divisors(stage):
-            if tp > per_node and not across:
+        for cp in cps:
+            if stage % cp:
                 continue
-            for etp in divisors(stage):
-                if etp > per_node and not across:
+            for tp in divisors(stage // cp):
+                if tp > per_node and not across:
                     continue
-                for ep in divisors(stage // etp):
-                    yield tp, stage // tp, ep, stage // (etp * ep), etp, pp
+                for etp in divisors(stage):
+                    if etp > per_node and not across:
+                        continue
+                    for ep in divisors(stage // etp):
+                        yield tp, stage // (tp * cp), ep, stage // (etp * ep), etp, pp, cp
 
 
 def layouts(
@@ -121,12 +129,13 @@ def layouts(
     max_pp: int | None = None,
     vectorised: bool | None = None,
     vpp: int = 1,
+    cps: Sequence[int] = (1,),
 ) -> list[Layout]:
-    """(tp, dp, ep, edp, etp, pp) of ``gpus`` GPUs that satisfy every rule of
+    """(tp, dp, ep, edp, etp, pp, cp) of ``gpus`` GPUs that satisfy every rule of
     ``config.layout_rules`` and fill whole nodes with EP ranks; tp and etp inside a node unless
     ``allow_tp_across_nodes``. Checked over numpy arrays at once where numpy is installed.
     """
-    raw = list(islice(_raw(gpus, per_node, allow_tp_across_nodes, max_pp), MAX_LAYOUTS + 1))
+    raw = list(islice(_raw(gpus, per_node, allow_tp_across_nodes, max_pp, cps), MAX_LAYOUTS + 1))
     if len(raw) > MAX_LAYOUTS:
         raise MoecommError(
             f"--gpus {gpus} has more than {MAX_LAYOUTS} layouts; narrow the search with "
@@ -153,10 +162,20 @@ def _valid(
     model: MoEModel, lay: Sequence[Any], per_node: int, redundant: int, ops: Ops, vpp: int = 1
 ) -> Any:
     """Whether every layout rule holds (a bool, or a numpy bool array over many layouts)."""
-    tp, dp, ep, edp, etp, pp = lay
+    tp, dp, ep, edp, etp, pp, cp = lay
     ok: Any = True
     for _, _, holds, _ in layout_rules(
-        model, tp, dp, ep, edp, etp, pp, gpus_per_node=per_node, redundant=redundant, vpp=vpp
+        model,
+        tp,
+        dp,
+        ep,
+        edp,
+        etp,
+        pp,
+        cp=cp,
+        gpus_per_node=per_node,
+        redundant=redundant,
+        vpp=vpp,
     ):
         ok = ok & holds
     g = ep_ranks_per_node(ep, per_node, etp, ops)
@@ -166,13 +185,14 @@ def _valid(
 PARTS = ("tp", "ep", "grad", "pp")
 """Parts of the communication per step, in the order a row's reason names them on a tie."""
 
-COSTS = ("work", "exposed_ep", "tp", "pp", "bubble", "grad")
+COSTS = ("work", "exposed_ep", "tp", "cp", "pp", "bubble", "grad")
 """Parts of the end-to-end step, as seconds per token per GPU; they add up to 1/(tokens/s)."""
 
 COST_LABELS = {
     "work": "compute",
     "exposed_ep": "EP all-to-all left exposed",
     "tp": "TP collectives",
+    "cp": "CP exchange of keys and values",
     "pp": "pipeline send/recv",
     "bubble": "pipeline bubble",
     "grad": "gradient reduction left exposed",
@@ -215,9 +235,17 @@ class MicroBatch:
     seq: int
     global_batch: int | None
 
-    def tokens(self, tp: int) -> Fraction:
-        """Tokens per rank of one micro-batch: b·s over the tp ranks of sequence parallelism."""
-        return Fraction(self.sequences * self.seq, tp)
+    def tokens(self, tp: int, cp: int = 1) -> Fraction:
+        """Tokens per rank of one micro-batch: b·s over the tp ranks of sequence parallelism
+        and the cp ranks of context parallelism."""
+        return Fraction(self.sequences * self.seq, tp * cp)
+
+    def context_parallel(self, phase: str) -> list[int]:
+        """The cp sizes plan lays out: 1, and (a micro-batch is a training input) every cp > 1
+        that splits the sequence into 2·cp equal chunks (Megatron's load-balanced causal CP)."""
+        if phase == "decode":
+            return [1]
+        return [c for c in divisors(self.seq) if c == 1 or self.seq % (2 * c) == 0]
 
     def count(self, dp: int) -> Fraction | None:
         """Micro-batches per step: the global batch over b·s·dp, where a global batch is given."""
@@ -287,6 +315,7 @@ def plan(
         max_pp=max_pp,
         vectorised=vectorised,
         vpp=(schedule or ScheduleOptions()).vpp,
+        cps=(1,) if micro_batch is None else micro_batch.context_parallel(phase),
     )
     if min_ep is not None:
         found = [lay for lay in found if lay[2] >= min_ep]
@@ -325,6 +354,7 @@ def _costs(e: EndToEnd, tokens: Any, pp: Any) -> dict[str, Any]:
         "work": e.work_seconds * steps * per,
         "exposed_ep": e.exposed_ep_seconds * steps * per,
         "tp": e.tp_seconds * steps * per,
+        "cp": e.cp_seconds * steps * per,
         "pp": e.pp_seconds * steps * per,
         "bubble": e.micro_batch_seconds * e.bubble * per,
         "grad": (e.step_seconds - pipelined) * per,
@@ -360,17 +390,17 @@ def evaluate_scalar(
     rate: list[float] = []
     latency: list[float] = []
     for i, lay in enumerate(found):
-        tp, dp, ep, edp, etp, pp = lay
+        tp, dp, ep, edp, etp, pp, cp = lay
         tokens: Exact = _tokens(pp, gpus, tokens_per_gpu, global_batch)
         count: Fraction | None = None
         if micro_batch is not None:
-            tokens, count = micro_batch.tokens(tp), micro_batch.count(dp)
-        layout = replace(base, tp=tp, pp=pp, ep=ep, etp=etp, dp=dp, edp=edp)
+            tokens, count = micro_batch.tokens(tp, cp), micro_batch.count(dp)
+        layout = replace(base, tp=tp, pp=pp, ep=ep, etp=etp, dp=dp, edp=edp, cp=cp)
         c = components(
             model,
             phase,
             float(tokens),
-            Sizes(*(float(x) for x in (tp, dp, ep, edp, etp, pp))),
+            Sizes(*(float(x) for x in (tp, dp, ep, edp, etp, pp, cp))),
             layout,
             hw,
             compute_efficiency=compute_efficiency,
@@ -458,7 +488,7 @@ def evaluate_vector(
     )
     counts: Any = None
     if micro_batch is not None:
-        tokens = float(micro_batch.sequences * micro_batch.seq) / lay.tp.astype(float)
+        tokens = float(micro_batch.sequences * micro_batch.seq) / (lay.tp * lay.cp).astype(float)
         if micro_batch.global_batch is not None:
             per_dp = float(micro_batch.sequences * micro_batch.seq) * lay.dp.astype(float)
             counts = float(micro_batch.global_batch) / per_dp
@@ -484,7 +514,8 @@ def evaluate_vector(
         else tokens_per_gpu or 1
     )
     if micro_batch is not None:
-        exact_tokens = np.array([micro_batch.tokens(t) for t in lay.tp.tolist()], dtype=object)
+        pairs = zip(lay.tp.tolist(), lay.cp.tolist(), strict=True)
+        exact_tokens = np.array([micro_batch.tokens(t, c) for t, c in pairs], dtype=object)
     m = memory(
         model,
         phase,
@@ -581,7 +612,7 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Cand
     acts, kv = items["activations"], items["kv_cache"]
     out: list[Candidate] = []
     for place, i in enumerate(order, start=1):
-        tp, dp, ep, edp, etp, pp = found[i]
+        tp, dp, ep, edp, etp, pp, cp = found[i]
         times = [columns[0][i], columns[1][i], columns[2][i], columns[3][i]]
         if not fits[i]:
             reason = (
@@ -600,7 +631,7 @@ def rank(found: list[Layout], ev: Evaluated, hw: Links, goal: Goal) -> list[Cand
         rc = ev.recompute[i]
         out.append(
             Candidate(
-                place, tp, dp, ep, edp, etp, pp,
+                place, tp, dp, ep, edp, etp, pp, cp,
                 ev.tokens_per_second[i], ev.latency[i], ev.step[i],
                 ev.comm[i], ev.comm[i] / ev.step_tokens[i],
                 times[1], times[3], times[0], times[2],
@@ -646,7 +677,7 @@ def _loses(goal: Goal, ev: Evaluated, i: int, best: int, worst: int, extra: floa
 
 def _reason(lay: Layout, times: list[float], best: list[float], hw: Links) -> str:
     """Why a fitting layout loses to the best: its largest extra part of the communication."""
-    tp, _, ep, _, etp, _ = lay
+    tp, _, ep, _, etp, _, _ = lay
     gaps = [t - b for t, b in zip(times, best, strict=True)]
     worst = max(range(len(PARTS)), key=lambda j: gaps[j])
     extra = gaps[worst]

@@ -55,6 +55,8 @@ class StepLayout:
     redundant_experts: int = 0
     shared_as_routed: bool = False
     """DeepSeek decode: the shared expert is one more routed selection (top-k + 1)."""
+    cp: int = 1
+    """Context-parallel size (``step --cp``; ``plan`` passes each layout's in ``Sizes``)."""
     dedup: str = "copies"
     """copies: one copy per (token, expert); node: DeepEP's normal kernels, one copy per
     destination node over the network, forwarded over NVLink to each chosen rank."""
@@ -110,6 +112,10 @@ class StepResult:
         "device-memory reads per step (weights + KV at HBM bandwidth)", "duration"
     )
     exposed_ep_seconds_per_step: float | None = quantity("EP left exposed per step", "duration")
+    exposed_tp_seconds_per_step: float | None = quantity("TP left exposed per step", "duration")
+    cp_seconds_per_step: float | None = quantity(
+        "CP exchange of keys and values left exposed per step", "duration"
+    )
     micro_batch_seconds: float | None = quantity(
         "one micro-batch on the stage (roofline compute + exposed comm)", "duration"
     )
@@ -284,6 +290,7 @@ class Sizes(NamedTuple):
     edp: Number
     etp: Number
     pp: Number
+    cp: Number = 1
 
 
 class Components(NamedTuple):
@@ -302,6 +309,8 @@ class Components(NamedTuple):
     grad: Number
     pp_step: Number
     compute_step: Number
+    cp_exchange: Number = 0
+    """Context-parallel ring all-gather of the keys and values per layer (forward); 0 at cp 1."""
 
     @property
     def comm_step(self) -> Number:
@@ -331,7 +340,7 @@ def components(
     layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
     if model.moe_intermediate_size is None:
         raise MoecommError("moe_intermediate_size is required for expert FLOPs")
-    tp, dp, ep, edp, etp, pp = sizes
+    tp, dp, ep, edp, etp, pp, cp = sizes
     k = _selections(model, lay)
     g = ep_ranks_per_node(ep, hw.gpus_per_node, etp, ops)
     wire: dict[str, Any] = {"dedup": lay.dedup, "redundant": lay.redundant_experts}
@@ -387,7 +396,9 @@ def components(
             "expert_params_per_gpu",
             shape | {"R": lay.redundant_experts, "ep": ep, "etp": etp, "pp": pp},
         )
-        grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, dp, tp, hw, ops) + _ring(
+        # Dense gradients reduce over the data- and context-parallel ranks (Megatron-Core's
+        # dp-cp group), tp apart.
+        grad = _ring(ev, "all-reduce", dense * lay.grad_bytes, dp * cp, tp, hw, ops) + _ring(
             ev, "all-reduce", experts * lay.grad_bytes, edp, etp * ep, hw, ops
         )
     # One stage hands its T·h activations to the next (and gradients back in training); stages
@@ -406,10 +417,27 @@ def components(
     compute_step = ev(
         "expert_compute_step_seconds", {"tau": tau, "t": compute, "L_moe": moe_layers, "pp": pp}
     )
+    chunk = ev("cp_kv_chunk_bytes", _kv_shape(model, tp, ops) | {"T": tokens, "tp": tp,
+               "beta": lay.activation_bytes})  # fmt: skip
+    # CP ranks sit tp apart (Megatron's order tp-cp-ep-dp-pp); all-gather of cp chunks; 0 at cp 1.
+    cp_exchange = _ring(ev, "all-gather", chunk * cp, cp, tp, hw, ops)
     return Components(
         g, dispatch, combine, tp_attn, tp_mlp, tp_moe, flops, compute,
-        ep_step, tp_step, grad, pp_step, compute_step,
+        ep_step, tp_step, grad, pp_step, compute_step, cp_exchange,
     )  # fmt: skip
+
+
+def _kv_shape(model: MoEModel, tp: Number, ops: Ops) -> dict[str, Number]:
+    """kv heads on one tp rank (n_kv/tp, or one replicated) and their mean K/V head width."""
+    heads = model.num_attention_heads or 1
+    if model.mla:
+        n_kv, width = heads, Fraction((model.qk_nope_head_dim or 0) + (model.qk_rope_head_dim
+                                        or 0) + (model.v_head_dim or 0), 2)  # fmt: skip
+    else:
+        n_kv = model.num_key_value_heads or heads
+        width = Fraction(model.head_dim or max(1, model.hidden_size // heads))
+    per_rank = n_kv / tp if hasattr(tp, "shape") else Fraction(n_kv) / tp
+    return {"n_kv": ops.maximum(1, per_rank), "d_h": width}
 
 
 def step_times(
@@ -428,7 +456,7 @@ def step_times(
     layers, moe_layers = int(shape["L"]), int(shape["L_moe"])
     g = ep_ranks_per_node(lay.ep, hw.gpus_per_node, lay.etp)
     check_ep_nodes(lay.ep, g)
-    sizes = Sizes(lay.tp, lay.dp, lay.ep, lay.edp, lay.etp, lay.pp)
+    sizes = Sizes(lay.tp, lay.dp, lay.ep, lay.edp, lay.etp, lay.pp, lay.cp)
     c = components(
         model,
         phase,
@@ -497,6 +525,8 @@ def step_times(
         stage_compute_seconds=None,
         hbm_seconds=None,
         exposed_ep_seconds_per_step=None,
+        exposed_tp_seconds_per_step=None,
+        cp_seconds_per_step=None,
         micro_batch_seconds=None,
         micro_batches=None,
         pipeline_bubble=None,

@@ -55,9 +55,13 @@ def evaluate_exact(name: str, values: Mapping[str, Any]) -> Any:
     return F.rational_vector(name, values)
 
 
-def sizes(found: Sequence[tuple[int, int, int, int, int, int]]) -> Sizes:
-    """(tp, dp, ep, edp, etp, pp) of each layout as six int64 arrays."""
-    cols = np.array(found, dtype=np.int64).reshape(-1, 6).T
+def sizes(found: Sequence[tuple[int, ...]]) -> Sizes:
+    """(tp, dp, ep, edp, etp, pp, cp) of each layout as seven int64 arrays (cp 1 where a
+    layout gives six sizes)."""
+    width = len(found[0]) if len(found) else 7
+    cols = np.array(found, dtype=np.int64).reshape(len(found), width).T
+    if width == 6:
+        cols = np.vstack([cols, np.ones((1, cols.shape[1]), dtype=np.int64)])
     return Sizes(*cols)
 
 

@@ -210,6 +210,16 @@ def attention_flops(*, P_attn: Fraction, T: Fraction, d_qk: Fraction, d_v: Fract
     return 2*P_attn*T + 2*T*n_att*n_h*(d_qk + d_v)
 
 
+def attention_score_flops(*, T: Fraction, d_qk: Fraction, d_v: Fraction, n_att: Fraction, n_h: Fraction) -> Fraction:
+    """The scores and weighted sum of attention_flops: 2·n_h·(d_qk + d_v) per query and key."""
+    return 2*T*n_att*n_h*(d_qk + d_v)
+
+
+def attention_seconds(*, P: Fraction, P_attn: Fraction, P_s: Fraction, T: Fraction, d_qk: Fraction, d_v: Fraction, eta_c: Fraction, n_att: Fraction, n_h: Fraction) -> Fraction:
+    """Attention compute: the projections at the GEMM rate P, the scores at the bf16 rate P_s."""
+    return 2*T*n_att*n_h*(d_qk + d_v)/(P_s*eta_c) + 2*P_attn*T/(P*eta_c)
+
+
 def dense_mlp_flops(*, T: Fraction, d_i: Fraction, h: Fraction) -> Fraction:
     """FLOPs of one rank in a dense (gated) MLP layer's forward pass: 2·3·h·d_i per token."""
     return 6*T*d_i*h
@@ -567,7 +577,22 @@ def stage_compute_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, t: Frac
 
 def exposed_ep_step_seconds(*, L_moe: Fraction, o_v: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_c: Fraction, t_d: Fraction, tau: Fraction) -> Fraction:
     """EP all-to-all left exposed over the stage's MoE layers."""
-    return L_moe*(tau + 1)*max(Fraction(0), Fraction(-o_v*(t + t_ac) + t_c + t_d))/pp
+    return L_moe*max(Fraction(0), Fraction(-o_v*(t + t_ac)*(2*tau + 1) + (t_c + t_d)*(tau + 1)))/pp
+
+
+def exposed_tp_step_seconds(*, L: Fraction, L_moe: Fraction, o_t: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_attn: Fraction, t_c: Fraction, t_d: Fraction, t_dc: Fraction, t_mlp: Fraction, t_moe: Fraction, tau: Fraction) -> Fraction:
+    """TP collectives left exposed over the stage's layers: all of them (o_t = 0), or what they"""
+    return o_t*(L_moe*(-max(Fraction(0), Fraction(-(t + t_ac)*(2*tau + 1) + (t_c + t_d)*(tau + 1))) + max(Fraction(0), Fraction(-(t + t_ac)*(2*tau + 1) + (t_attn + t_moe)*(tau + 1) + (t_c + t_d)*(tau + 1)))) + (L - L_moe)*max(Fraction(0), Fraction(-(t_ac + t_dc)*(2*tau + 1) + (t_attn + t_mlp)*(tau + 1))))/pp + (1 - o_t)*(tau + 1)*(L*t_attn + L_moe*t_moe + t_mlp*(L - L_moe))/pp
+
+
+def cp_kv_chunk_bytes(*, T: Fraction, beta: Fraction, d_h: Fraction, n_kv: Fraction, tp: Fraction) -> Fraction:
+    """Keys and values one context-parallel rank holds for its chunk of the sequence and sends"""
+    return 2*T*beta*d_h*n_kv*tp
+
+
+def cp_step_seconds(*, L: Fraction, pp: Fraction, t_ac: Fraction, t_cp: Fraction, tau: Fraction) -> Fraction:
+    """Context-parallel KV exchange left exposed over the stage's layers."""
+    return L*(2*tau + 1)*max(Fraction(0), Fraction(-t_ac + t_cp))/pp
 
 
 def pipeline_step_seconds(*, n_b: Fraction, n_m: Fraction, t_mb: Fraction) -> Fraction:

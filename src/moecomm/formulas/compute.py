@@ -13,6 +13,7 @@ from moecomm.formulas.symbols import (
     L,
     P_attn,
     P_peak,
+    P_s,
     T,
     beta_c,
     beta_d,
@@ -101,7 +102,28 @@ def attention_flops() -> sp.Expr:
     4·s²·h for full attention; a causal query attends to n_att = s/2 keys on average, a decode
     query to its whole context); heads split over tp.
     """
-    return 2 * P_attn * T + 2 * T * n_h * (d_qk + d_v) * n_att
+    return 2 * P_attn * T + attention_score_flops()
+
+
+@formula(unit="count", convention=COMPUTE_PER_RANK + "; FLOPs, forward")
+def attention_score_flops() -> sp.Expr:
+    """The scores and weighted sum of attention_flops: 2·n_h·(d_qk + d_v) per query and key.
+
+    Source: as attention_flops (Narayanan et al. 2021 §5.1), the part outside the projections.
+    """
+    return 2 * T * n_h * (d_qk + d_v) * n_att
+
+
+@formula(unit="seconds", convention=COMPUTE_PER_RANK)
+def attention_seconds() -> sp.Expr:
+    """Attention compute: the projections at the GEMM rate P, the scores at the bf16 rate P_s.
+
+    Source: DeepSeek-V3 tech report arXiv 2412.19437 §3.3: the linear layers' GEMMs run in FP8,
+    while 'the attention operators' keep their original precision (BF16); FlashAttention and
+    FlashMLA compute the scores in BF16. For a model without FP8 GEMMs P = P_s.
+    """
+    projections = attention_flops() - attention_score_flops()
+    return projections / (P_peak * eta_c) + attention_score_flops() / (P_s * eta_c)
 
 
 @formula(unit="count", convention=COMPUTE_PER_RANK + "; FLOPs, forward")

@@ -212,7 +212,8 @@ def optimizer_bytes() -> sp.Expr:
     Source: Megatron-LM theoretical_memory_usage.py (the 12/dp of '6 + 12/dp'): fp32 master
     weight, momentum and variance (4 + 4 + 4 bytes), sharded over dp for non-expert parameters
     and over edp for expert parameters (Megatron-Core's expert data-parallel group); ZeRO stage 1
-    (Rajbhandari et al. arXiv 1910.02054 §5.1).
+    (Rajbhandari et al. arXiv 1910.02054 §5.1). With context parallelism dp counts the dp·cp
+    ranks of Megatron-Core's data-parallel group with context parallel.
     """
     return 12 * W_e / edp + 12 * (W_d + W_x) / dp
 

@@ -14,9 +14,13 @@ from moecomm.formulas.symbols import (
     L_moe,
     N,
     T,
+    beta,
+    d_h,
     n,
     n_b,
+    n_kv,
     n_m,
+    o_t,
     o_v,
     pp,
     r_p,
@@ -26,6 +30,7 @@ from moecomm.formulas.symbols import (
     t_ar,
     t_attn,
     t_c,
+    t_cp,
     t_d,
     t_dc,
     t_ex,
@@ -35,6 +40,7 @@ from moecomm.formulas.symbols import (
     t_moe,
     t_pp,
     tau,
+    tp,
 )
 
 STEP_PER_RANK = "per rank, one step; totals over the layers / pp of one pipeline stage"
@@ -147,11 +153,63 @@ def exposed_ep_step_seconds() -> sp.Expr:
 
     Source: with overlap (o_v = 1) the dispatch and combine of one micro-batch run under the
     attention and expert compute of the other (DeepSeek-V3 tech report §3.4 two-micro-batch
-    overlap in prefill and decode; DualPipe §3.2.1 in training): only max(0, comm − compute)
-    shows; without (o_v = 0, 1F1B) all of it does.
+    overlap in prefill and decode): only max(0, comm − compute) shows; without (o_v = 0, 1F1B)
+    all of it does. In training DualPipe overlaps "the computation and communication within a
+    pair of individual forward and backward chunks" (§3.2.1, Figure 4; deepseek-ai/profile-data:
+    one forward and one backward chunk per overlapped cell): the forward and backward all-to-alls
+    (comm_passes = 2 of them) run under the forward and backward compute (compute_passes = 3
+    forward equivalents, the backward costing twice the forward), so per layer
+    max(0, 2·comm − 3·compute) shows.
     """
-    per_layer = sp.Max(0, t_d + t_c - o_v * (t_ac + t))
-    return comm_passes() * per_layer * L_moe / pp
+    per_layer = sp.Max(0, comm_passes() * (t_d + t_c) - o_v * compute_passes() * (t_ac + t))
+    return per_layer * L_moe / pp
+
+
+@formula(unit="seconds", convention=STEP_PER_RANK + "; TP left exposed")
+def exposed_tp_step_seconds() -> sp.Expr:
+    """TP collectives left exposed over the stage's layers: all of them (o_t = 0), or what they
+    add to the communication that outlasts the other micro-batch's compute (o_t = 1).
+
+    Source: DeepSeek-V3 tech report arXiv 2412.19437 §3.4.1: 'in the prefilling stage, to improve
+    the throughput and hide the overhead of all-to-all and TP communication, we simultaneously
+    process two micro-batches ... overlapping the attention and MoE of one micro-batch with the
+    dispatch and combine of another'. A MoE layer's TP (t_attn + t_moe) joins its all-to-all
+    under the attention and expert compute; what shows beyond exposed_ep_step_seconds is TP's.
+    A dense layer's TP (t_attn + t_mlp) runs under its attention and MLP compute.
+    """
+    comm = comm_passes() * (t_d + t_c)
+    work = compute_passes() * (t_ac + t)
+    moe = sp.Max(0, comm + comm_passes() * (t_attn + t_moe) - work) - sp.Max(0, comm - work)
+    dense = sp.Max(0, comm_passes() * (t_attn + t_mlp) - compute_passes() * (t_ac + t_dc))
+    hidden = (moe * L_moe + dense * (L - L_moe)) / pp
+    return (1 - o_t) * tp_step_seconds() + o_t * hidden
+
+
+@formula(unit="bytes", convention="per rank, one layer; the keys and values of its sequence chunk")
+def cp_kv_chunk_bytes() -> sp.Expr:
+    """Keys and values one context-parallel rank holds for its chunk of the sequence and sends
+    round the CP ring: T·tp tokens (its chunk, before sequence parallelism splits it over tp)
+    × n_kv kv heads of this rank × d_h × 2 (K and V) × β bytes.
+
+    Source: Megatron-Core context parallelism (docs/source/api-guide/context_parallel.rst): each
+    GPU computes attention for its chunk and exchanges K and V with the others in a ring of
+    point-to-point transfers, an all-gather of KV forward and, backward, an all-gather of KV and
+    a reduce-scatter of its gradients.
+    """
+    return 2 * T * tp * n_kv * d_h * beta
+
+
+@formula(unit="seconds", convention=STEP_PER_RANK + "; CP left exposed")
+def cp_step_seconds() -> sp.Expr:
+    """Context-parallel KV exchange left exposed over the stage's layers.
+
+    Source: Megatron-Core context_parallel.rst: forward all-gathers KV, backward all-gathers KV
+    and reduce-scatters dKV (compute_passes = 1 or 3 of t_cp, the ring all-gather of
+    cp_kv_chunk_bytes per rank); TransformerEngine's ring attention sends the next chunk while
+    computing attention on the current one, so each pass shows only what outlasts its attention
+    compute (forward t_ac, backward twice that).
+    """
+    return compute_passes() * sp.Max(0, t_cp - t_ac) * L / pp
 
 
 @formula(unit="seconds", convention="per rank, one step of n_m micro-batches")

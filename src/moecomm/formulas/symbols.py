@@ -74,6 +74,7 @@ d_s = sp.Symbol("d_s", nonnegative=True, integer=True)
 n_s = sp.Symbol("n_s", nonnegative=True, integer=True)
 F_ops = sp.Symbol("F", nonnegative=True)
 P_peak = sp.Symbol("P", positive=True)
+P_s = sp.Symbol("P_s", positive=True)
 eta_c = sp.Symbol("eta_c", positive=True)
 L = sp.Symbol("L", **_pos)
 mu = sp.Symbol("mu", **_pos)
@@ -131,6 +132,8 @@ t_ex = sp.Symbol("t_ex", nonnegative=True)
 t_mb = sp.Symbol("t_mb", nonnegative=True)
 t_g = sp.Symbol("t_g", nonnegative=True)
 o_v = sp.Symbol("o_v", **_nonneg)
+o_t = sp.Symbol("o_t", **_nonneg)
+t_cp = sp.Symbol("t_cp", **_nonneg)
 n_m = sp.Symbol("n_m", **_pos)
 n_b = sp.Symbol("n_b", nonnegative=True)
 
@@ -204,6 +207,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     n_s: "shared experts",
     F_ops: "floating-point operations",
     P_peak: "peak FLOP/s",
+    P_s: "peak FLOP/s of the attention scores (bf16)",
     eta_c: "compute efficiency (achieved / peak)",
     L: "layers",
     mu: "micro-batches overlapped",
@@ -255,6 +259,8 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     t_mb: "time of one micro-batch on one stage, seconds",
     t_g: "gradient reduction of one step, seconds",
     o_v: "1 when communication overlaps computation (two micro-batches, DualPipe), else 0",
+    o_t: "1 when TP collectives overlap computation too (two micro-batches in prefill), else 0",
+    t_cp: "context-parallel exchange of keys and values per layer (forward), seconds",
     n_m: "micro-batches per step",
     n_b: "pipeline bubble in micro-batch times",
     tau: "1 for a training step (with a backward pass), 0 for inference",
@@ -292,6 +298,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     m_up: r"m_{\mathrm{up}}",
     m_out: r"m_{\mathrm{out}}",
     eta_c: r"\eta_{\mathrm{c}}",
+    P_s: r"P_{\mathrm{s}}",
     t_comm: r"t_{\mathrm{comm}}",
     nu: r"\nu",
     nu_up: r"\nu_{\mathrm{up}}",
@@ -346,6 +353,8 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     t_mb: r"t_{\mathrm{mb}}",
     t_g: r"t_{\mathrm{g}}",
     o_v: r"o_{\mathrm{v}}",
+    o_t: r"o_{\mathrm{t}}",
+    t_cp: r"t_{\mathrm{cp}}",
     n_m: r"n_{\mathrm{m}}",
     n_b: r"n_{\mathrm{b}}",
     tau: r"\tau",
