@@ -386,3 +386,20 @@ def test_plot_path_is_refused_before_the_work(
         "Error: exists.svg: exists; pass --force to replace it\n",
     )
     assert (tmp_path / "exists.svg").read_text() == "keep\n"
+
+
+@needs_mpl
+def test_plan_figure_names_context_parallel_picks_beside_the_axes() -> None:
+    report = moecomm.plan(
+        deployment="megatron-bridge-qwen3-235b-train", micro_batch=1, seq=4096, top=3
+    )
+    rows = json.loads(report.to_json())["candidates"]
+    ax = _figure(report).axes[0]
+    (note,) = [t for t in ax.texts if t.get_text().startswith("Top 3")]
+    assert note.get_position()[0] > 1  # right of the axes: it covers no point
+    first = rows[0]
+    assert first["cp"] > 1
+    assert note.get_text().splitlines()[1] == (
+        f"#1: tp {first['tp']} cp {first['cp']} dp {first['dp']} ep {first['ep']} "
+        f"edp {first['edp']} etp {first['etp']} pp {first['pp']}"
+    )

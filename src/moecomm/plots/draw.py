@@ -79,13 +79,14 @@ def _panel(fig: Figure, ax: Any, p: Panel) -> None:
     if p.plain_ticks:
         _plain(ax.xaxis if p.xlog else None, ax.yaxis if p.ylog else None)
     if p.note:
+        # Right of the axes (the constrained layout makes room for it), never over a point.
         ax.text(
-            0.99,
-            0.02,
+            1.02,
+            1.0,
             p.note,
             transform=ax.transAxes,
-            ha="right",
-            va="bottom",
+            ha="left",
+            va="top",
             multialignment="left",
             fontsize=7,
             family="DejaVu Sans Mono",

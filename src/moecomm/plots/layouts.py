@@ -105,7 +105,9 @@ def figure(report: Report) -> FigureSpec:
     top = min(LABELLED, report.table_rows or LABELLED, len(rows))
     marks = tuple((*xy[i], f"#{rows[i].rank}") for i in range(top))
     note = "\n".join(
-        f"#{r.rank}: tp {r.tp} dp {r.dp} ep {r.ep} edp {r.edp} etp {r.etp} pp {r.pp}"
+        f"#{r.rank}: tp {r.tp}"
+        + (f" cp {r.cp}" if r.cp > 1 else "")
+        + f" dp {r.dp} ep {r.ep} edp {r.edp} etp {r.etp} pp {r.pp}"
         + ("" if r.fits else " (does not fit)")
         for r in rows[:top]
     )
