@@ -389,3 +389,13 @@ def test_rows_tables_show_bytes_in_decimal_units_too() -> None:
     assert "234.881 MB" in table[at + 1] and "58.720 MB" in table[at + 1]
     rows = ok_json(*args)
     assert (rows[1]["ep_bytes_per_rank"], rows[1]["tp_bytes_per_rank"]) == (234881024, 58720256)
+
+
+def test_memory_in_gb_prints_to_the_megabyte_in_every_row() -> None:
+    """GB columns to three decimals (59.853, 0.288); JSON keeps the exact bytes."""
+    args = ("plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800", "--top", "1")
+    md = ok(*args, "--format", "markdown")
+    assert "| **59.853** | **1.455** | **0.288** | **61.596** |" in md
+    first = ok_json(*args)["candidates"][0]
+    assert isinstance(first["memory_bytes_per_gpu"], int)
+    assert round(first["memory_bytes_per_gpu"] / 1e9, 3) == 61.596

@@ -108,6 +108,10 @@ def cell(value: Any, field_unit: str) -> str:
     if field_unit == "percent":
         return f"{100 * float(value):.1f}%"
     # Display scales; the labels carry the unit (GB/s, GB, TFLOP/s, µs) and JSON the exact value.
+    if field_unit == "capacity" and not _big(value) and Fraction(value) % GB:
+        # Memory in GB to the MB, every such row of a column to the same decimals (a whole
+        # number of GB, as a GPU's memory, prints whole).
+        return f"{float(Fraction(value) / GB):,.3f}"
     if field_unit in ("bytes_per_second", "capacity"):
         return _scaled(value, 1, GB)
     if field_unit == "flops":
