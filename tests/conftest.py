@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from moecomm.cli import cli
+
+needs_mpl = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None and not os.environ.get("MOECOMM_REQUIRE_PLOT"),
+    reason='matplotlib not installed (pip install ".[plot]")',
+)
+"""Figure tests: skipped without the plot extra, failing under MOECOMM_REQUIRE_PLOT=1 (CI)."""
 
 
 @pytest.fixture(autouse=True)

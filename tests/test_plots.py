@@ -11,24 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ok, run
+from conftest import needs_mpl, ok, run
 
 import moecomm
 from moecomm.plots import figure_spec as spec
 
 ROOT = Path(__file__).resolve().parents[1]
-
-try:
-    import matplotlib  # noqa: F401
-
-    HAVE_MPL = True
-except ImportError:  # pragma: no cover - the plot extra is installed in CI
-    HAVE_MPL = False
-
-needs_mpl = pytest.mark.skipif(
-    not HAVE_MPL and not os.environ.get("MOECOMM_REQUIRE_PLOT"),
-    reason='matplotlib not installed (pip install ".[plot]")',
-)
 
 TRAFFIC = [
     "traffic",

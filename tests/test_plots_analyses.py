@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ok, run
+from conftest import needs_mpl, ok, run
 
 import moecomm
 from moecomm.plots import figure_spec
@@ -27,18 +27,6 @@ PLAN = ["plan", "--preset", "deepseek-v3", "--gpus", "64", "--hardware", "h800",
 PLAN += ["prefill", "--top", "5"]
 COLLECTIVE = ["collective", "all-reduce", "--bytes", "1MiB:1GiB:x4", "--ranks", "8"]
 COLLECTIVE += ["--hardware", "h100-sxm"]
-
-try:
-    import matplotlib  # noqa: F401
-
-    HAVE_MPL = True
-except ImportError:  # pragma: no cover - the plot extra is installed in CI
-    HAVE_MPL = False
-
-needs_mpl = pytest.mark.skipif(
-    not HAVE_MPL and not os.environ.get("MOECOMM_REQUIRE_PLOT"),
-    reason='matplotlib not installed (pip install ".[plot]")',
-)
 
 
 def _figure(report: Any, measured: tuple[str, ...] = ()) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ok, run
+from conftest import needs_mpl, ok, run
 
 import moecomm
 from moecomm import render
@@ -181,17 +181,7 @@ def test_a_routing_file_with_layers_is_refused_in_a_sweep(tmp_path: Path) -> Non
         )
 
 
-try:
-    import matplotlib  # noqa: F401
-
-    HAVE_MPL = True
-except ImportError:  # pragma: no cover
-    HAVE_MPL = False
-
-
-@pytest.mark.skipif(
-    not HAVE_MPL and not os.environ.get("MOECOMM_REQUIRE_PLOT"), reason="no matplotlib"
-)
+@needs_mpl
 def test_sweep_figure_has_one_line_per_swept_value(tmp_path: Path) -> None:
     from moecomm.plots import figure_spec
     from moecomm.plots.draw import figure
