@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moecomm import formulas as F
 from moecomm import timing
 from moecomm.calibration.samples import Sample
 from moecomm.config import CollectiveFit
@@ -60,9 +61,10 @@ def _numpy() -> Any:
     return numpy
 
 
-def _law(np: Any, x: Any, nu: float) -> Any:
-    """x·(x + 2ν)/(x + ν): the bytes the ramp makes the link move at its peak rate."""
-    return x if nu == 0 else x * (x + 2 * nu) / (x + nu)
+def _law(x: Any, nu: float) -> Any:
+    """x / bandwidth_ramp(x, ν) (the formula layer's, over arrays): the bytes that take the link
+    as long at its peak rate as x bytes take at the ramp's rate."""
+    return x / F.vector("bandwidth_ramp")(nu=nu, x=x)
 
 
 def fit_back_to_back(
@@ -82,7 +84,7 @@ def fit_back_to_back(
         )
 
     def one(nu: float) -> tuple[float, float, float, float] | None:
-        f = _law(np, x, nu)
+        f = _law(x, nu)
         a = np.column_stack([1 / t, f / t])
         (alpha, inv_b), *_ = np.linalg.lstsq(a, np.ones_like(t), rcond=None)
         if alpha < 0:  # no latency left to fit: bandwidth alone
@@ -148,7 +150,7 @@ def fit(
         per_op = [p for p in points if p.sample.per_op_s is not None]
         tau = base_per_op(kind, link, ranks)
         if per_op:
-            pred = [alpha + float(_law(None, p.x, nu)) / bw for p in per_op]
+            pred = [alpha + float(_law(p.x, nu)) / bw for p in per_op]
             tau = fit_per_op(per_op, pred)
         fits.append(
             CollectiveFit(
