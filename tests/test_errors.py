@@ -223,7 +223,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
         "stage_expert_params, stage_dense_params, stage_vocab_params, weight_bytes, "
         "gradient_bytes, optimizer_bytes, dense_layer_activation_bytes, "
         "moe_layer_activation_bytes, full_recompute_layer_bytes, activation_bytes, "
-        "interleaved_in_flight, "
+        "interleaved_in_flight, dualpipe_in_flight, "
         "full_recompute_activation_bytes, mla_kv_cache_bytes, gqa_kv_cache_bytes, "
         "usable_memory_bytes, bandwidth_ramp, link_seconds, collective_seconds, per_op_seconds, "
         "alltoall_2dh_seconds, algbw, "

@@ -217,3 +217,18 @@ def test_interleaved_schedule_holds_more_micro_batches() -> None:
     assert Fraction(interleaved["activation_bytes"]) * 4 == Fraction(
         plain["activation_bytes"]
     ) * Fraction(11, 2)
+
+
+def test_schedule_and_recompute_counts_are_formulas() -> None:
+    """DualPipe: PP + 1 micro-batches, two copies of weights and gradients (DeepSeek-V3 §3.2.1,
+    Table 2); full recompute: one more forward pass, 4 passes instead of 3 (Korthikanti §4.2)."""
+    assert F.value("dualpipe_in_flight", {"pp": 16}) == 17
+    w = {"W_e": 10, "W_d": 3, "W_x": 1, "beta_e": 2, "beta_w": 2, "beta_x": 2}
+    assert F.value("weight_bytes", w | {"c_w": 2}) == 2 * F.value("weight_bytes", w | {"c_w": 1})
+    g = {"W_e": 10, "W_d": 3, "W_x": 1}
+    assert F.value("gradient_bytes", g | {"c_w": 2}) == 2 * 4 * 14
+    stage = {"tau": 1, "t_ac": 2, "t_dc": 3, "t": 5, "L": 4, "L_moe": 3, "pp": 1}
+    plain = F.value("stage_compute_seconds", stage | {"r_f": 0})
+    assert plain == 3 * (2 * 4 + 3 * 1 + 5 * 3)
+    assert F.value("stage_compute_seconds", stage | {"r_f": 1}) == Fraction(4, 3) * plain
+    assert F.value("stage_compute_seconds", stage | {"tau": 0, "r_f": 1}) == plain / 3

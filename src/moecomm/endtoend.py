@@ -16,7 +16,7 @@ from typing import Any
 from moecomm.config import MoEModel, Phase, ScheduleOptions
 from moecomm.elementwise import SCALAR, Ops
 from moecomm.hardware import Links
-from moecomm.memory import attention_params, head_dim
+from moecomm.memory import RECOMPUTE, attention_params, head_dim
 from moecomm.step import Components
 
 Number = Any
@@ -114,15 +114,12 @@ def end_to_end(
     t_ac = ev("attention_seconds", attn | rate | {"P_s": min(peak_flops, hw.bf16_flops)})
     t_dc = ev("compute_seconds", {"F": flops_mlp} | rate)
     tau = 1 if phase == "train" else 0
+    full = ops.where(recompute == RECOMPUTE.index("full"), 1, 0)
     compute = ev(
         "stage_compute_seconds",
-        {"tau": tau, "t_ac": t_ac, "t_dc": t_dc, "t": comps.compute, "L": layers,
+        {"tau": tau, "r_f": full, "t_ac": t_ac, "t_dc": t_dc, "t": comps.compute, "L": layers,
          "L_moe": moe_layers, "pp": pp},
     )  # fmt: skip
-    if phase == "train":
-        # Full recompute runs each layer's forward pass again: 4 passes instead of 3
-        # (Korthikanti et al. 2022 §4.2); selective recompute's attention scores are not counted.
-        compute = compute * ops.where(recompute == 2, 4 / 3, 1)
     hbm: Number = 0
     work = compute
     if phase != "train" and hw.hbm_bytes_per_second:

@@ -161,7 +161,8 @@ def memory(
         "stage_vocab_params",
         {"n_emb": n_emb, "V": model.vocab_size or 0, "h": model.hidden_size, "tp": tp},
     )
-    params = {"W_e": w_e, "W_d": w_d, "W_x": w_x}
+    copies = 2 if phase == "train" and schedule == "dualpipe" else 1
+    params = {"W_e": w_e, "W_d": w_d, "W_x": w_x, "c_w": copies}
     items: dict[str, Number] = {
         "weights": ev(
             "weight_bytes", params | {"beta_e": beta_e, "beta_w": beta_w, "beta_x": beta_x}
@@ -188,13 +189,10 @@ def memory(
     recompute: Number = -1  # inference: nothing to recompute
     if phase == "train":
         items["gradients"] = ev("gradient_bytes", params)
-        if schedule == "dualpipe":
-            items["weights"] = 2 * items["weights"]
-            items["gradients"] = 2 * items["gradients"]
         # Megatron-Core shards the dense optimizer over the data-parallel group with context
         # parallelism (optimizer/__init__.py: get_data_parallel_group(with_context_parallel=True)).
         items["optimizer"] = ev("optimizer_bytes", params | {"dp": dp * cp, "edp": edp})
-        in_flight = pp + 1 if schedule == "dualpipe" else pp
+        in_flight = ev("dualpipe_in_flight", {"pp": pp}) if schedule == "dualpipe" else pp
         if schedule == "interleaved" and vpp > 1:
             in_flight = ev("interleaved_in_flight", {"pp": pp, "v_pp": vpp})
         stage = {"L_s": most, "L_sm": stage_moe, "n_mb": in_flight}

@@ -280,14 +280,14 @@ def stage_vocab_params(*, V: Fraction, h: Fraction, n_emb: Fraction, tp: Fractio
     return V*h*n_emb/tp
 
 
-def weight_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction, beta_e: Fraction, beta_w: Fraction, beta_x: Fraction) -> Fraction:
+def weight_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction, beta_e: Fraction, beta_w: Fraction, beta_x: Fraction, c_w: Fraction) -> Fraction:
     """Weights of one GPU at their dtypes: experts at β_e, other linear layers at β_w, the"""
-    return W_d*beta_w + W_e*beta_e + W_x*beta_x
+    return c_w*(W_d*beta_w + W_e*beta_e + W_x*beta_x)
 
 
-def gradient_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction) -> Fraction:
+def gradient_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction, c_w: Fraction) -> Fraction:
     """fp32 main gradients of every parameter on the GPU."""
-    return 4*W_d + 4*W_e + 4*W_x
+    return 4*c_w*(W_d + W_e + W_x)
 
 
 def optimizer_bytes(*, W_d: Fraction, W_e: Fraction, W_x: Fraction, dp: Fraction, edp: Fraction) -> Fraction:
@@ -318,6 +318,11 @@ def activation_bytes(*, E: Fraction, L_s: Fraction, L_sm: Fraction, T: Fraction,
 def interleaved_in_flight(*, pp: Fraction, v_pp: Fraction) -> Fraction:
     """Micro-batches of activations the first stage holds under the interleaved schedule."""
     return pp*(1 + (pp - 1)/(pp*v_pp))
+
+
+def dualpipe_in_flight(*, pp: Fraction) -> Fraction:
+    """Micro-batches of activations a stage holds under DualPipe."""
+    return pp + 1
 
 
 def full_recompute_activation_bytes(*, L_s: Fraction, T: Fraction, h: Fraction, n_mb: Fraction) -> Fraction:
@@ -570,9 +575,9 @@ def ep_tp_time_ratio(*, t_a2a: Fraction, t_ar: Fraction) -> Fraction:
     return 2*t_a2a/t_ar
 
 
-def stage_compute_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_dc: Fraction, tau: Fraction) -> Fraction:
+def stage_compute_seconds(*, L: Fraction, L_moe: Fraction, pp: Fraction, r_f: Fraction, t: Fraction, t_ac: Fraction, t_dc: Fraction, tau: Fraction) -> Fraction:
     """Compute of one micro-batch on one stage: attention in every layer, dense MLPs, experts."""
-    return (2*tau + 1)*(L*t_ac + L_moe*t + t_dc*(L - L_moe))/pp
+    return (L*t_ac + L_moe*t + t_dc*(L - L_moe))*(r_f*tau + 2*tau + 1)/pp
 
 
 def exposed_ep_step_seconds(*, L_moe: Fraction, o_v: Fraction, pp: Fraction, t: Fraction, t_ac: Fraction, t_c: Fraction, t_d: Fraction, tau: Fraction) -> Fraction:

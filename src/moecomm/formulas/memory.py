@@ -31,6 +31,7 @@ from moecomm.formulas.symbols import (
     beta_w,
     beta_x,
     c_sc,
+    c_w,
     d_ff,
     d_h,
     d_i,
@@ -189,9 +190,11 @@ def weight_bytes() -> sp.Expr:
     Source: the quantization keys of config.json: DeepSeek-V3 ships fp8 linear weights with
     128 × 128 block scales and bf16 embeddings; gpt-oss ships MXFP4 experts
     (quantization_config quant_method mxfp4, modules_to_not_convert: attention, router,
-    embeddings, lm_head) and bf16 elsewhere. Training keeps bf16 weights (β = 2).
+    embeddings, lm_head) and bf16 elsewhere. Training keeps bf16 weights (β = 2). c_w copies
+    of the parameters: 2 under DualPipe (DeepSeek-V3 §3.2.1: 'DualPipe requires keeping two
+    copies of the model parameters'), else 1.
     """
-    return W_e * beta_e + W_d * beta_w + W_x * beta_x
+    return c_w * (W_e * beta_e + W_d * beta_w + W_x * beta_x)
 
 
 @formula(unit="bytes", convention=STAGE + "; training")
@@ -200,9 +203,10 @@ def gradient_bytes() -> sp.Expr:
 
     Source: Megatron-LM theoretical_memory_usage.py: 'num_bytes_per_parameter = 6 + 12/dp' with
     the distributed optimizer — 2 bytes of bf16 weights plus 4 of fp32 main gradients
-    (--accumulate-allreduce-grads-in-fp32), not sharded.
+    (--accumulate-allreduce-grads-in-fp32), not sharded; one set per copy of the parameters
+    (c_w, as in weight_bytes).
     """
-    return 4 * (W_e + W_d + W_x)
+    return c_w * 4 * (W_e + W_d + W_x)
 
 
 @formula(unit="bytes", convention=STAGE + "; training, distributed optimizer (ZeRO-1)")
@@ -277,6 +281,16 @@ def interleaved_in_flight() -> sp.Expr:
     §2.2.2): pp + (pp − 1)/v.
     """
     return pp * (1 + (pp - 1) / (pp * v_pp))
+
+
+@formula(unit="count", convention="micro-batches on the first stage; DualPipe")
+def dualpipe_in_flight() -> sp.Expr:
+    """Micro-batches of activations a stage holds under DualPipe.
+
+    Source: DeepSeek-V3 technical report, Table 2: DualPipe's activation memory is PP + 1
+    micro-batches (1F1B: PP).
+    """
+    return pp + 1
 
 
 @formula(unit="bytes", convention=STAGE + "; training, 1F1B, full recompute")

@@ -23,6 +23,7 @@ from moecomm.formulas.symbols import (
     o_t,
     o_v,
     pp,
+    r_f,
     r_p,
     t,
     t_a2a,
@@ -143,8 +144,10 @@ def stage_compute_seconds() -> sp.Expr:
 
     Source: compute_passes (forward 1, training 3: Narayanan et al. 2021 §5.1) × per-layer
     compute (attention t_ac, dense MLP t_dc, expert GEMMs t) over the layers / pp of the stage.
+    Full activation recomputation (r_f = 1) runs each layer's forward pass again in training:
+    one more pass (Korthikanti et al. 2022 §4.2); selective recompute's scores are not counted.
     """
-    return compute_passes() * (t_ac * L + t_dc * (L - L_moe) + t * L_moe) / pp
+    return (compute_passes() + r_f * tau) * (t_ac * L + t_dc * (L - L_moe) + t * L_moe) / pp
 
 
 @formula(unit="seconds", convention=STEP_PER_RANK + "; EP left exposed")

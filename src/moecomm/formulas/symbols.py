@@ -113,6 +113,7 @@ d_v = sp.Symbol("d_v", **_pos)
 n_kvr = sp.Symbol("n_kvr", **_pos)
 N_ctx = sp.Symbol("N_ctx", nonnegative=True)
 n_mb = sp.Symbol("n_mb", **_pos)
+c_w = sp.Symbol("c_w", **_pos)
 v_pp = sp.Symbol("v_pp", **_pos)
 W_x = sp.Symbol("W_x", nonnegative=True)
 P_attn = sp.Symbol("P_attn", nonnegative=True, integer=True)
@@ -139,6 +140,7 @@ n_b = sp.Symbol("n_b", nonnegative=True)
 
 # The step model (formulas/step.py): passes of a step, per-layer times, ring steps.
 tau = sp.Symbol("tau", **_nonneg)
+r_f = sp.Symbol("r_f", **_nonneg)
 r_p = sp.Symbol("r_p", **_pos)
 t_d = sp.Symbol("t_d", nonnegative=True)
 t_c = sp.Symbol("t_c", nonnegative=True)
@@ -242,6 +244,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     n_kvr: "kv heads held by one rank: n_kv/tp, or 1 replicated when tp > n_kv",
     N_ctx: "tokens held in the KV cache of one attention group (requests × context)",
     n_mb: "micro-batches whose activations are in flight on the first stage",
+    c_w: "copies of the parameters a GPU holds (2 under DualPipe, else 1)",
     v_pp: "virtual pipeline stages per rank (interleaved schedule)",
     W_x: "vocabulary (embedding and output layer) parameters on one GPU",
     P_attn: "attention parameters of one layer",
@@ -264,6 +267,7 @@ DESCRIPTIONS: dict[sp.Symbol, str] = {
     n_m: "micro-batches per step",
     n_b: "pipeline bubble in micro-batch times",
     tau: "1 for a training step (with a backward pass), 0 for inference",
+    r_f: "1 under full activation recomputation (one more forward pass in training), else 0",
     r_p: "passes of a ring around the group (2 for all-reduce, 1 otherwise)",
     t_d: "EP dispatch time per MoE layer, seconds",
     t_c: "EP combine time per MoE layer, seconds",
@@ -336,6 +340,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     n_kvr: r"n_{\mathrm{kv,r}}",
     N_ctx: r"N_{\mathrm{ctx}}",
     n_mb: r"n_{\mathrm{mb}}",
+    c_w: r"c_{w}",
     v_pp: r"v_{\mathrm{pp}}",
     W_x: r"W_{\mathrm{x}}",
     P_attn: r"P_{\mathrm{attn}}",
@@ -358,6 +363,7 @@ LATEX_NAMES: dict[sp.Symbol, str] = {
     n_m: r"n_{\mathrm{m}}",
     n_b: r"n_{\mathrm{b}}",
     tau: r"\tau",
+    r_f: r"r_{f}",
     r_p: r"r_{\mathrm{p}}",
     t_d: r"t_{\mathrm{d}}",
     t_c: r"t_{\mathrm{c}}",
